@@ -1,0 +1,256 @@
+"""``qms``: the command-line adapter. Parses arguments, calls one operation, renders it.
+
+Errors become output in exactly one place (:func:`main`): ``Error: ...`` on stderr with exit
+1 (refused) or 2 (usage), or with ``--json`` one ``{"ok": false, "error": {...}}`` object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from qms.errors import QMSError, UsageError
+
+# commands that do not act as a user
+_NO_USER = {"init", "mcp-config", "hook"}
+# commands whose only argument is the document ID
+_DOC_ONLY = {"checkout", "checkin", "status", "approve", "withdraw", "release", "close", "fix",
+             "history"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors: one line, exit 2
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+def _doc(sub, name: str, help_: str, **kw) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help_, description=help_, **kw)
+    p.add_argument("doc_id", metavar="ID", help="document ID, e.g. CR-001")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="qms", description="Git-native GMP document control.")
+    parser.add_argument("-u", "--user", help="act as this QMS user (required except for init)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("init", help="create a QMS project", description="Create a QMS project "
+                       "(folders, seed templates and SOPs, agents, write-guard hook).")
+    p.add_argument("--root", help="project folder (default: current directory)")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+
+    p = sub.add_parser("user", help="add or list users (administrator)",
+                       description="Add or list QMS users (administrator).")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--add", metavar="NAME", help="add a user")
+    g.add_argument("--list", action="store_true", help="list users and groups")
+    p.add_argument("--group", choices=["administrator", "initiator", "quality", "reviewer"])
+
+    p = sub.add_parser("namespace", help="list or add SDLC namespaces",
+                       description="List or add SDLC namespaces for {NS}-RS/{NS}-RTM documents.")
+    p.add_argument("action", choices=["list", "add"])
+    p.add_argument("name", nargs="?", help="namespace to add, e.g. WEB")
+
+    p = sub.add_parser("create", help="create a document (checked out to you)",
+                       description="Create a document from its template, checked out to you.")
+    p.add_argument("doc_type", metavar="TYPE", help="SOP, CR, INV, TP, ER, VAR, ADD, VR, "
+                   "TEMPLATE or {NS}-RS/{NS}-RTM")
+    p.add_argument("--title", required=True)
+    p.add_argument("--parent", help="parent document (child types)")
+    p.add_argument("--name", help="template name (TEMPLATE only)")
+
+    p = _doc(sub, "read", "print a document (effective, draft or an archived version)")
+    p.add_argument("--draft", action="store_true", help="read the draft")
+    p.add_argument("-v", "--version", help="read version N.X")
+
+    _doc(sub, "checkout", "check a document out into your workspace")
+    _doc(sub, "checkin", "check your workspace copy back in")
+    _doc(sub, "status", "show a document's status")
+
+    p = _doc(sub, "route", "route a document for review or approval")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--review", dest="route_type", action="store_const", const="review")
+    g.add_argument("--approval", dest="route_type", action="store_const", const="approval")
+    p.add_argument("--retire", action="store_true", help="approval retires the document")
+    p.add_argument("--assign", dest="assignees", nargs="+", metavar="USER",
+                   help="assignees (default: qa)")
+
+    p = _doc(sub, "assign", "add reviewers/approvers (quality)")
+    p.add_argument("--assignees", nargs="+", required=True, metavar="USER")
+
+    p = _doc(sub, "review", "submit your review")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--recommend", dest="outcome", action="store_const", const="recommend")
+    g.add_argument("--request-updates", dest="outcome", action="store_const",
+                   const="request-updates")
+    p.add_argument("--comment", required=True)
+
+    _doc(sub, "approve", "approve a document assigned to you")
+    p = _doc(sub, "reject", "reject a document in approval")
+    p.add_argument("--comment", required=True)
+    _doc(sub, "withdraw", "withdraw your document from review/approval")
+    _doc(sub, "release", "release a pre-approved document for execution")
+    p = _doc(sub, "revert", "deprecated: POST_REVIEWED back to IN_EXECUTION")
+    p.add_argument("--reason", required=True)
+    _doc(sub, "close", "close a post-approved document (cascades to its VRs)")
+    p = _doc(sub, "cancel", "cancel a never-approved document")
+    p.add_argument("--confirm", action="store_true", help="really delete it")
+    _doc(sub, "fix", "repair legacy frontmatter (administrator)")
+    _doc(sub, "history", "show the audit trail")
+    p = _doc(sub, "comments", "show review and rejection comments")
+    p.add_argument("-v", "--version", help="only comments on version N.X")
+    sub.add_parser("inbox", help="list your tasks", description="List your pending tasks.")
+    sub.add_parser("workspace", help="list your checked-out documents",
+                   description="List the documents in your workspace.")
+    p = _doc(sub, "unlock", "release a stale checkout (administrator)")
+    p.add_argument("--reason", required=True)
+
+    p = _doc(sub, "interact", "author a Verification Record interactively")
+    p.add_argument("--respond", nargs="?", const="", default=None, metavar="VALUE",
+                   help="answer the current prompt (with --file: take the answer from a file)")
+    p.add_argument("--file", help="file whose text is the answer")
+    p.add_argument("--reason", help="reason for an amendment or reopening")
+    p.add_argument("--goto", metavar="PROMPT", help="amend an earlier answer")
+    p.add_argument("--cancel-goto", action="store_true", help="abandon an amendment")
+    p.add_argument("--reopen", metavar="LOOP", help="reopen a closed loop")
+    p.add_argument("--progress", action="store_true", help="show progress")
+    p.add_argument("--compile", action="store_true", help="preview the compiled document")
+
+    p = sub.add_parser("mcp-config", help="print the .mcp.json snippet for Claude Code",
+                       description="Print the .mcp.json snippet (HTTP single authority, "
+                       "stdio fallback).")
+    p.add_argument("--url", default="http://127.0.0.1:8000/mcp")
+
+    p = sub.add_parser("hook", help="Claude Code hooks", description="Claude Code hooks.")
+    p.add_argument("name", choices=["write-guard"])
+    return parser
+
+
+def _call(args: argparse.Namespace) -> Any:
+    """Dispatch parsed arguments to the operation (imports only what the command needs)."""
+    from qms import operations as ops
+
+    cmd = args.command
+    if cmd == "init":
+        return ops.init(args.root, yes=args.yes, confirm=_ask)
+    from qms.store.project import Project
+
+    project = Project.discover()
+    user = args.user
+    if cmd in _DOC_ONLY:
+        return getattr(ops, cmd)(project, user, doc_id=args.doc_id)
+    if cmd == "user":
+        if args.list:
+            return ops.user_list(project, user)
+        if not args.group:
+            raise UsageError("user --add NAME needs --group GROUP.")
+        return ops.user_add(project, user, name=args.add, group=args.group)
+    if cmd == "namespace":
+        if args.action == "list":
+            return ops.namespace_list(project, user)
+        if not args.name:
+            raise UsageError("namespace add needs a NAME.")
+        return ops.namespace_add(project, user, name=args.name)
+    if cmd == "create":
+        return ops.create(project, user, doc_type=args.doc_type, title=args.title,
+                          parent=args.parent, name=args.name)
+    if cmd == "read":
+        return ops.read(project, user, doc_id=args.doc_id, version=args.version, draft=args.draft)
+    if cmd == "route":
+        return ops.route(project, user, doc_id=args.doc_id, route_type=args.route_type,
+                         retire=args.retire, assignees=args.assignees)
+    if cmd == "assign":
+        return ops.assign(project, user, doc_id=args.doc_id, assignees=args.assignees)
+    if cmd == "review":
+        return ops.review(project, user, doc_id=args.doc_id, outcome=args.outcome,
+                          comment=args.comment)
+    if cmd == "reject":
+        return ops.reject(project, user, doc_id=args.doc_id, comment=args.comment)
+    if cmd == "revert":
+        return ops.revert(project, user, doc_id=args.doc_id, reason=args.reason)
+    if cmd == "cancel":
+        return ops.cancel(project, user, doc_id=args.doc_id, confirm=args.confirm)
+    if cmd == "comments":
+        return ops.comments(project, user, doc_id=args.doc_id, version=args.version)
+    if cmd == "inbox":
+        return ops.inbox(project, user)
+    if cmd == "workspace":
+        return ops.workspace(project, user)
+    if cmd == "unlock":
+        return ops.unlock(project, user, doc_id=args.doc_id, reason=args.reason)
+    if cmd == "interact":
+        return ops.interact(project, user, doc_id=args.doc_id, respond=args.respond,
+                            file=args.file, reason=args.reason, goto=args.goto,
+                            cancel_goto=args.cancel_goto, reopen=args.reopen,
+                            progress=args.progress, compile=args.compile)
+    raise UsageError(f"Unknown command {cmd!r}.")  # pragma: no cover - argparse prevents it
+
+
+def _ask(question: str) -> bool:
+    if not sys.stdin or not sys.stdin.isatty():
+        try:
+            sys.stderr.write(question)
+            answer = sys.stdin.readline() if sys.stdin else ""
+        except (OSError, ValueError):
+            return False
+    else:
+        try:
+            answer = input(question)
+        except EOFError:
+            return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _special(args: argparse.Namespace) -> int | None:
+    """Commands that are not operations: hooks and config snippets."""
+    if args.command == "hook":
+        from qms.hooks import write_guard
+
+        return write_guard.cli_main()
+    if args.command == "mcp-config":
+        from qms.mcp import config
+
+        print(config.snippet(args.url))
+        return 0
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    want_json = "--json" in argv
+    try:
+        parser = build_parser()
+        if not argv:
+            parser.print_help()
+            return 2
+        args = parser.parse_args(argv)
+        if args.command is None:
+            raise UsageError("A command is required (see: qms --help).")
+        special = _special(args)
+        if special is not None:
+            return special
+        if args.command not in _NO_USER and not args.user:
+            raise UsageError("--user is required (e.g. qms --user claude status CR-001).")
+        result = _call(args)
+    except QMSError as err:
+        if want_json:
+            print(json.dumps({"ok": False, "error": err.to_dict()}, ensure_ascii=False))
+        else:
+            print(f"Error: {err.message}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+    if want_json:
+        print(json.dumps({"ok": True, "result": result.to_dict()}, ensure_ascii=False))
+    else:
+        text = result.render()
+        if text:
+            print(text)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Interactive authoring (``qms interact``): template language, source model, engine, compiler."""

@@ -1,0 +1,56 @@
+"""Client configuration for `qms-mcp` (`.mcp.json` snippets, the Claude Code command).
+
+Importable without the MCP SDK: the `qms` CLI (`qms mcp-config`) uses it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def base_url(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> str:
+    """The URL a local client uses to reach a server bound to host:port (wildcard -> 127.0.0.1)."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "[::]", "") else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def endpoint_url(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> str:
+    """The streamable-http endpoint."""
+    return f"{base_url(host, port)}/mcp"
+
+
+def claude_add_command(url: str) -> str:
+    """The one command that connects Claude Code to the running server."""
+    return f"claude mcp add --transport http qms {url}"
+
+
+def http_config(url: str) -> dict:
+    """`.mcp.json` for the single-authority HTTP server (recommended)."""
+    return {"mcpServers": {"qms": {"type": "http", "url": url}}}
+
+
+def stdio_config(project_root: str | Path) -> dict:
+    """`.mcp.json` for a private stdio server (fallback when the HTTP server cannot run)."""
+    command = shutil.which("qms-mcp") or "qms-mcp"
+    args = ["--transport", "stdio", "--project-root", str(Path(project_root).resolve())]
+    return {"mcpServers": {"qms": {"type": "stdio", "command": command, "args": args}}}
+
+
+def mcp_config_text(project_root: str | Path, url: str | None = None) -> str:
+    """What `qms mcp-config` prints: both snippets, HTTP first."""
+    url = url or endpoint_url()
+    return "\n".join([
+        "# .mcp.json - single authority over HTTP (recommended; start it with `qms-mcp start --background`)",
+        json.dumps(http_config(url), indent=2),
+        f"# or run: {claude_add_command(url)}",
+        "",
+        "# .mcp.json - stdio fallback (a private server process; identity locks are not shared)",
+        json.dumps(stdio_config(project_root), indent=2),
+    ])

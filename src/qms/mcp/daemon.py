@@ -1,0 +1,137 @@
+"""`qms-mcp start --background | status | stop`: one background server per project.
+
+State lives under the project: ``.qms/mcp.pid`` (JSON: pid, url, ...) and ``.qms/mcp.log``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import suppress
+import urllib.request
+from pathlib import Path
+
+from qms.errors import Conflict, QMSError
+from qms.mcp.config import base_url, claude_add_command, endpoint_url
+from qms.mcp.server import bind
+
+STATE_DIR = ".qms"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an HTTP proxy
+
+
+def pid_path(root: Path) -> Path:
+    return root / STATE_DIR / "mcp.pid"
+
+
+def log_path(root: Path) -> Path:
+    return root / STATE_DIR / "mcp.log"
+
+
+def running(root: Path) -> dict | None:
+    """The state of this project's live server, or None (a stale pid file is removed)."""
+    path = pid_path(root)
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if _alive(state.get("pid", -1)):
+        return state
+    path.unlink(missing_ok=True)
+    return None
+
+
+def _alive(pid: int) -> bool:
+    """True if `pid` is a live (non-zombie) qms-mcp process."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path(f"/proc/{pid}")
+    if not proc.exists():  # not Linux: trust the signal probe
+        return True
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = (proc / "cmdline").read_bytes()
+    except (OSError, IndexError):
+        return False
+    return state != "Z" and b"qms" in cmdline and b"mcp" in cmdline
+
+
+def healthy(url: str, timeout: float = 2.0) -> dict | None:
+    """The `/healthz` answer of the server at `url` (base URL), or None."""
+    try:
+        with _DIRECT.open(f"{url}/healthz", timeout=timeout) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+
+
+def start(root: Path, host: str, port: int, serve_args: list[str]) -> int:
+    """Spawn `qms-mcp <serve_args>` detached, wait until it answers, print how to connect."""
+    state = running(root)
+    if state:
+        raise Conflict(f"qms-mcp is already running for this project (pid {state['pid']}, {state['url']})")
+    bind(host, port).close()  # refuse early, and clearly, if the port is taken
+    log = log_path(root)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "qms.mcp.main", *serve_args],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+        )
+    url = endpoint_url(host, port)
+    state = {"pid": child.pid, "url": url, "host": host, "port": port, "log": str(log)}
+    pid_path(root).write_text(json.dumps(state))
+    deadline = time.monotonic() + START_TIMEOUT
+    while not healthy(base_url(host, port), timeout=1.0):
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            pid_path(root).unlink(missing_ok=True)
+            tail = log.read_text(errors="replace").splitlines()[-5:]
+            raise QMSError("qms-mcp failed to start:\n  " + "\n  ".join(tail), log=str(log))
+        time.sleep(0.2)
+    print(f"qms-mcp running in the background (pid {child.pid})")
+    print(f"  endpoint: {url}")
+    print(f"  log:      {log}")
+    print(f"  connect Claude Code: {claude_add_command(url)}")
+    return 0
+
+
+def status(root: Path) -> int:
+    """Print whether this project's server runs and answers; exit 0 only if it does."""
+    state = running(root)
+    if not state:
+        print("qms-mcp is not running for this project")
+        return 1
+    health = healthy(base_url(state["host"], state["port"]))
+    print(f"qms-mcp is running (pid {state['pid']}): {state['url']}")
+    print(f"  log: {state['log']}")
+    print(f"  health: {'ok' if health else 'NOT ANSWERING'}")
+    return 0 if health else 1
+
+
+def stop(root: Path) -> int:
+    """Stop this project's server (SIGTERM, then SIGKILL after a grace period)."""
+    state = running(root)
+    if not state:
+        print("qms-mcp is not running for this project")
+        return 0
+    pid = state["pid"]
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    pid_path(root).unlink(missing_ok=True)
+    print(f"qms-mcp stopped (pid {pid})")
+    return 0

@@ -1,0 +1,98 @@
+"""Build the qms MCP server and run it on one transport (stdio, sse or streamable-http)."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import socket
+from collections.abc import Iterable
+from contextlib import nullcontext
+from typing import Literal
+
+import anyio
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from qms import __version__
+from qms.errors import Conflict
+from qms.mcp.security import HostOriginGuard, transport_security
+from qms.mcp.tools import Backend, register
+
+Transport = Literal["stdio", "sse", "streamable-http"]
+TRANSPORTS: tuple[Transport, ...] = ("stdio", "sse", "streamable-http")
+
+INSTRUCTIONS = (
+    "qms is the project's document-control system. Every tool requires `user`: your own QMS "
+    "identity. Never pass another identity. An error starting with 'IDENTITY LOCKED' is final: "
+    "do not troubleshoot it, stop and tell the user."
+)
+
+
+def build(backend: Backend, *, noop: bool = False) -> MCPServer:
+    """The MCP server with every qms tool; all calls share `backend` (one identity registry)."""
+    server = MCPServer(
+        "qms", version=__version__, instructions=INSTRUCTIONS, lifespan=lambda _: nullcontext(backend)
+    )
+    register(server, noop=noop)
+    return server
+
+
+def http_app(
+    server: MCPServer, transport: Transport, allow_hosts: Iterable[str] = (), project: str = ""
+) -> Starlette:
+    """The ASGI app: `/mcp` (streamable-http) or `/sse` + `/messages/` (sse), plus `/healthz`.
+
+    Host/Origin checks are always on, whatever address the server is bound to.
+    """
+    security = transport_security(allow_hosts)
+
+    @server.custom_route("/healthz", methods=["GET"])
+    async def healthz(_: Request) -> Response:
+        return JSONResponse(
+            {"status": "ok", "server": "qms-mcp", "version": __version__, "transport": transport,
+             "project": project, "pid": os.getpid()}
+        )
+
+    if transport == "sse":
+        app = server.sse_app(transport_security=security)
+    else:
+        app = server.streamable_http_app(transport_security=security, stateless_http=True)
+    app.add_middleware(HostOriginGuard, settings=security)
+    return app
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket up front, so 'port in use' is a clear startup error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise Conflict(
+                f"port {port} on {host} is already in use (another qms-mcp? try `qms-mcp status`)",
+                host=host, port=port,
+            ) from exc
+        raise Conflict(f"cannot listen on {host}:{port}: {exc.strerror}", host=host, port=port) from exc
+    return sock
+
+
+def run(
+    server: MCPServer, transport: Transport, host: str, port: int, allow_hosts: Iterable[str] = (), project: str = ""
+) -> None:
+    """Serve until interrupted. stdio writes nothing but protocol messages to stdout."""
+    if transport == "stdio":
+        anyio.run(server.run_stdio_async)
+        return
+    sock = bind(host, port)
+    config = uvicorn.Config(
+        http_app(server, transport, allow_hosts, project), log_config=None, access_log=False,
+        timeout_graceful_shutdown=3,
+    )
+    asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))

@@ -1,0 +1,231 @@
+"""The qms MCP tools: thin wrappers that resolve the caller's identity and call one operation
+in-process. Success -> structured ``{"ok": true, "result": ...}`` plus the rendered text;
+a refusal (any ``QMSError``) -> a tool error (``isError``) carrying the operation's message
+and ``{"ok": false, "error": err.to_dict()}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from qms.errors import QMSError
+from qms.mcp.identity import IdentityRegistry
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Shared by every call (handed to tools as the server's lifespan context)."""
+
+    project: Any
+    ops: ModuleType
+    registry: IdentityRegistry
+
+
+class ToolOutput(BaseModel):
+    """Structured content of every qms tool."""
+
+    ok: bool
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+Out = Annotated[CallToolResult, ToolOutput]
+User = Annotated[str, Field(description="Your own QMS identity, e.g. 'claude' (required, never another's).")]
+DocId = Annotated[str, Field(description="Document ID, e.g. 'CR-001' or 'CR-001-VAR-001'.")]
+
+
+def _ok(text: str, result: dict[str, Any]) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content={"ok": True, "result": result}
+    )
+
+
+def _refused(err: QMSError) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(type="text", text=err.message)],
+        structured_content={"ok": False, "error": err.to_dict()},
+        is_error=True,
+    )
+
+
+def _identity(ctx: Context, user: str) -> tuple[Backend, str]:
+    backend: Backend = ctx.request_context.lifespan_context
+    return backend, backend.registry.resolve(user, ctx.headers)
+
+
+def _operation(ops: ModuleType, command: str) -> Any:
+    """`ops.<command>`. Shim: once its submodule is imported, `qms.operations.<command>` names the
+    module rather than the function (the import system rebinds it); take the function from it."""
+    found = getattr(ops, command)
+    return getattr(found, command) if isinstance(found, ModuleType) else found
+
+
+def _call(ctx: Context, user: str, command: str, **kwargs: Any) -> CallToolResult:
+    try:
+        backend, identity = _identity(ctx, user)
+        result = _operation(backend.ops, command)(backend.project, identity, **kwargs)
+    except QMSError as err:
+        return _refused(err)
+    return _ok(result.render(), result.to_dict())
+
+
+def qms_inbox(user: User, ctx: Context) -> Out:
+    """List the review/approval tasks waiting for `user`."""
+    return _call(ctx, user, "inbox")
+
+
+def qms_workspace(user: User, ctx: Context) -> Out:
+    """List the documents `user` has checked out."""
+    return _call(ctx, user, "workspace")
+
+
+def qms_status(user: User, doc_id: DocId, ctx: Context) -> Out:
+    """Show a document's status, version, owner and pending assignees."""
+    return _call(ctx, user, "status", doc_id=doc_id)
+
+
+def qms_read(user: User, doc_id: DocId, ctx: Context, version: str | None = None, draft: bool = False) -> Out:
+    """Read a document: the effective version by default, a given `version`, or the `draft`."""
+    return _call(ctx, user, "read", doc_id=doc_id, version=version, draft=draft)
+
+
+def qms_history(user: User, doc_id: DocId, ctx: Context) -> Out:
+    """Show a document's audit trail."""
+    return _call(ctx, user, "history", doc_id=doc_id)
+
+
+def qms_comments(user: User, doc_id: DocId, ctx: Context, version: str | None = None) -> Out:
+    """Show the review/approval comments on a document (optionally for one `version`)."""
+    return _call(ctx, user, "comments", doc_id=doc_id, version=version)
+
+
+def qms_create(
+    user: User, doc_type: str, title: str, ctx: Context, parent: str | None = None, name: str | None = None
+) -> Out:
+    """Create a document of `doc_type` (CR, INV, SOP, VAR, ...) and check it out to `user`."""
+    return _call(ctx, user, "create", doc_type=doc_type, title=title, parent=parent, name=name)
+
+
+def qms_checkout(user: User, doc_id: DocId, ctx: Context) -> Out:
+    """Check a document out into `user`'s workspace for editing."""
+    return _call(ctx, user, "checkout", doc_id=doc_id)
+
+
+def qms_checkin(user: User, doc_id: DocId, ctx: Context, content: str | None = None) -> Out:
+    """Check a document in. When `content` is given it first replaces the workspace copy,
+    so an agent without write access to the tree can still check in."""
+    return _call(ctx, user, "checkin", doc_id=doc_id, content=content)
+
+
+def qms_cancel(user: User, doc_id: DocId, ctx: Context, confirm: bool = False) -> Out:
+    """Cancel a never-effective document (requires `confirm=true`; the ID is never reused)."""
+    return _call(ctx, user, "cancel", doc_id=doc_id, confirm=confirm)
+
+
+def qms_route(
+    user: User, doc_id: DocId, route_type: Literal["review", "approval"], ctx: Context, retire: bool = False
+) -> Out:
+    """Route a document for review or approval (`retire=true`: route to retire it)."""
+    return _call(ctx, user, "route", doc_id=doc_id, route_type=route_type, retire=retire)
+
+
+def qms_assign(user: User, doc_id: DocId, assignees: list[str], ctx: Context) -> Out:
+    """Add assignees to a document's current review or approval."""
+    return _call(ctx, user, "assign", doc_id=doc_id, assignees=assignees)
+
+
+def qms_review(
+    user: User, doc_id: DocId, outcome: Literal["recommend", "request-updates"], comment: str, ctx: Context
+) -> Out:
+    """Submit a review: `recommend` or `request-updates`, with a comment."""
+    return _call(ctx, user, "review", doc_id=doc_id, outcome=outcome, comment=comment)
+
+
+def qms_approve(user: User, doc_id: DocId, ctx: Context) -> Out:
+    """Approve a document routed for approval."""
+    return _call(ctx, user, "approve", doc_id=doc_id)
+
+
+def qms_reject(user: User, doc_id: DocId, comment: str, ctx: Context) -> Out:
+    """Reject a document routed for approval, with a comment."""
+    return _call(ctx, user, "reject", doc_id=doc_id, comment=comment)
+
+
+def qms_withdraw(user: User, doc_id: DocId, ctx: Context) -> Out:
+    """Withdraw a document from review or approval (owner only)."""
+    return _call(ctx, user, "withdraw", doc_id=doc_id)
+
+
+def qms_release(user: User, doc_id: DocId, ctx: Context) -> Out:
+    """Release an approved executable document for execution."""
+    return _call(ctx, user, "release", doc_id=doc_id)
+
+
+def qms_revert(user: User, doc_id: DocId, reason: str, ctx: Context) -> Out:
+    """Revert a post-reviewed document to execution, with a reason."""
+    return _call(ctx, user, "revert", doc_id=doc_id, reason=reason)
+
+
+def qms_close(user: User, doc_id: DocId, ctx: Context) -> Out:
+    """Close a post-approved executable document."""
+    return _call(ctx, user, "close", doc_id=doc_id)
+
+
+def qms_fix(user: User, doc_id: DocId, ctx: Context) -> Out:
+    """Administrative fix of an effective document (audited)."""
+    return _call(ctx, user, "fix", doc_id=doc_id)
+
+
+def qms_unlock(user: User, doc_id: DocId, reason: str, ctx: Context) -> Out:
+    """Administrator: release a stale checkout, with a reason (audited)."""
+    return _call(ctx, user, "unlock", doc_id=doc_id, reason=reason)
+
+
+def qms_interact(
+    user: User,
+    doc_id: DocId,
+    ctx: Context,
+    respond: str | None = None,
+    file: str | None = None,
+    reason: str | None = None,
+    goto: str | None = None,
+    cancel_goto: bool = False,
+    reopen: str | None = None,
+    progress: bool = False,
+    compile: bool = False,
+) -> Out:
+    """Interactive authoring of a VR: show the current prompt, `respond` (or from `file`),
+    `goto`/`cancel_goto`/`reopen` a prompt (with `reason`), show `progress`, or `compile`."""
+    return _call(
+        ctx, user, "interact", doc_id=doc_id, respond=respond, file=file, reason=reason, goto=goto,
+        cancel_goto=cancel_goto, reopen=reopen, progress=progress, compile=compile,
+    )
+
+
+def qms_noop(user: User, ctx: Context) -> Out:
+    """Benchmark probe: resolves the identity like every tool, then does nothing."""
+    try:
+        _identity(ctx, user)
+    except QMSError as err:
+        return _refused(err)
+    return _ok("ok", {})
+
+
+TOOLS = (
+    qms_inbox, qms_workspace, qms_status, qms_read, qms_history, qms_comments, qms_create,
+    qms_checkout, qms_checkin, qms_cancel, qms_route, qms_assign, qms_review, qms_approve,
+    qms_reject, qms_withdraw, qms_release, qms_revert, qms_close, qms_fix, qms_unlock, qms_interact,
+)
+READ_ONLY = {qms_inbox, qms_workspace, qms_status, qms_read, qms_history, qms_comments}
+
+
+def register(server: MCPServer, noop: bool = False) -> None:
+    """Add every qms tool to `server` (plus the benchmark `qms_noop` when asked)."""
+    for fn in (*TOOLS, qms_noop) if noop else TOOLS:
+        server.add_tool(fn, annotations=ToolAnnotations(read_only_hint=fn in READ_ONLY or fn is qms_noop))

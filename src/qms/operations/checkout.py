@@ -1,0 +1,82 @@
+"""``qms checkout ID``: take the document into your workspace for editing."""
+
+from __future__ import annotations
+
+from qms.domain import versions, workflow as wf
+from qms.errors import Conflict, InvalidTransition
+from qms.operations import _interactive
+from qms.operations._shared import (
+    DocResult, clear_tracking, done, drop_tasks, open_doc, require_owner, set_status)
+from qms.store import atomic, audit
+from qms.store import meta as meta_store
+from qms.store.project import Project
+
+
+def checkout(project: Project, user: str, *, doc_id: str) -> DocResult:
+    with project.transaction() as tx:
+        doc_id, meta = open_doc(project, user, "checkout", doc_id, tx)
+        status = meta["status"]
+        if status in wf.TERMINAL:
+            raise InvalidTransition(f"{doc_id} is {status} and cannot be checked out.")
+        if meta.get("checked_out"):
+            holder = meta.get("responsible_user")
+            if holder == user:
+                raise Conflict(f"{doc_id} is already checked out by you "
+                               f"({project.rel(project.workspace_path(user, doc_id))}).")
+            raise Conflict(f"{doc_id} is checked out by {holder}. An administrator can "
+                           f"release a stale checkout: qms unlock {doc_id} --reason ...",
+                           holder=holder)
+        notices: list[str] = []
+        if status in wf.IN_WORKFLOW:
+            require_owner("checkout", user, meta)
+            target = wf.withdraw_target(status)
+            audit.append(tx, project, doc_id, "WITHDRAW", user, meta["version"],
+                         from_status=status, to_status=target)
+            set_status(tx, project, meta, user, target)
+            clear_tracking(meta)
+            drop_tasks(tx, project, doc_id)
+            notices.append(f"Withdrawn from {status} to {target}.")
+            status = target
+        if status in (wf.APPROVED, wf.POST_APPROVED):
+            raise InvalidTransition(f"{doc_id} is {status}; close it instead of checking out.")
+
+        old_version = meta["version"]
+        text = atomic.read_text(project.draft_path(doc_id))
+        extra: dict = {}
+        if status == wf.EFFECTIVE:
+            text = atomic.read_text(project.effective_path(doc_id))
+            meta["effective_version"] = meta.get("effective_version") or old_version
+            meta["version"] = versions.bump_minor(old_version)
+            extra["from_version"] = old_version
+            set_status(tx, project, meta, user, wf.DRAFT)
+            notices.append(f"New draft v{meta['version']}; v{old_version} stays in force "
+                           "until the new version is approved.")
+        elif status == wf.PRE_APPROVED:
+            set_status(tx, project, meta, user, wf.DRAFT)
+            clear_tracking(meta)
+            notices.append("Scope revision: back to DRAFT; it needs pre-review and "
+                           "pre-approval again.")
+        elif status in (wf.POST_REVIEWED, wf.IN_EXECUTION):
+            if status == wf.POST_REVIEWED:
+                set_status(tx, project, meta, user, wf.IN_EXECUTION)
+                clear_tracking(meta)
+                notices.append("Back to IN_EXECUTION to address the post-review.")
+            meta["version"] = versions.bump_minor(old_version)
+            meta["checkout_from_version"] = old_version
+            extra["from_version"] = old_version
+        if text is None:
+            raise InvalidTransition(f"{doc_id} has no document file to check out.")
+
+        meta["responsible_user"] = user
+        meta["checked_out"] = True
+        meta["checked_out_date"] = audit.today()
+        workspace = text
+        if _interactive.is_interactive(doc_id):
+            workspace = _interactive.on_checkout(tx, project, user, doc_id, text)
+        if status == wf.EFFECTIVE:
+            tx.write_text(project.draft_path(doc_id), text)
+        tx.write_text(project.workspace_path(user, doc_id), workspace)
+        meta_store.save(tx, project, meta)
+        audit.append(tx, project, doc_id, "CHECKOUT", user, meta["version"], **extra)
+    return done(meta, f"Checked out {doc_id} v{meta['version']} ({meta['status']}) to "
+                      f"{project.rel(project.workspace_path(user, doc_id))}", notices)

@@ -1,0 +1,62 @@
+"""``qms history ID``: the audit trail, one line per event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qms.domain import doctypes
+from qms.errors import NotFound
+from qms.operations._shared import Result, authorize
+from qms.store import audit
+from qms.store.project import Project
+
+
+@dataclass
+class HistoryResult(Result):
+    doc_id: str
+    events: list[dict]
+
+    def render(self) -> str:
+        if not self.events:
+            return f"No audit events for {self.doc_id}."
+        lines = [f"History of {self.doc_id} ({len(self.events)} events)"]
+        lines += [describe(e) for e in self.events]
+        return "\n".join(lines)
+
+
+def describe(e: dict) -> str:
+    line = f"[{e.get('ts', '?')}] {e.get('event', '?')} by {e.get('user', '?')} - v{e.get('version', '?')}"
+    kind = e.get("event")
+    if kind == "CREATE" and e.get("title"):
+        line += f' "{e["title"]}"'
+    elif kind == "STATUS_CHANGE":
+        line += f" {e.get('from_status')} -> {e.get('to_status')}"
+    elif kind in ("ROUTE_REVIEW", "ROUTE_APPROVAL"):
+        line += f" {e.get('review_type') or e.get('approval_type')} to {', '.join(e.get('assignees', []))}"
+    elif kind == "ASSIGN":
+        line += f" {', '.join(e.get('assignees', []))}"
+    elif kind in ("EFFECTIVE", "RETIRE") or (kind == "CHECKOUT" and e.get("from_version")):
+        line += f" (from v{e.get('from_version')})"
+    elif kind == "REVIEW":
+        line += f" {e.get('outcome')}"
+    elif kind == "WITHDRAW":
+        line += f" {e.get('from_status')} -> {e.get('to_status')}"
+    for key in ("comment", "reason"):
+        if e.get(key):
+            text = str(e[key]).replace("\n", "\n      ")
+            line += f"\n    {key}: {text}"
+    return line
+
+
+def history(project: Project, user: str, *, doc_id: str) -> HistoryResult:
+    authorize(project, user, "history")
+    doc_id = _existing(project, doc_id)
+    return HistoryResult(doc_id, audit.read(project, doc_id))
+
+
+def _existing(project: Project, doc_id: str) -> str:
+    """History also works for cancelled documents, whose trail is kept."""
+    norm = doctypes.normalize_id(doc_id)
+    if project.meta_path(norm).exists() or project.audit_path(norm).exists():
+        return norm
+    raise NotFound(f"Document {norm} not found.", doc_id=norm)

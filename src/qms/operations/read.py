@@ -1,0 +1,54 @@
+"""``qms read ID [--draft] [--version N.X]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qms.domain import versions
+from qms.errors import NotFound, ValidationError
+from qms.operations._shared import Result, authorize, load
+from qms.store import atomic
+from qms.store.project import Project
+
+
+@dataclass
+class ReadResult(Result):
+    doc_id: str
+    version: str
+    source: str
+    content: str
+
+    def render(self) -> str:
+        return self.content
+
+
+def read(project: Project, user: str, *, doc_id: str, version: str | None = None,
+         draft: bool = False) -> ReadResult:
+    authorize(project, user, "read")
+    doc_id, meta = load(project, doc_id)
+    if version and draft:
+        raise ValidationError("Use either --draft or --version, not both.")
+    current = meta["version"]
+    draft_path, eff_path = project.draft_path(doc_id), project.effective_path(doc_id)
+    if version:
+        versions.parse(version)
+        candidates = [project.archive_path(doc_id, version)]
+        if version == current:
+            candidates.insert(0, draft_path if draft_path.exists() else eff_path)
+        elif version == meta.get("effective_version"):
+            candidates.insert(0, eff_path)
+        for path in candidates:
+            text = atomic.read_text(path)
+            if text is not None:
+                return ReadResult(doc_id, version, project.rel(path), text)
+        raise NotFound(f"{doc_id} has no version {version}.")
+    if draft:
+        text = atomic.read_text(draft_path)
+        if text is None:
+            raise NotFound(f"{doc_id} has no draft.")
+        return ReadResult(doc_id, current, project.rel(draft_path), text)
+    for path, ver in ((eff_path, meta.get("effective_version") or current), (draft_path, current)):
+        text = atomic.read_text(path)
+        if text is not None:
+            return ReadResult(doc_id, ver, project.rel(path), text)
+    raise NotFound(f"{doc_id} has no document file.")

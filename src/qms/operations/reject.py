@@ -1,0 +1,28 @@
+"""``qms reject ID --comment TEXT``: back to the reviewed state; a new review is needed."""
+
+from __future__ import annotations
+
+from qms.domain import permissions, workflow as wf
+from qms.errors import InvalidTransition
+from qms.operations._shared import (
+    DocResult, clear_tracking, done, drop_tasks, open_doc, require_text, set_status)
+from qms.store import audit
+from qms.store import meta as meta_store
+from qms.store.project import Project
+
+
+def reject(project: Project, user: str, *, doc_id: str, comment: str) -> DocResult:
+    comment = require_text(comment, "rejection comment", "--comment")
+    with project.transaction() as tx:
+        doc_id, meta = open_doc(project, user, "reject", doc_id, tx)
+        status = meta["status"]
+        if status not in wf.APPROVAL_STATES:
+            raise InvalidTransition(f"{doc_id} is {status}, not in approval.")
+        permissions.check_assigned("reject", user, meta["pending_assignees"], doc_id)
+        audit.append(tx, project, doc_id, "REJECT", user, meta["version"], comment=comment)
+        set_status(tx, project, meta, user, wf.reject_target(status))
+        clear_tracking(meta)
+        drop_tasks(tx, project, doc_id, approval_only=True)
+        meta_store.save(tx, project, meta)
+    return done(meta, f"Rejected {doc_id} v{meta['version']}: now {meta['status']}",
+                ["The owner must revise (checkout, checkin) and route for review again."])

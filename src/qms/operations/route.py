@@ -1,0 +1,97 @@
+"""``qms route ID --review|--approval [--retire] [--assign U ...]``."""
+
+from __future__ import annotations
+
+from qms.domain import permissions, versions, workflow as wf
+from qms.errors import InvalidTransition, QMSError, ValidationError
+from qms.operations._shared import (
+    DocResult, done, open_doc, phase_of, require_draft, require_owner, set_status, title)
+from qms.operations.checkin import _checkin
+from qms.store import audit, inbox, users
+from qms.store import meta as meta_store
+from qms.store.project import Project
+
+DEFAULT_ASSIGNEES = ["qa"]
+
+
+def route(project: Project, user: str, *, doc_id: str, route_type: str, retire: bool = False,
+          assignees: list[str] | None = None) -> DocResult:
+    kind = (route_type or "").strip().lower()
+    if kind not in ("review", "approval"):
+        raise ValidationError(f"route_type must be 'review' or 'approval', not {route_type!r}.")
+    with project.transaction() as tx:
+        doc_id, meta = open_doc(project, user, "route", doc_id, tx)
+        require_owner("route", user, meta)
+        notices: list[str] = []
+        if meta.get("checked_out"):
+            notices += _checkin(tx, project, user, meta, None)
+            notices.insert(0, f"{doc_id} was checked out: checked it in first.")
+        require_draft(project, meta, tx)
+        status = meta["status"]
+        if kind == "review":
+            if retire:
+                raise ValidationError("--retire applies to approval routing only.")
+            target, workflow_type = wf.route_review(status, phase_of(meta))
+            meta["review_outcomes"] = {}  # a new review round starts empty
+        else:
+            target, workflow_type = wf.route_approval(status)
+            _approval_gate(project, meta)
+            if retire:
+                if workflow_type == "PRE_APPROVAL" or versions.major(meta["version"]) < 1:
+                    raise InvalidTransition(
+                        "--retire needs a document that has been in force (version 1.0 or "
+                        "later) routed for APPROVAL or POST_APPROVAL.")
+                meta["retiring"] = True
+        names = _assignees(project, assignees, wf.task_type(workflow_type))
+        set_status(tx, project, meta, user, target)
+        meta["pending_assignees"] = names
+        event, key = (("ROUTE_REVIEW", "review_type") if kind == "review"
+                      else ("ROUTE_APPROVAL", "approval_type"))
+        audit.append(tx, project, doc_id, event, user, meta["version"],
+                     assignees=names, **{key: workflow_type})
+        doc_title = title(project, doc_id, tx)
+        today = audit.today()
+        for name in names:
+            inbox.add(tx, project, assignee=name, doc_id=doc_id, workflow_type=workflow_type,
+                      version=meta["version"], title=doc_title, status=target,
+                      responsible_user=meta.get("responsible_user"), assigned_by=user,
+                      assigned_date=today, doc_type=meta["doc_type"])
+        meta_store.save(tx, project, meta)
+    if retire:
+        notices.append("Approval will RETIRE the document.")
+    return done(meta, f"Routed {doc_id} for {workflow_type} ({target}); assigned to "
+                      f"{', '.join(names)}", notices)
+
+
+def _approval_gate(project: Project, meta: dict) -> None:
+    outcomes: dict = meta.get("review_outcomes") or {}
+    if not outcomes:
+        raise InvalidTransition(f"{meta['doc_id']} has no completed review in this round; "
+                                "route it for review first.")
+    needing = sorted(u for u, o in outcomes.items() if o == "UPDATES_REQUIRED")
+    if needing:
+        raise InvalidTransition(
+            f"{', '.join(needing)} requested updates: check out, revise, check in and "
+            "route for review again.")
+    if not any(_group(project, u) == permissions.QUALITY for u in outcomes):
+        raise InvalidTransition("At least one quality-group reviewer (e.g. qa) must "
+                                "recommend before approval.")
+
+
+def _group(project: Project, user: str) -> str | None:
+    try:
+        return users.group_of(project, user)
+    except QMSError:  # a reviewer since removed cannot count
+        return None
+
+
+def _assignees(project: Project, names: list[str] | None, task_type: str) -> list[str]:
+    names = list(dict.fromkeys(names or DEFAULT_ASSIGNEES))
+    allowed = permissions.ASSIGNABLE[task_type]
+    for name in names:
+        group = users.group_of(project, name)
+        if group not in allowed:
+            raise ValidationError(
+                f"{name} (group {group}) cannot be assigned a {task_type.lower()} task; "
+                f"allowed groups: {', '.join(sorted(allowed))}.")
+    return names

@@ -1,0 +1,41 @@
+"""``qms workspace``: documents you have checked out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qms.domain import doctypes
+from qms.errors import QMSError
+from qms.operations._shared import Result, authorize
+from qms.store import meta as meta_store
+from qms.store.project import Project
+
+
+@dataclass
+class WorkspaceResult(Result):
+    user: str
+    documents: list[dict]
+
+    def render(self) -> str:
+        if not self.documents:
+            return "Workspace is empty."
+        lines = [f"Workspace of {self.user}:"]
+        lines += [f"  {d['doc_id']}  v{d['version']}  {d['status']}  {d['file']}"
+                  for d in self.documents]
+        return "\n".join(lines)
+
+
+def workspace(project: Project, user: str) -> WorkspaceResult:
+    authorize(project, user, "workspace")
+    docs = []
+    folder = project.workspace_dir(user)
+    for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
+        try:
+            doc_id = doctypes.normalize_id(path.stem)
+            meta = meta_store.load(project, doc_id)
+            version, status = meta["version"], meta["status"]
+        except QMSError:
+            doc_id, version, status = path.stem, "?", "?"
+        docs.append({"doc_id": doc_id, "version": version, "status": status,
+                     "file": project.rel(path)})
+    return WorkspaceResult(user, docs)

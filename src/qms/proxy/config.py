@@ -1,0 +1,59 @@
+"""Proxy settings: the upstream URL, retry/timeout policy and the identity headers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx2
+
+IDENTITY_HEADER = "X-QMS-Identity"
+INSTANCE_HEADER = "X-QMS-Instance"
+CONNECT_TIMEOUT_CAP = 10.0
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    url: str
+    retries: int = 3
+    timeout: float = 300.0
+    identity: str | None = None
+    token: str | None = field(default=None, repr=False)
+    instance: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @classmethod
+    def from_env(cls, url: str, retries: int, timeout: float, env: Mapping[str, str] = os.environ) -> ProxyConfig:
+        """Identity from `QMS_USER`, bearer token from `QMS_TOKEN` (blank counts as unset)."""
+        return cls(
+            url=url,
+            retries=retries,
+            timeout=timeout,
+            identity=env.get("QMS_USER", "").strip() or None,
+            token=env.get("QMS_TOKEN", "").strip() or None,
+        )
+
+    def headers(self) -> dict[str, str]:
+        """Headers stamped on every upstream HTTP request."""
+        headers = {INSTANCE_HEADER: self.instance}
+        if self.identity:
+            headers[IDENTITY_HEADER] = self.identity
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def http_timeout(self) -> httpx2.Timeout:
+        """`timeout` for waiting on the server; connecting gives up sooner (then retries)."""
+        return httpx2.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT_CAP))
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without any userinfo, for logs and error messages."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit(parts._replace(netloc=netloc))

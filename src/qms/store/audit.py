@@ -1,0 +1,51 @@
+"""The append-only audit trail: one JSON object per line, always with ts/event/user/version."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from qms.errors import ProjectError
+from qms.store import atomic
+from qms.store.project import Project
+from qms.store.transaction import Transaction
+
+
+def now_ts() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def today() -> str:
+    return datetime.now().strftime("%Y-%m-%d")
+
+
+def append(tx: Transaction, project: Project, doc_id: str, event: str, user: str,
+           version: str, **extra: Any) -> dict[str, Any]:
+    record = {"ts": now_ts(), "event": event, "user": user, "version": version, **extra}
+    tx.append_line(project.audit_path(doc_id), json.dumps(record, ensure_ascii=False))
+    return record
+
+
+def read(project: Project, doc_id: str) -> list[dict[str, Any]]:
+    text = atomic.read_text(project.audit_path(doc_id)) or ""
+    events = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            events.append(normalize(json.loads(line)))
+        except ValueError:
+            raise ProjectError(
+                f"Audit trail of {doc_id} is damaged at line {n}; it was edited outside qms.")
+    return events
+
+
+def normalize(event: dict[str, Any]) -> dict[str, Any]:
+    """Map the earlier tool's seed schema ``{timestamp, action, details}`` onto ours."""
+    if "event" in event:
+        return event
+    details = event.get("details") or {}
+    return {"ts": event.get("timestamp", ""), "event": str(event.get("action", "?")).upper(),
+            "user": event.get("user", "?"), "version": details.get("version", "?"),
+            "comment": details.get("message", "")}

@@ -1,0 +1,129 @@
+"""A QMS project on disk: where every file lives, the lock, and transactions.
+
+Layout (compatible with the earlier tool)::
+
+    {root}/qms.config.json
+    {root}/QMS/{SOP,TEMPLATE,SDLC-NS}/{ID}.md | {ID}-draft.md
+    {root}/QMS/{CR,INV}/{ROOT}/{ID}.md | {ID}-draft.md       (children live in the root's folder)
+    {root}/QMS/.meta/{TYPE}/{ID}.json    (+ VR {ID}.source.json)
+    {root}/QMS/.audit/{TYPE}/{ID}.jsonl
+    {root}/QMS/.archive/{folder}/{ID}-v{N.X}.md
+    {root}/.claude/users/{u}/{workspace,inbox}/
+    {root}/.claude/agents/{u}.md
+    {root}/.qms/                         lock, journal, server pid/log (not versioned)
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from qms.domain import doctypes
+from qms.errors import ProjectError
+from qms.store import transaction
+from qms.store.transaction import Transaction
+
+CONFIG_FILE = "qms.config.json"
+ENV_ROOT = "QMS_PROJECT_ROOT"
+
+
+class Project:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.qms = root / "QMS"
+        self.state_dir = root / ".qms"
+        self.journal = self.state_dir / "journal.json"
+        self.users_dir = root / ".claude" / "users"
+        self.agents_dir = root / ".claude" / "agents"
+
+    # -- opening ---------------------------------------------------------------
+    @classmethod
+    def open(cls, root: str | Path) -> "Project":
+        path = Path(root).expanduser()
+        if not (path / "QMS").is_dir():
+            raise ProjectError(
+                f"No QMS project at {path}: it has no QMS/ folder. "
+                "Run 'qms init' there first, or pass the project root.")
+        project = cls(path.resolve())
+        if project.journal.exists():
+            with project.transaction():
+                pass  # entering recovers the interrupted commit
+        return project
+
+    @classmethod
+    def discover(cls, start: str | Path | None = None) -> "Project":
+        """Walk up from ``start`` (default: cwd) to the folder with qms.config.json or QMS/."""
+        env = os.environ.get(ENV_ROOT)
+        if start is None and env:
+            return cls.open(env)
+        here = Path(start or os.getcwd()).resolve()
+        candidates = [here, *here.parents]
+        for folder in candidates:
+            if (folder / CONFIG_FILE).is_file():
+                return cls.open(folder)
+        for folder in candidates:
+            if (folder / "QMS").is_dir():
+                return cls.open(folder)
+        raise ProjectError(
+            f"No QMS project found in {here} or its parents. Run 'qms init' to create one "
+            f"or set {ENV_ROOT}.")
+
+    # -- transactions ----------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with transaction.project_lock(self.state_dir / "lock"):
+            transaction.recover(self.root, self.journal)
+            tx = Transaction(self.root)
+            yield tx
+            tx.commit(self.journal)
+        for callback in tx.after_commit:
+            callback()
+
+    # -- document paths --------------------------------------------------------
+    def doc_dir(self, doc_id: str) -> Path:
+        return self.qms / doctypes.folder_of(doc_id)
+
+    def draft_path(self, doc_id: str) -> Path:
+        return self.doc_dir(doc_id) / f"{doc_id}-draft.md"
+
+    def effective_path(self, doc_id: str) -> Path:
+        return self.doc_dir(doc_id) / f"{doc_id}.md"
+
+    def meta_path(self, doc_id: str) -> Path:
+        return self.qms / ".meta" / doctypes.type_of(doc_id) / f"{doc_id}.json"
+
+    def source_path(self, doc_id: str) -> Path:
+        return self.qms / ".meta" / doctypes.type_of(doc_id) / f"{doc_id}.source.json"
+
+    def audit_path(self, doc_id: str) -> Path:
+        return self.qms / ".audit" / doctypes.type_of(doc_id) / f"{doc_id}.jsonl"
+
+    def archive_path(self, doc_id: str, version: str) -> Path:
+        return self.qms / ".archive" / doctypes.folder_of(doc_id) / f"{doc_id}-v{version}.md"
+
+    def seq_path(self, key: str) -> Path:
+        return self.qms / ".meta" / ".seq" / key
+
+    # -- user paths ------------------------------------------------------------
+    def user_dir(self, user: str) -> Path:
+        return self.users_dir / user
+
+    def workspace_dir(self, user: str) -> Path:
+        return self.users_dir / user / "workspace"
+
+    def workspace_path(self, user: str, doc_id: str) -> Path:
+        return self.workspace_dir(user) / f"{doc_id}.md"
+
+    def inbox_dir(self, user: str) -> Path:
+        return self.users_dir / user / "inbox"
+
+    def agent_path(self, user: str) -> Path:
+        return self.agents_dir / f"{user}.md"
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)

@@ -1,0 +1,82 @@
+"""Helpers shared by the qms-mcp tests: tool calls and the full CR lifecycle."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from mcp import Client
+
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+
+EXPOSED = {
+    "qms_inbox", "qms_workspace", "qms_status", "qms_read", "qms_history", "qms_comments",
+    "qms_create", "qms_checkout", "qms_checkin", "qms_cancel", "qms_route", "qms_assign",
+    "qms_review", "qms_approve", "qms_reject", "qms_withdraw", "qms_release", "qms_revert",
+    "qms_close", "qms_fix", "qms_unlock", "qms_interact",
+}
+
+
+def http(url: str, headers: dict[str, str] | None = None, data: bytes | None = None) -> tuple[int, bytes]:
+    """GET (or POST `data`) without raising on HTTP errors: (status, body)."""
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with _DIRECT.open(request, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def body(title: str, text: str) -> str:
+    return f"---\ntitle: {title}\nrevision_summary: {text}\n---\n\n# {title}\n\n{text}\n"
+
+
+async def ok(client: Client, tool: str, **args: Any) -> dict[str, Any]:
+    """Call a tool that must succeed; return its structured result."""
+    result = await client.call_tool(tool, args)
+    assert not result.is_error, f"{tool}({args}) refused: {result.content[0].text}"
+    assert result.structured_content["ok"] is True
+    return result.structured_content["result"]
+
+
+async def refused(client: Client, tool: str, **args: Any) -> str:
+    """Call a tool that must be refused; return the error text (also checks the error shape)."""
+    result = await client.call_tool(tool, args)
+    assert result.is_error, f"{tool}({args}) unexpectedly succeeded"
+    text = result.content[0].text
+    if result.structured_content is not None:  # a QMSError, not an SDK argument error
+        assert result.structured_content["ok"] is False
+        assert result.structured_content["error"]["message"] == text
+    return text
+
+
+def lifecycle_steps(title: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(user, tool, args) after `create`: pre-approval, release, execution, post-approval, close."""
+    return [
+        ("claude", "qms_checkin", {"content": body(title, "Plan")}),
+        ("claude", "qms_route", {"route_type": "review"}),
+        ("qa", "qms_review", {"outcome": "recommend", "comment": "Plan is sound"}),
+        ("claude", "qms_route", {"route_type": "approval"}),
+        ("qa", "qms_approve", {}),
+        ("claude", "qms_release", {}),
+        ("claude", "qms_checkout", {}),
+        ("claude", "qms_checkin", {"content": body(title, "Executed")}),
+        ("claude", "qms_route", {"route_type": "review"}),
+        ("qa", "qms_review", {"outcome": "recommend", "comment": "Execution verified"}),
+        ("claude", "qms_route", {"route_type": "approval"}),
+        ("qa", "qms_approve", {}),
+        ("claude", "qms_close", {}),
+    ]
+
+
+async def lifecycle(client_for: Callable[[str], Client], title: str = "Fix X") -> str:
+    """Drive one CR from create to CLOSED; `client_for(user)` picks the session. Returns its ID."""
+    created = await ok(client_for("claude"), "qms_create", user="claude", doc_type="CR", title=title)
+    doc_id = created["doc_id"]
+    for user, tool, args in lifecycle_steps(title):
+        await ok(client_for(user), tool, user=user, doc_id=doc_id, **args)
+    status = await ok(client_for("claude"), "qms_status", user="claude", doc_id=doc_id)
+    assert status["status"] == "CLOSED", status
+    return doc_id

@@ -1,0 +1,45 @@
+"""`qms mcp-config` snippets, the Claude Code command, and Host/Origin allow-lists."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qms.mcp.config import claude_add_command, endpoint_url, http_config, mcp_config_text, stdio_config
+from qms.mcp.security import allowed_hosts, transport_security
+
+
+@pytest.mark.req("REQ-MCP-018")
+def test_config_is_importable_without_the_sdk():
+    code = "import sys, qms.mcp.config; sys.exit('mcp' in sys.modules or 'pydantic' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.req("REQ-MCP-018")
+def test_snippets(tmp_path):
+    url = endpoint_url("0.0.0.0", 8123)
+    assert url == "http://127.0.0.1:8123/mcp"
+    assert endpoint_url("::1", 80) == "http://[::1]:80/mcp"
+    assert http_config(url) == {"mcpServers": {"qms": {"type": "http", "url": url}}}
+    stdio = stdio_config(tmp_path)["mcpServers"]["qms"]
+    assert stdio["args"] == ["--transport", "stdio", "--project-root", str(tmp_path.resolve())]
+    assert claude_add_command(url) == f"claude mcp add --transport http qms {url}"
+    text = mcp_config_text(tmp_path)
+    assert "http://127.0.0.1:8000/mcp" in text and "stdio" in text
+    blocks = [b for b in text.split("\n#") if "{" in b]
+    for block in blocks:  # each snippet is valid JSON
+        json.loads(block[block.index("{"): block.rindex("}") + 1])
+
+
+@pytest.mark.req("REQ-MCP-013")
+def test_allow_lists_cover_defaults_with_and_without_port():
+    hosts = allowed_hosts(["qms.internal"])
+    for name in ("localhost", "127.0.0.1", "[::1]", "host.docker.internal", "qms.internal"):
+        assert name in hosts and f"{name}:*" in hosts
+    settings = transport_security()
+    assert settings.enable_dns_rebinding_protection
+    assert "http://host.docker.internal:*" in settings.allowed_origins
+    assert "http://evil.example" not in settings.allowed_origins

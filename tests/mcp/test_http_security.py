@@ -1,0 +1,54 @@
+"""Host/Origin allow-lists on a real server, bound to 127.0.0.1 and to 0.0.0.0 (we only ever
+connect to 127.0.0.1, forging the Host/Origin headers)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from _mcp_support import http
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60), pytest.mark.req("REQ-MCP-013")]
+
+PING = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
+
+
+def post(url: str, host: str, origin: str | None = None) -> int:
+    headers = {"Host": host, "Content-Type": "application/json",
+               "Accept": "application/json, text/event-stream", **({"Origin": origin} if origin else {})}
+    return http(url, headers, PING)[0]
+
+
+def get(url: str, host: str, origin: str | None = None) -> int:
+    return http(url, {"Host": host, **({"Origin": origin} if origin else {})})[0]
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1", "0.0.0.0"])
+def test_host_and_origin_checks(serve, bind):
+    served = serve("streamable-http", "--allow-host", "qms.internal", host=bind)
+    port = served.port
+    mcp, health = f"{served.base}/mcp", f"{served.base}/healthz"
+    for host in ("127.0.0.1", f"127.0.0.1:{port}", f"localhost:{port}", "localhost",
+                 f"[::1]:{port}", f"host.docker.internal:{port}", "host.docker.internal",
+                 "qms.internal", f"qms.internal:{port}"):
+        assert post(mcp, host) == 200, host
+        assert get(health, host) == 200, host
+    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}"):
+        assert post(mcp, host) == 421, host
+        assert get(health, host) == 421, host
+    good = f"127.0.0.1:{port}"
+    for origin in (f"http://localhost:{port}", "http://127.0.0.1", "http://host.docker.internal:3000"):
+        assert post(mcp, good, origin) == 200, origin
+    for origin in ("http://evil.example", f"http://evil.example:{port}", "null"):
+        assert post(mcp, good, origin) == 403, origin
+        assert get(health, good, origin) == 403, origin
+
+
+def test_sse_endpoints_are_guarded(serve):
+    served = serve("sse", host="0.0.0.0")
+    local = f"localhost:{served.port}"
+    assert get(f"{served.base}/sse", "evil.example") == 421
+    assert post(f"{served.base}/messages/?session_id=x", "evil.example") == 421
+    assert post(f"{served.base}/messages/?session_id=x", local, "http://evil.example") == 403
+    assert get(f"{served.base}/healthz", local) == 200
