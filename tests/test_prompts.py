@@ -170,14 +170,51 @@ def test_schema_errors_detects_malformed_config(bad, fragment):
     assert errors and any(fragment in e for e in errors)
 
 
-def test_invalid_prompt_file_is_reported(monkeypatch):
-    monkeypatch.setattr(prompts, "_exists", lambda rel: rel == "review/default.yaml")
-    original = prompts._load
-    monkeypatch.setattr(prompts, "_load", lambda rel: (_ for _ in ()).throw(
-        ProjectError("Prompt file review/default.yaml is invalid: x")))
+@pytest.fixture
+def prompt_dir(tmp_path, monkeypatch):
+    """Point the loader at a temporary prompts folder (caches cleared around the test)."""
+    monkeypatch.setattr(prompts, "_resource", lambda rel: tmp_path.joinpath(*rel.split("/")))
+    prompts._exists.cache_clear()
+    prompts._load.cache_clear()
+    yield tmp_path
+    prompts._exists.cache_clear()
+    prompts._load.cache_clear()
+
+
+def write(root, relpath, text):
+    path = root.joinpath(*relpath.split("/"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+@pytest.mark.req("REQ-PROMPT-002")
+def test_prompt_content_comes_from_yaml_files(prompt_dir):
+    write(prompt_dir, "review/default.yaml",
+          "checklist:\n  - category: Only\n    items: [\"from yaml\"]\n")
+    assert prompts.prompt_files() == ["review/default.yaml"]
+    body = split_task(render(workflow_type="PRE_REVIEW"))[1]
+    assert "### Only" in body and "| from yaml | PASS / FAIL |  |" in body
+    write(prompt_dir, "review/pre_review/cr.yaml",
+          "checklist:\n  - category: Specific\n    items: [\"cr only\"]\n")
+    prompts._exists.cache_clear()
+    body = split_task(render(workflow_type="PRE_REVIEW", doc_id="CR-001"))[1]
+    assert "### Specific" in body and "### Only" not in body
+
+
+@pytest.mark.parametrize("content", [
+    "checklist: [unclosed", "checklist: 5\n", "- a list\n", "custom_header: [1]\n",
+])
+def test_invalid_prompt_file_is_reported(prompt_dir, content):
+    write(prompt_dir, "review/default.yaml", content)
     with pytest.raises(ProjectError):
         prompts.load_prompt("REVIEW", "REVIEW", None)
-    monkeypatch.setattr(prompts, "_load", original)
+
+
+def test_empty_prompt_file_renders_defaults(prompt_dir):
+    write(prompt_dir, "approval/default.yaml", "")
+    body = split_task(render(task_type="APPROVAL", workflow_type="APPROVAL"))[1]
+    assert "## Required Response Format" in body and "## Commands" in body
+    assert "## Mandatory Checklist" not in body
 
 
 # --------------------------------------------------------------------------- task files
@@ -462,7 +499,7 @@ def test_vr_template_tags_in_order():
         assert text.count(tag) == 1, tag
         positions.append(text.index(tag))
     assert positions == sorted(positions)
-    assert text.count("<!-- @end-prompt -->") == 9
+    assert text.count("<!-- @end-prompt -->") == 10  # 9 prompts + 1 gate
     for placeholder in ("{{vr_id}}", "{{parent_doc_id}}", "{{related_eis}}", "{{date}}",
                         "{{objective}}", "{{pre_conditions}}", "{{step_instructions}}",
                         "{{step_expected}}", "{{step_actual}}", "{{step_outcome}}",
@@ -498,11 +535,9 @@ SOP_TITLES = {
 @pytest.mark.parametrize("number", sorted(SOP_TITLES))
 def test_seed_sop_structure(number):
     text = (RES / "sops" / f"SOP-00{number}.md").read_text(encoding="utf-8")
-    fm = FM_RE.match(text)
-    assert fm and yaml.safe_load(fm.group(1)) == {
-        "title": SOP_TITLES[number], "revision_summary": yaml.safe_load(fm.group(1))[
-            "revision_summary"]}
-    assert set(yaml.safe_load(fm.group(1))) == {"title", "revision_summary"}
+    fm = yaml.safe_load(FM_RE.match(text).group(1))
+    assert set(fm) == {"title", "revision_summary"}
+    assert fm["title"] == SOP_TITLES[number] and fm["revision_summary"]
     assert f"\n# SOP-00{number}: {SOP_TITLES[number]}\n" in text
     for section in ("## 1. Purpose", "## 2. Scope", "## 3. Definitions"):
         assert section in text

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from qms.domain.interact.source import new_source
+from qms.domain.interact.engine import new_source
 from qms.domain.interact.template import parse_template
 
 FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "legacy-project"
@@ -32,6 +31,12 @@ def legacy_source_text() -> str:
         encoding="utf-8")
 
 
+@pytest.fixture(scope="session")
+def legacy_compiled_text() -> str:
+    return (FIXTURE / "QMS" / "CR" / "CR-091" / "CR-091-ADD-001-VR-001.md").read_text(
+        encoding="utf-8")
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -50,13 +55,3 @@ def vr_template(vr_template_text):
 @pytest.fixture
 def fresh(vr_template):
     return new_source("CR-001-VR-001", "CR-001", "Login works", vr_template)
-
-
-@pytest.fixture
-def legacy_copy(tmp_path) -> Path:
-    """A writable copy of the legacy project."""
-    target = tmp_path / "legacy"
-    shutil.copytree(FIXTURE, target)
-    for path in [target, *target.rglob("*")]:
-        path.chmod(path.stat().st_mode | 0o200)
-    return target

@@ -224,7 +224,7 @@ def test_status_text(vr_template, run, fresh):
     assert "git evidence commit" in text
     run("out")
     run("Pass")
-    assert "Answer yes or no." in engine.status_text(vr_template, fresh, "claude")
+    assert "--respond yes|no" in engine.status_text(vr_template, fresh, "claude")
     run("no")
     run("Pass")
     run("done")

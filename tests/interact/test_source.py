@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from qms.domain.interact.source import load_source, new_source, source_from_dict
+from qms.domain.interact.engine import new_source
+from qms.domain.interact.source import load_source, source_from_dict
 from qms.errors import ValidationError
 
 META_FIELDS = ("status", "responsible_user", "checked_out", "checked_out_date",

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import socket
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from mcp import Client
 
+QMS_MCP = str(Path(sys.executable).with_name("qms-mcp"))
+QMS_CLI = str(Path(sys.executable).with_name("qms"))
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
 
 EXPOSED = {
@@ -17,6 +22,12 @@ EXPOSED = {
     "qms_review", "qms_approve", "qms_reject", "qms_withdraw", "qms_release", "qms_revert",
     "qms_close", "qms_fix", "qms_unlock", "qms_interact",
 }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def http(url: str, headers: dict[str, str] | None = None, data: bytes | None = None) -> tuple[int, bytes]:

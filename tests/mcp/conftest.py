@@ -9,9 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,18 +23,10 @@ from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from _mcp_support import http
+from _mcp_support import QMS_MCP, free_port, http
 from qms.operations.init import init
 
-QMS_MCP = str(Path(sys.executable).with_name("qms-mcp"))
-QMS_CLI = str(Path(sys.executable).with_name("qms"))
 START_TIMEOUT = 20.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -71,16 +61,17 @@ class Served:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def client(self, headers: dict[str, str] | None = None) -> Client:
-        """An official MCP client for this server (not yet entered)."""
+    def client(self, headers: dict[str, str] | None = None, mode: str = "auto") -> Client:
+        """An official MCP client for this server (not yet entered); `mode="legacy"` forces the
+        initialize handshake that clients such as Claude Code use."""
         if self.transport == "stdio":
             return Client(StdioServerParameters(
                 command=QMS_MCP, args=["--transport", "stdio", *self.args],
-                env={**os.environ, **self.env}))
+                env={**os.environ, **self.env}), mode=mode)
         if self.transport == "sse":
-            return Client(sse_client(f"{self.base}/sse", headers=headers))
+            return Client(sse_client(f"{self.base}/sse", headers=headers), mode=mode)
         http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=60))
-        return Client(streamable_http_client(f"{self.base}/mcp", http_client=http))
+        return Client(streamable_http_client(f"{self.base}/mcp", http_client=http), mode=mode)
 
     def stderr(self) -> str:
         return self.log.read_text(errors="replace") if self.log else ""

@@ -17,8 +17,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 @pytest.mark.req("REQ-MCP-008")
 def test_transport_serves_every_tool(serve, transport):
     served = serve(transport)
+    doc_id = ""
 
     async def scenario() -> None:
+        nonlocal doc_id
         async with served.client() as client:
             tools = {t.name: t for t in (await client.list_tools()).tools}
             assert set(tools) == EXPOSED  # never init/namespace/user/migrate, no qms_noop
@@ -41,5 +43,9 @@ def test_transport_serves_every_tool(serve, transport):
             assert "qa" in denied
             await refused(client, "qms_route", user="claude", doc_id=doc_id, route_type="sideways")
             await refused(client, "qms_checkout", user="claude", doc_id=doc_id)  # CLOSED is terminal
+
+        async with served.client(mode="legacy") as client:  # the initialize handshake works too
+            assert len((await client.list_tools()).tools) == len(EXPOSED)
+            assert (await ok(client, "qms_status", user="qa", doc_id=doc_id))["status"] == "CLOSED"
 
     anyio.run(scenario)

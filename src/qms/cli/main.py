@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Sequence
 
@@ -243,12 +244,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.exit_code
     except KeyboardInterrupt:
         return 130
-    if want_json:
-        print(json.dumps({"ok": True, "result": result.to_dict()}, ensure_ascii=False))
-    else:
-        text = result.render()
-        if text:
-            print(text)
+    try:
+        if want_json:
+            print(json.dumps({"ok": True, "result": result.to_dict()}, ensure_ascii=False))
+        else:
+            text = result.render()
+            if text:
+                print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. `qms read X | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

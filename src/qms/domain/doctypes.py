@@ -7,13 +7,12 @@ the store builds: an ID that does not match one of these shapes is rejected.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from qms.errors import ValidationError
 
 
-@dataclass(frozen=True)
-class DocType:
+class DocType(NamedTuple):
     name: str                          # registry key, also the .meta/.audit folder name
     folder: str                        # storage folder under QMS/
     executable: bool

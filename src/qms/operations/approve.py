@@ -34,6 +34,11 @@ def _take_effect(tx, project, meta: dict, user: str, text: str, old: str) -> str
     doc_id, status = meta["doc_id"], meta["status"]
     new = versions.bump_major(old)
     tx.write_text(project.archive_path(doc_id, old), text)
+    superseded = meta.get("effective_version")
+    in_force = tx.read_text(project.effective_path(doc_id))
+    if superseded and in_force is not None and \
+            not tx.exists(project.archive_path(doc_id, superseded)):
+        tx.write_text(project.archive_path(doc_id, superseded), in_force)
     meta["version"] = new
     set_status(tx, project, meta, user, wf.approval_done(status))
     retiring = meta.get("retiring")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from qms.domain import versions
 from qms.errors import NotFound, ValidationError
+from qms.operations import _interactive
 from qms.operations._shared import Result, authorize, load
 from qms.store import atomic
 from qms.store.project import Project
@@ -47,6 +48,10 @@ def read(project: Project, user: str, *, doc_id: str, version: str | None = None
         if text is None:
             raise NotFound(f"{doc_id} has no draft.")
         return ReadResult(doc_id, current, project.rel(draft_path), text)
+    if _interactive.is_interactive(doc_id):
+        live = _interactive.on_read(project, meta)
+        if live is not None:
+            return ReadResult(doc_id, current, *live)
     for path, ver in ((eff_path, meta.get("effective_version") or current), (draft_path, current)):
         text = atomic.read_text(path)
         if text is not None:

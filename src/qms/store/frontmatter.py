@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from qms.errors import ValidationError
@@ -61,10 +62,41 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+_YAML_SPECIAL = tuple("'\"|>&*!%@`{[#?-:,]}")
+
+
 def title_of(text: str | None) -> str:
     if not text:
         return ""
     try:
-        return _text(split(text)[0].get("title", ""))
+        return _text(field(text, "title"))
     except ValidationError:
         return ""
+
+
+def field(text: str, key: str) -> Any:
+    """One frontmatter value. Simple one-line scalars are read without loading a YAML
+    parser (this keeps ``qms status`` fast); anything else goes through YAML."""
+    fast = _fast_scalar(text, key)
+    return fast if fast is not None else split(text)[0].get(key)
+
+
+def _fast_scalar(text: str, key: str) -> str | None:
+    if not text.startswith("---\n"):
+        return None
+    end = text.find("\n---", 3)
+    if end == -1:
+        return None
+    block = text[4:end + 1]
+    m = re.search(rf"^{key}:[ \t]*(.*?)[ \t]*$", block, re.M)
+    if not m:
+        return None
+    value, after = m.group(1), block[m.end() + 1:]
+    if after[:1] in (" ", "\t"):  # folded continuation line
+        return None
+    if len(value) >= 2 and value[0] == value[-1] == "'" and "'" not in value[1:-1].replace("''", ""):
+        return value[1:-1].replace("''", "'")
+    if not value or value.startswith(_YAML_SPECIAL) or ": " in value or " #" in value \
+            or value.endswith(":") or value in ("~", "null", "Null", "NULL"):
+        return None
+    return value

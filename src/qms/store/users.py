@@ -34,7 +34,7 @@ def group_of(project: Project, user: str) -> str:
             f"'qms --user lead user --add {user} --group reviewer', or create "
             f".claude/agents/{user}.md with a 'group:' in its frontmatter.", user=user)
     try:
-        group = frontmatter.split(text)[0].get("group")
+        group = frontmatter.field(text, "group")
     except ValidationError as exc:
         raise ValidationError(f"Agent file for '{user}' is malformed: {exc}") from None
     if group not in GROUPS:

@@ -115,7 +115,7 @@ def _labelled(text: str, prompt_id: str, labels: dict[str, str], blocks: list[st
     label = text.strip() if text.strip("*_ \t") else ""
     if not label and prompt_id in labels:
         label = f"**{labels[prompt_id]}:**"
-    return ([label, ""] if label else []) + blocks
+    return ["", *([label, ""] if label else []), *blocks]
 
 
 def _fence_end(lines: tuple[Line, ...], start: int, fence: str) -> int:
@@ -130,10 +130,10 @@ def _inline(text: str, source: Source, iteration: int | None, *, escape: bool,
         found = source.lookup(match.group(1), iteration) or ""
         if not escape:
             return found
-        found = " ".join(found.split()) if not table else found.strip()
-        if table:
-            found = found.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>")
-        return _HTML_OPEN.sub("&lt;", found)
+        if not table:
+            return _HTML_OPEN.sub("&lt;", " ".join(found.split()))
+        found = _HTML_OPEN.sub("&lt;", found.strip()).replace("\\", "\\\\")
+        return found.replace("|", "\\|").replace("\n", "<br>")
     return _PLACEHOLDER.sub(value, text)
 
 

@@ -22,8 +22,8 @@ from .template import END, Node, Template
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 _YESNO = ("yes", "no")
 
-Committer = Callable[[str, str], str]
-"""``commit(context, prompt_id) -> hash``; raises a QMSError when git fails."""
+Committer = Callable[[str, str], "str | None"]
+"""``commit(context, prompt_id) -> hash or None``; raises a QMSError when git fails."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,16 @@ class ProgressItem:
     commit: bool
     loop: str | None
     amended: bool
+
+
+def new_source(doc_id: str, parent_id: str | None, title: str, template: Template) -> Source:
+    """A fresh source for a new interactive document, cursor on the template's start."""
+    source = Source(doc_id=doc_id, template=template.name,
+                    template_version=template.version, cursor=template.start,
+                    metadata={"parent_doc_id": parent_id or "", "vr_id": doc_id,
+                              "title": title})
+    _enter(template, source, template.nodes[template.start])
+    return source
 
 
 def normalize(value: str) -> str:
@@ -126,7 +136,9 @@ def respond(template: Template, source: Source, value: str, *, author: str, now:
     if reason:
         entry["reason"] = reason
     if pos.node.commit and commit is not None:
-        entry["commit"] = commit(pos.context, pos.node.id)
+        pinned = commit(pos.context, pos.node.id)
+        if pinned:
+            entry["commit"] = pinned
     source.responses.setdefault(pos.key, []).append(entry)
     if amending(source):
         _return_from_goto(source)
@@ -151,14 +163,19 @@ def _advance(template: Template, source: Source, pos: Position, target: str) -> 
         source.cursor = END
         _set_loop(ctx, None, None)
         return
+    _enter(template, source, node)
+
+
+def _enter(template: Template, source: Source, node: Node) -> None:
+    """Put the cursor on ``node``; a loop's entry starts its next iteration."""
     if node.loop and node.id == template.loops[node.loop].entry:
         state = source.loops.setdefault(node.loop, {"iterations": 0, "closed": False,
                                                     "reopenings": []})
         state["iterations"] += 1
         state["closed"] = False
-        _set_loop(ctx, node.loop, state["iterations"])
+        _set_loop(source.cursor_context, node.loop, state["iterations"])
     elif not node.loop:
-        _set_loop(ctx, None, None)
+        _set_loop(source.cursor_context, None, None)
     source.cursor = node.id
 
 
@@ -296,10 +313,10 @@ def status_text(template: Template, source: Source, user: str) -> str:
     lines = [head, f"Prompt: {pos.key}"]
     ctx = source.cursor_context
     if amending(source):
+        back = entry_key(ctx["goto_return"], ctx.get("goto_return_ctx", {}).get("iteration"))
         lines.append(f"AMENDMENT MODE (reason: {ctx.get('goto_reason', '')}): the current "
                      f"value is {source.active(pos.key)!r}. Your answer is appended, then the "
-                     f"cursor returns to {ctx['goto_return']} (--cancel-goto returns without "
-                     "a change).")
+                     f"cursor returns to {back} (--cancel-goto returns without a change).")
     if pos.node.loop:
         lines.append(f"Loop {pos.node.loop}, iteration {pos.iteration}.")
     if "reopen_return" in ctx:
@@ -312,7 +329,8 @@ def status_text(template: Template, source: Source, user: str) -> str:
     if pos.node.default is not None:
         lines.append(f"Suggested answer: {pos.node.default}")
     if pos.node.kind == "gate":
-        lines.append("Answer yes or no.")
-    lines.append(f'Respond: {command} interact {source.doc_id} --respond "..."'
-                 "  (or --respond --file PATH)")
+        lines.append(f"Respond: {command} interact {source.doc_id} --respond yes|no")
+    else:
+        lines.append(f'Respond: {command} interact {source.doc_id} --respond "..."'
+                     "  (or --respond --file PATH)")
     return "\n".join(lines)

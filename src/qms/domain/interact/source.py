@@ -16,7 +16,6 @@ from typing import Any
 
 from qms.errors import ValidationError
 
-from .template import Template
 
 _FIELDS = ("doc_id", "template", "template_version", "cursor", "cursor_context",
            "metadata", "responses", "loops", "gates")
@@ -91,15 +90,6 @@ class Source:
         if value is None and iteration is not None:
             value = self.active(entry_key(name, iteration))
         return value
-
-
-def new_source(doc_id: str, parent_id: str, title: str, template: Template) -> Source:
-    """A fresh source for a new interactive document, cursor at the template's start."""
-    return Source(
-        doc_id=doc_id, template=template.name, template_version=template.version,
-        cursor=template.start,
-        metadata={"parent_doc_id": parent_id, "vr_id": doc_id, "title": title},
-    )
 
 
 def _require(condition: bool, what: str) -> None:

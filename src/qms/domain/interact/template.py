@@ -376,6 +376,9 @@ class _Parser:
         if start not in self.nodes:
             raise _fail(self.header_line, f"start '{start}' is not a @prompt or @gate")
         entries = {loop.entry: loop.name for loop in self.loops.values()}
+        if self.nodes[start].loop and start not in entries:
+            raise _fail(self.header_line, f"start '{start}' is inside loop "
+                        f"'{self.nodes[start].loop}' but is not its first prompt")
         for node in self.nodes.values():
             for target in node.targets:
                 if target == "end":
