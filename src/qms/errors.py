@@ -17,7 +17,9 @@ errors into their surface in exactly one place: the CLI (stderr + exit code), th
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class QMSError(Exception):

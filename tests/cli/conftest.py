@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import tree_digest  # tests/ is on pythonpath (pyproject)
 
 # extra users most tests need besides lead/claude (administrators), qa (quality), tu (reviewer)
 EXTRA_USERS = {"ini": "initiator", "ini2": "initiator", "rev": "reviewer", "qa2": "quality"}
@@ -33,12 +34,14 @@ class Q:
         assert run.err == "" or "Warning" in run.err, run.err
         return run
 
-    def fail(self, user: str | None, *args: str, code: int = 1, match: str | None = None):
+    def fail(self, user: str | None, *args: str, code: int = 1, match: str | None = None,
+             one_line: bool = True):
         run = self(user, *args)
         assert run.code == code, f"expected exit {code}, got {run.code}: {run.out}{run.err}"
         assert run.out == "", run.out
         assert run.err.startswith("Error: "), run.err
-        assert run.err.count("\n") == 1, f"error is not one line: {run.err!r}"
+        if one_line:
+            assert run.err.count("\n") == 1, f"error is not one line: {run.err!r}"
         if match:
             assert match.lower() in run.err.lower(), run.err
         return run
@@ -167,3 +170,9 @@ def assert_audit_consistent(q: Q, doc_id: str, initial: str = "DRAFT") -> None:
 @pytest.fixture
 def consistent():
     return assert_audit_consistent
+
+
+@pytest.fixture
+def digest():
+    """``digest(root)``: path -> sha256 of every file (tests/conftest.py ``tree_digest``)."""
+    return tree_digest

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from qms import operations as ops
 from qms.domain.interact.engine import new_source
 from qms.domain.interact.template import parse_template
+from qms.store.project import Project
 
 FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "legacy-project"
+VR = "CR-001-VR-001"
 LEGACY_TEMPLATE = FIXTURE / "QMS" / "TEMPLATE" / "TEMPLATE-VR.md"
 
 
@@ -54,4 +58,34 @@ def vr_template(vr_template_text):
 
 @pytest.fixture
 def fresh(vr_template):
-    return new_source("CR-001-VR-001", "CR-001", "Login works", vr_template)
+    return new_source(VR, "CR-001", "Login works", vr_template)
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def make_repo(root: Path) -> None:
+    git(root, "init", "-q")
+    git(root, "config", "user.email", "qms@example.com")
+    git(root, "config", "user.name", "QMS Test")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--allow-empty", "-m", "baseline")
+
+
+@pytest.fixture
+def vr(project: Path) -> Path:
+    """A project whose CR-001 is IN_EXECUTION with a new VR checked out to claude."""
+    p = Project.open(project)
+    ops.create(p, "claude", doc_type="CR", title="Fix login")
+    ops.checkin(p, "claude", doc_id="CR-001")
+    ops.route(p, "claude", doc_id="CR-001", route_type="review")
+    ops.review(p, "qa", doc_id="CR-001", outcome="recommend", comment="ok")
+    ops.route(p, "claude", doc_id="CR-001", route_type="approval")
+    ops.approve(p, "qa", doc_id="CR-001")
+    ops.release(p, "claude", doc_id="CR-001")
+    ops.create(p, "claude", doc_type="VR", title="Login works", parent="CR-001")
+    return project
+
+

@@ -62,7 +62,11 @@ def test_legacy_source_compiles_to_the_stored_document(vr_template_text, legacy_
                                                        legacy_compiled_text):
     """Equivalent up to the two intended differences documented in docs/interact.md."""
     compiled = compile_document(vr_template_text, load_source(legacy_source_text))
+    trail = ("\n\n**Related EI(s) (amended):**\n\n> ~~EI-2~~\n\n*-- claude, 2026-02-22 22:34:52*"
+             "\n\n> EI-2 (VR column)\n\n*-- claude, 2026-02-22 22:39:55 | Amended: Adding VR "
+             "column reference for traceability*")
     expected = legacy_compiled_text.replace("\n## 5. Summary", "\n---\n\n## 5. Summary")
+    expected = expected.replace("| 2026-02-22 |", "| 2026-02-22 |" + trail)
     expected = "\n".join(re.sub(r"<(?=!--)", "&lt;", line) if line.startswith("> ") else line
                          for line in expected.split("\n"))
     assert compiled == expected
@@ -168,3 +172,18 @@ def test_labels_come_from_the_template_not_hard_coded_ids(clock):
     assert "## Check 1\n\n**Command:**\n\n> ls" in out
     assert "**Seen Output:**\n\n~~~~text\na ~~~ b\n~~~~" in out
     assert "_Verdict:_\n\n> ok" in out
+
+
+def test_fenced_and_table_prompts_outside_loops(clock):
+    template = parse_template(
+        "<!-- @template: LOG | version: 1 | start: cmd -->\n---\ntitle: x\n---\n"
+        "| Command | Result |\n|---|---|\n| {{cmd}} | {{result}} |\n\n"
+        "<!-- @prompt: cmd | next: log -->\n<!-- @prompt: log | next: result -->\n"
+        "```console\n{{log}}\n```\n<!-- @prompt: result | next: end -->\n")
+    src = engine.new_source("D", None, "x", template)
+    session(template, src, clock, ["ls | wc", "3", "ok"])
+    engine.goto(template, src, "cmd", "typo")
+    session(template, src, clock, ["ls -a | wc"])
+    out = compile_template(template, src)
+    assert "| ls -a \\| wc | ok |\n\n**Command (amended):**\n\n> ~~ls | wc~~\n\n" in out
+    assert "```console\n3\n```\n\n*-- claude, 2026-03-01 09:02:00*" in out

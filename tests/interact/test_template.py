@@ -32,7 +32,7 @@ def test_legacy_vr_template_graph(vr_template):
                                                          "summary_outcome", "steps")
     assert t.loops["steps"].entry == "step_instructions"
     assert t.nodes["summary_narrative"].next == "end"
-    assert t.frontmatter == ("title: '{{title}}'", "revision_summary: 'Initial draft'")
+    assert t.frontmatter == {"title": "{{title}}", "revision_summary": "Initial draft"}
 
 
 def test_guidance_is_captured_and_removed_from_body(vr_template):
@@ -122,11 +122,22 @@ def test_malformed_templates_name_the_line(body, line, fragment):
     assert err.value.details["line"] == line
 
 
+def test_example_frontmatter_must_be_a_mapping():
+    with pytest.raises(ValidationError, match="line 3: example frontmatter is not valid YAML"):
+        parse_template(HEAD + "---\ntitle: [unclosed\n---\n")
+    with pytest.raises(ValidationError, match="line 3: example frontmatter must be"):
+        parse_template(HEAD + "---\n- a list\n---\n")
+
+
 def test_header_errors():
     with pytest.raises(ValidationError, match="no '@template"):
         parse_template("# just text\n")
     with pytest.raises(ValidationError, match="needs 'start"):
         parse_template("<!-- @template: T | version: 1 -->\n")
+    with pytest.raises(ValidationError, match="line 3: @template needs 'start"):
+        parse_template("<!--\n\n@template: T | version: 1\nreference text\n-->\n")
+    with pytest.raises(ValidationError, match="line 2: @prompt must be the only content"):
+        parse_template(HEAD + "<!-- @prompt: a | next: end\nmore -->\n")
     with pytest.raises(ValidationError, match="start 'zz' is not"):
         parse_template("<!-- @template: T | version: 1 | start: zz -->\n")
     with pytest.raises(ValidationError, match="line 2: second @template"):

@@ -10,9 +10,12 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Sequence
 
 from qms.errors import QMSError, UsageError
+
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, Sequence
 
 # commands that do not act as a user
 _NO_USER = {"init", "mcp-config", "hook"}
@@ -21,9 +24,78 @@ _DOC_ONLY = {"checkout", "checkin", "status", "approve", "withdraw", "release", 
              "history"}
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, minus the ``shutil`` import and terminal query it makes per
+    instance (argparse builds one for every argument added)."""
+
+    def __init__(self, prog: str, **kw) -> None:
+        kw.setdefault("width", _help_width())
+        super().__init__(prog, **kw)
+
+
+_WIDTH: list[int] = []
+
+
+def _help_width() -> int:
+    if not _WIDTH:
+        try:
+            columns = int(os.environ.get("COLUMNS", "0"))
+        except ValueError:
+            columns = 0
+        if columns <= 0:
+            try:
+                columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+            except (AttributeError, ValueError, OSError):
+                columns = 80
+        _WIDTH.append(max(columns, 40) - 2)
+    return _WIDTH[0]
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kw) -> None:
+        kw.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kw)
+
     def error(self, message: str):  # usage errors: one line, exit 2
         raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+class _OnlyCommand:
+    """Stands in for the subparsers action so that only the parser of the command being run
+    is built: building all of them is most of the CLI's argument-parsing start-up time."""
+
+    def __init__(self, sub, wanted: str) -> None:
+        self._sub, self._wanted, self.found = sub, wanted, False
+
+    def add_parser(self, name: str, **kw):
+        if name != self._wanted:
+            return _IGNORED
+        self.found = True
+        return self._sub.add_parser(name, **kw)
+
+
+class _Ignored:
+    """The parser of a command that is not being run: accepts and drops every definition."""
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kw: self
+
+
+_IGNORED = _Ignored()
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command in ``argv`` (after the global options), or None if unclear."""
+    tokens = iter(argv)
+    for token in tokens:
+        if token in ("-u", "--user"):
+            next(tokens, None)
+        elif token == "--json" or token.startswith("--user=") or \
+                (token.startswith("-u") and not token.startswith("--")):
+            continue
+        else:
+            return None if token.startswith("-") else token
+    return None
 
 
 def _doc(sub, name: str, help_: str, **kw) -> argparse.ArgumentParser:
@@ -32,11 +104,14 @@ def _doc(sub, name: str, help_: str, **kw) -> argparse.ArgumentParser:
     return p
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; given ``command``, only that command's subparser is built."""
     parser = _Parser(prog="qms", description="Git-native GMP document control.")
     parser.add_argument("-u", "--user", help="act as this QMS user (required except for init)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    if command is not None:
+        sub = _OnlyCommand(sub, command)
 
     p = sub.add_parser("init", help="create a QMS project", description="Create a QMS project "
                        "(folders, seed templates and SOPs, agents, write-guard hook).")
@@ -127,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("hook", help="Claude Code hooks", description="Claude Code hooks.")
     p.add_argument("name", choices=["write-guard"])
+    if command is not None and not sub.found:  # not a command: argparse explains, with all
+        return build_parser()
     return parser
 
 
@@ -213,17 +290,28 @@ def _special(args: argparse.Namespace) -> int | None:
         return write_guard.cli_main()
     if args.command == "mcp-config":
         from qms.mcp import config
+        from qms.store.project import Project
 
-        print(config.snippet(args.url))
+        print(config.mcp_config_text(Project.discover().root, args.url))
         return 0
     return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:  # e.g. `qms read X | head`: the reader went away
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     want_json = "--json" in argv
     try:
-        parser = build_parser()
+        parser = build_parser(_command_word(argv))
         if not argv:
             parser.print_help()
             return 2
@@ -244,16 +332,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.exit_code
     except KeyboardInterrupt:
         return 130
-    try:
-        if want_json:
-            print(json.dumps({"ok": True, "result": result.to_dict()}, ensure_ascii=False))
-        else:
-            text = result.render()
-            if text:
-                print(text)
-        sys.stdout.flush()
-    except BrokenPipeError:  # e.g. `qms read X | head`
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if want_json:
+        print(json.dumps({"ok": True, "result": result.to_dict()}, ensure_ascii=False))
+    else:
+        text = result.render()
+        if text:
+            print(text)
     return 0
 
 

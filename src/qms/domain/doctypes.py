@@ -7,20 +7,25 @@ the store builds: an ID that does not match one of these shapes is rejected.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from collections import namedtuple
 
 from qms.errors import ValidationError
 
+# (collections.namedtuple rather than typing.NamedTuple: importing typing costs every CLI call)
+_DocTypeFields = namedtuple("_DocTypeFields", [
+    "name",            # str: registry key, also the .meta/.audit folder name
+    "folder",          # str: storage folder under QMS/
+    "executable",      # bool
+    "parents",         # tuple[str, ...]: allowed parent types (child types only)
+    "folder_per_doc",  # bool: CR/INV: QMS/CR/CR-001/
+    "singleton",       # bool: SDLC-{NS}-RS / -RTM
+    "attachment",      # bool: VR: closes with its parent
+    "parent_status",   # str | None: required parent status at creation
+], defaults=((), False, False, False, None))
 
-class DocType(NamedTuple):
-    name: str                          # registry key, also the .meta/.audit folder name
-    folder: str                        # storage folder under QMS/
-    executable: bool
-    parents: tuple[str, ...] = ()      # allowed parent types (child types only)
-    folder_per_doc: bool = False       # CR/INV: QMS/CR/CR-001/
-    singleton: bool = False            # SDLC-{NS}-RS / -RTM
-    attachment: bool = False           # VR: closes with its parent
-    parent_status: str | None = None   # required parent status at creation
+
+class DocType(_DocTypeFields):
+    __slots__ = ()
 
     @property
     def is_child(self) -> bool:

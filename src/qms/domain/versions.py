@@ -6,7 +6,7 @@ import re
 
 from qms.errors import ValidationError
 
-_VERSION_RE = re.compile(r"^(\d{1,4})\.(\d{1,4})$")
+_VERSION_RE = re.compile(r"^(\d{1,4})\.(\d{1,4})\Z")
 
 
 def parse(version: str) -> tuple[int, int]:

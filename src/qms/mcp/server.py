@@ -60,7 +60,7 @@ def http_app(
     if transport == "sse":
         app = server.sse_app(transport_security=security)
     else:
-        app = server.streamable_http_app(transport_security=security, stateless_http=True)
+        app = server.streamable_http_app(transport_security=security, stateless_http=True, json_response=True)
     app.add_middleware(HostOriginGuard, settings=security)
     return app
 

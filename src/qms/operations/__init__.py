@@ -6,7 +6,12 @@ Functions are imported lazily so a CLI call loads only the command it runs.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import sys
+import types
+
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 # function name -> module that defines it
 _MODULES = {
@@ -32,4 +37,22 @@ def __getattr__(name: str) -> Any:
     module = _MODULES.get(name)
     if module is None:
         raise AttributeError(f"module 'qms.operations' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"qms.operations.{module}"), name)
+    function = getattr(importlib.import_module(f"qms.operations.{module}"), name)
+    # importing the submodule bound its name (e.g. ``init``) to the module; rebind it to the
+    # function so ``from qms.operations import init`` and repeated ``ops.x`` get the function
+    globals()[name] = function
+    return function
+
+
+class _Operations(types.ModuleType):
+    """Importing a submodule (``route`` imports ``checkin``) rebinds the package attribute
+    ``checkin`` to that module; always hand out the operation function instead."""
+
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if name in _MODULES and isinstance(value, types.ModuleType):
+            return getattr(value, name)
+        return value
+
+
+sys.modules[__name__].__class__ = _Operations

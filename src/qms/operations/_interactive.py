@@ -79,11 +79,13 @@ def _saved_source(tx: Transaction, project: Project, template: Template,
 
 
 def on_create(tx: Transaction, project: Project, user: str, doc_id: str, parent_id: str,
-              title: str, draft: str) -> str:
-    """Start the authoring session; return the workspace placeholder text."""
-    source = engine.new_source(doc_id, parent_id, title, load_template(project, tx))
+              title: str) -> tuple[str, str]:
+    """Start the authoring session; return (draft = the empty record compiled, workspace
+    placeholder text)."""
+    template = load_template(project, tx)
+    source = engine.new_source(doc_id, parent_id, title, template)
     tx.write_text(session_path(project, user, doc_id), source.dumps())
-    return placeholder(doc_id, user)
+    return compile_template(template, source), placeholder(doc_id, user)
 
 
 def on_checkout(tx: Transaction, project: Project, user: str, doc_id: str, draft: str) -> str:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-from typing import Any
 
 from qms.domain import doctypes, permissions, versions, workflow
 from qms.errors import NotFound, ValidationError
@@ -13,21 +10,79 @@ from qms.store import meta as meta_store
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
 MAX_TEXT = 2_000_000  # bytes accepted for a document or a comment
 
 
-@dataclass
+_MISSING = object()
+
+
 class Result:
-    """Base of every operation result: JSON-safe via ``to_dict``, human text via ``render``."""
+    """Base of every operation result: JSON-safe via ``to_dict``, human text via ``render``.
+
+    A subclass declares its fields as annotated class attributes, in order, as for a
+    dataclass: the constructor takes them positionally or by name, a class attribute is the
+    default (a list/dict default is copied for each instance), and results compare and print
+    field by field. It is deliberately not built on ``dataclasses``, whose import (it loads
+    ``inspect``) would cost every CLI call several milliseconds; a subclass may still be a
+    ``@dataclass`` if it wants.
+    """
+
+    _fields: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        own = [n for n in cls.__dict__.get("__annotations__", {}) if not n.startswith("_")]
+        cls._fields = cls._fields + tuple(n for n in own if n not in cls._fields)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        fields = self._fields
+        if len(args) > len(fields):
+            raise TypeError(f"{type(self).__name__} takes {len(fields)} fields, "
+                            f"got {len(args)}")
+        values = dict(zip(fields, args))
+        for name, value in kwargs.items():
+            if name not in fields or name in values:
+                raise TypeError(f"{type(self).__name__}: unexpected or repeated field {name!r}")
+            values[name] = value
+        for name in fields:
+            if name not in values:
+                default = getattr(type(self), name, _MISSING)
+                if default is _MISSING:
+                    raise TypeError(f"{type(self).__name__}: missing field {name!r}")
+                values[name] = default.copy() if isinstance(default, (list, dict)) else default
+            setattr(self, name, values[name])
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self._fields)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields)
+        return f"{type(self).__name__}({inner})"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {n: _plain(getattr(self, n)) for n in self._fields}
 
     def render(self) -> str:  # pragma: no cover - every subclass overrides
         raise NotImplementedError
 
 
-@dataclass
+def _plain(value: Any) -> Any:
+    """A deep, JSON-shaped copy (what ``dataclasses.asdict`` does for result values)."""
+    if isinstance(value, Result):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 class DocResult(Result):
     """Outcome of a command that changes one document."""
 
@@ -35,7 +90,7 @@ class DocResult(Result):
     version: str
     status: str
     message: str
-    notices: list[str] = field(default_factory=list)
+    notices: list[str] = []
 
     def render(self) -> str:
         return "\n".join([self.message, *self.notices])
@@ -73,7 +128,19 @@ def require_text(value: str | None, what: str, flag: str) -> str:
         raise ValidationError(f"A {what} is required ({flag} TEXT).")
     if len(str(value).encode("utf-8", "surrogatepass")) > MAX_TEXT:
         raise ValidationError(f"The {what} is too large (limit {MAX_TEXT} bytes).")
-    return str(value)
+    return check_text(str(value), what)
+
+
+def check_text(value: str, what: str) -> str:
+    """Refuse NUL bytes and text that is not valid Unicode (e.g. undecodable argv bytes)."""
+    if "\x00" in value:
+        raise ValidationError(f"The {what} contains NUL bytes; is it a binary file?")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(f"The {what} is not valid UTF-8 text (character {exc.start}).") \
+            from None
+    return value
 
 
 def phase_of(meta: dict) -> str | None:

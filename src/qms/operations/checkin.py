@@ -6,8 +6,8 @@ from qms.domain import versions, workflow as wf
 from qms.errors import InvalidTransition, NotFound, ValidationError
 from qms.operations import _interactive
 from qms.operations._shared import (
-    MAX_TEXT, DocResult, clear_tracking, done, open_doc, release_checkout, require_owner,
-    set_status)
+    MAX_TEXT, DocResult, check_text, clear_tracking, done, open_doc, release_checkout,
+    require_owner, set_status)
 from qms.store import audit, frontmatter
 from qms.store import meta as meta_store
 from qms.store.project import Project
@@ -36,10 +36,13 @@ def _checkin(tx, project: Project, user: str, meta: dict, content: str | None) -
             raise NotFound(f"{doc_id} is not in your workspace ({project.rel(ws_path)}).")
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT:
         raise ValidationError(f"The document is too large (limit {MAX_TEXT} bytes).")
-    if "\x00" in text:
-        raise ValidationError("The document contains NUL bytes; is it a binary file?")
+    check_text(text, "document")
     if _interactive.is_interactive(doc_id):
         text = _interactive.on_checkin(tx, project, user, doc_id, text)
+    elif not frontmatter.split(text)[0]:  # malformed frontmatter raises here too
+        raise ValidationError(
+            f"{doc_id}: the workspace copy has no frontmatter; it must start with a '---' "
+            "block holding 'title:' and 'revision_summary:'.")
     text = frontmatter.minimal(text)
 
     notices: list[str] = []

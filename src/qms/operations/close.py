@@ -24,12 +24,12 @@ _PRE_APPROVED_OR_LATER = {wf.PRE_APPROVED, wf.IN_EXECUTION, wf.IN_POST_REVIEW, w
 def close(project: Project, user: str, *, doc_id: str) -> DocResult:
     with project.transaction() as tx:
         doc_id, meta = open_doc(project, user, "close", doc_id, tx)
-        require_owner("close", user, meta)
-        attachment = doctypes.doctype(doctypes.type_of(doc_id)).attachment
+        if meta["status"] in wf.TERMINAL:  # before the owner check: a closed doc has none
+            raise InvalidTransition(f"{doc_id} is already {meta['status']}.")
         if not meta.get("executable"):
             raise InvalidTransition(f"{doc_id} is not an executable document.")
-        if meta["status"] in wf.TERMINAL:
-            raise InvalidTransition(f"{doc_id} is already {meta['status']}.")
+        require_owner("close", user, meta)
+        attachment = doctypes.doctype(doctypes.type_of(doc_id)).attachment
         if meta["status"] != wf.POST_APPROVED and not attachment:
             raise InvalidTransition(f"{doc_id} is {meta['status']}; it must be POST_APPROVED "
                                     "to close.")

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from qms.domain import versions, workflow as wf
 from qms.operations._shared import Result, authorize, load
 from qms.store import audit
 from qms.store.project import Project
 
 
-@dataclass
 class CommentsResult(Result):
     doc_id: str
     comments: list[dict]
-    notices: list[str] = field(default_factory=list)
+    notices: list[str] = []
 
     def render(self) -> str:
         out = []

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from qms.domain import doctypes, templates, workflow
 from qms.errors import Conflict, InvalidTransition, NotFound, ValidationError
 from qms.operations import _interactive
-from qms.operations._shared import Result, authorize
+from qms.operations._shared import Result, authorize, check_text
 from qms.store import atomic, audit, frontmatter, namespaces, sequence
 from qms.store import meta as meta_store
 from qms.store.project import Project
@@ -15,7 +13,6 @@ from qms.store.project import Project
 MAX_TITLE = 200
 
 
-@dataclass
 class CreateResult(Result):
     doc_id: str
     doc_type: str
@@ -52,10 +49,9 @@ def create(project: Project, user: str, *, doc_type: str, title: str,
                 or tx.exists(project.draft_path(doc_id)):
             raise Conflict(f"{doc_id} already exists.", doc_id=doc_id)
 
-        template = atomic.read_text(project.effective_path(f"TEMPLATE-{type_name}"))
-        if template is None and dt.singleton:
-            template = atomic.read_text(
-                project.effective_path(f"TEMPLATE-{type_name.rsplit('-', 1)[1]}"))
+        # {NS}-RS / {NS}-RTM use TEMPLATE-RS / TEMPLATE-RTM ("TEMPLATE-WEB-RS" is no valid ID)
+        template_name = type_name.rsplit("-", 1)[1] if dt.singleton else type_name
+        template = atomic.read_text(project.effective_path(f"TEMPLATE-{template_name}"))
         body = templates.instantiate(template, doc_id, type_name, title)
         draft = frontmatter.dump({"title": title, "revision_summary": "Initial draft"}) + body
 
@@ -70,7 +66,8 @@ def create(project: Project, user: str, *, doc_type: str, title: str,
                                   phase=workflow.PRE_RELEASE if dt.executable else None)
         workspace = draft
         if _interactive.is_interactive(doc_id):
-            workspace = _interactive.on_create(tx, project, user, doc_id, parent_id, title, draft)
+            draft, workspace = _interactive.on_create(tx, project, user, doc_id, parent_id,
+                                                      title)
         tx.write_text(project.draft_path(doc_id), draft)
         tx.write_text(project.workspace_path(user, doc_id), workspace)
         meta_store.save(tx, project, meta)
@@ -104,7 +101,7 @@ def _valid_title(title: str) -> str:
         raise ValidationError(f"The title is too long ({len(title)} characters, limit {MAX_TITLE}).")
     if any(ord(c) < 32 or ord(c) == 127 for c in title):
         raise ValidationError("The title must be a single line without control characters.")
-    return title
+    return check_text(title, "title")
 
 
 def _template_id(name: str | None) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from qms.domain import doctypes
 from qms.errors import NotFound
 from qms.operations._shared import Result, authorize
@@ -11,7 +9,6 @@ from qms.store import audit
 from qms.store.project import Project
 
 
-@dataclass
 class HistoryResult(Result):
     doc_id: str
     events: list[dict]

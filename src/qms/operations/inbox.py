@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from qms.errors import ValidationError
 from qms.operations._shared import Result, authorize
 from qms.store import frontmatter, inbox as inbox_store
 from qms.store.project import Project
 
 
-@dataclass
 class InboxResult(Result):
     user: str
     tasks: list[dict]

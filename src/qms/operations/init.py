@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Callable
@@ -19,7 +18,6 @@ SEED_USERS = (*BUILTIN_ADMINS, "qa", "tu")
 WRITE_GUARD_MATCHER = "Edit|Write|MultiEdit|NotebookEdit"
 
 
-@dataclass
 class InitResult(Result):
     root: str
     created: list[str]

@@ -119,16 +119,17 @@ def _version_notice(template: Template, source: Source) -> list[str]:
 
 
 def _dispatch(project: Project, user: str, template: Template, source: Source,
-              notices: list[str], *, answer, reason, goto, cancel_goto, reopen, progress,
-              compile):
+              notices: list[str], *, answer: str | None, reason: str | None,
+              goto: str | None, cancel_goto: bool, reopen: str | None, progress: bool,
+              compile: bool) -> tuple[str, str, dict[str, Any] | None]:
     """Run the highest-precedence action; return (action, message, recorded)."""
     if progress:
         return "progress", "", None
     if compile:
         return "compile", "", None
     if cancel_goto:
-        engine.cancel_goto(template, source)
-        return "cancel_goto", f"Amendment cancelled; back at {source.cursor}.", None
+        pos = engine.cancel_goto(template, source)
+        return "cancel_goto", f"Amendment cancelled; back at {pos.key}.", None
     if goto:
         pos = engine.goto(template, source, goto, reason)
         return "goto", f"Amending {pos.key}.", None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from qms.domain import doctypes
 from qms.errors import Conflict, ValidationError
@@ -12,7 +11,6 @@ from qms.store import namespaces as ns_store
 from qms.store.project import Project
 
 
-@dataclass
 class NamespaceResult(Result):
     namespaces: list[str]
     message: str = ""
@@ -35,7 +33,8 @@ def namespace_add(project: Project, user: str, *, name: str) -> NamespaceResult:
                               "starting with a letter.")
     with project.transaction() as tx:
         registry = ns_store.load(project)
-        if ns in registry:
+        if ns in registry or (project.qms / f"SDLC-{ns}").is_dir():
+            # a folder alone (a project of the earlier tool) already makes it a namespace
             raise Conflict(f"Namespace {ns} already exists.")
         registry[ns] = {"path": f"SDLC-{ns}"}
         tx.write_text(ns_store.registry_path(project), json.dumps(registry, indent=2))

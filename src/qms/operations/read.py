@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from qms.domain import versions
 from qms.errors import NotFound, ValidationError
 from qms.operations import _interactive
@@ -12,7 +10,6 @@ from qms.store import atomic
 from qms.store.project import Project
 
 
-@dataclass
 class ReadResult(Result):
     doc_id: str
     version: str

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from qms.operations._shared import Result, authorize, load
 from qms.store import frontmatter
 from qms.store.project import Project
 
 
-@dataclass
 class StatusResult(Result):
     doc_id: str
     title: str

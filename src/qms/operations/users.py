@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from qms.domain.permissions import BUILTIN_ADMINS, GROUPS
 from qms.errors import Conflict, ValidationError
 from qms.operations._shared import Result, authorize
@@ -11,7 +9,6 @@ from qms.store import users as users_store
 from qms.store.project import Project
 
 
-@dataclass
 class UserResult(Result):
     name: str
     group: str
@@ -21,7 +18,6 @@ class UserResult(Result):
         return self.message
 
 
-@dataclass
 class UserListResult(Result):
     users: list[dict]
 

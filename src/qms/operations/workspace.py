@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from qms.domain import doctypes
 from qms.errors import QMSError
 from qms.operations._shared import Result, authorize
@@ -11,7 +9,6 @@ from qms.store import meta as meta_store
 from qms.store.project import Project
 
 
-@dataclass
 class WorkspaceResult(Result):
     user: str
     documents: list[dict]

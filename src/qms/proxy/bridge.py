@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 REINIT_PREFIX = "qms-mcp-proxy-reinit-"
 CLOSE_GRACE = 5.0
+MAY_HAVE_EXECUTED = "The call may have executed; it was NOT re-sent. Check its effect before retrying."
 
 
 class LinkFailed(Exception):
@@ -52,13 +53,13 @@ class Link:
         self.number = number
         self.config = config
         self.lost = False  # the server answered 404 for our session id
-        self.dead = False  # the transport has ended
+        self.ended = anyio.Event()  # the transport has ended
         self.write: WriteStream[SessionMessage] | None = None
         self._stop = anyio.Event()
 
     @property
     def usable(self) -> bool:
-        return not (self.lost or self.dead or self._stop.is_set())
+        return not (self.lost or self.ended.is_set() or self._stop.is_set())
 
     def _session_lost(self) -> None:
         if not self.lost:
@@ -92,7 +93,7 @@ class Link:
         except Exception:
             logger.exception("link %d to %s failed", self.number, self.config.safe_url)
         finally:
-            self.dead = True
+            self.ended.set()
             if not started:
                 task_status.started()
             await bridge.link_ended(self)
@@ -140,11 +141,12 @@ class Bridge:
                     logger.warning("ignoring a client line that is not JSON-RPC: %s", item)
                 else:
                     await self._forward(item.message)
-            if self._link is not None:
-                self._link.close()
-                with anyio.move_on_after(CLOSE_GRACE):
-                    while not self._link.dead:
-                        await anyio.sleep(0.01)
+            with anyio.move_on_after(CLOSE_GRACE):
+                while self._pending:  # let answers already on their way reach the client
+                    await anyio.sleep(0.02)
+                if self._link is not None:
+                    self._link.close()
+                    await self._link.ended.wait()
             tg.cancel_scope.cancel()
 
     async def _forward(self, message: JSONRPCMessage) -> None:
@@ -181,7 +183,7 @@ class Bridge:
         assert self._tg is not None
         await self._tg.start(link.run, self)
         self._link = link
-        if link.dead:
+        if link.ended.is_set():
             raise LinkFailed("could not open a connection to the QMS server")
         if previous is not None:
             logger.info("link %d replaces link %d", link.number, previous.number)
@@ -220,6 +222,8 @@ class Bridge:
             pending = self._pending.pop(message.id, None)
             if pending is not None and isinstance(message, JSONRPCResponse):
                 self._learn(pending.method, message.result)
+            elif isinstance(message, JSONRPCError) and message.error.code == CONNECTION_CLOSED:
+                message = _not_resent(message)
         await self._to_client.send(SessionMessage(message))
 
     def _learn(self, method: str, result: dict[str, Any]) -> None:
@@ -239,8 +243,7 @@ class Bridge:
                 del self._pending[request_id]
                 await self._reply_error(
                     request_id,
-                    "qms-mcp-proxy: the connection to the QMS server ended before it answered. The call may "
-                    "have executed; it was NOT re-sent. Check its effect before retrying.",
+                    f"qms-mcp-proxy: the connection to the QMS server ended before it answered. {MAY_HAVE_EXECUTED}",
                 )
 
     async def _reply_error(self, request_id: RequestId, message: str) -> None:
@@ -249,3 +252,11 @@ class Bridge:
             await self._to_client.send(SessionMessage(error))
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             logger.debug("client gone; could not answer request %r", request_id)
+
+
+def _not_resent(error: JSONRPCError) -> JSONRPCError:
+    """Say what a lost connection means for the call (the SDK's own wording does not)."""
+    if error.error.message.startswith("qms-mcp-proxy:"):
+        return error
+    text = f"qms-mcp-proxy: {error.error.message}. {MAY_HAVE_EXECUTED}"
+    return JSONRPCError(jsonrpc="2.0", id=error.id, error=ErrorData(code=CONNECTION_CLOSED, message=text))

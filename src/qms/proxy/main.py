@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def serve(config: ProxyConfig) -> None:
-    async with stdio_server() as (from_client, to_client):
+    async with stdio_server() as (from_client, to_client), to_client:
         await Bridge(config, to_client).run(from_client)
 
 

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import Any
 
 from qms.errors import ProjectError
 from qms.store import atomic
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def now_ts() -> str:
+    from datetime import datetime, timezone  # deferred: read-only commands never need it
+
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 def today() -> str:
+    from datetime import datetime
+
     return datetime.now().strftime("%Y-%m-%d")
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from qms.errors import NotFound, ProjectError
 from qms.store import atomic
 from qms.store.project import Project
 from qms.store.transaction import Transaction
+
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def load(project: Project, doc_id: str, tx: Transaction | None = None) -> dict[str, Any]:

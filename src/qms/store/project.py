@@ -18,12 +18,15 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from qms.domain import doctypes
 from qms.errors import ProjectError
 from qms.store import transaction
 from qms.store.transaction import Transaction
+
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Iterator
 
 CONFIG_FILE = "qms.config.json"
 ENV_ROOT = "QMS_PROJECT_ROOT"

@@ -18,10 +18,13 @@ import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
 
 from qms.errors import Conflict, ProjectError
 from qms.store import atomic
+
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Any, Iterator
 
 LOCK_TIMEOUT_S = 60.0
 _DELETED = object()

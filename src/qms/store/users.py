@@ -9,7 +9,7 @@ from qms.errors import NotFound, ValidationError
 from qms.store import atomic, frontmatter
 from qms.store.project import Project
 
-USER_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+USER_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")  # \Z: no trailing newline
 
 
 def validate_name(user: str) -> str:

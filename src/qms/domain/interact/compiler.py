@@ -12,10 +12,9 @@ import re
 
 import yaml
 
-from .source import Source, entry_key
-from .template import FENCE_RE, Line, LoopBody, Template, closes_fence, parse_template
+from .source import PLACEHOLDER, Source, entry_key
+from .template import FENCE_RE, Line, Template, closes_fence, parse_template
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 _BARE = re.compile(r"^\s*\{\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}\}\s*$")
 _HTML_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
 _BLANKS = re.compile(r"\n{3,}")
@@ -33,24 +32,25 @@ def compile_template(template: Template, source: Source) -> str:
     if template.frontmatter is not None:
         out += ["---", _frontmatter(template.frontmatter, source).rstrip("\n"), "---"]
     labels = _labels(template)
-    for segment in template.body:
-        if isinstance(segment, LoopBody):
+    run: list[Line] = []  # consecutive lines outside loops, rendered together
+    for segment in (*template.body, None):
+        if isinstance(segment, Line):
+            run.append(segment)
+            continue
+        out += _render(tuple(run), template, source, None, labels)
+        run = []
+        if segment is not None:
             count = source.loops.get(segment.name, {}).get("iterations", 0)
             for n in range(1, count + 1):
                 out += _render(segment.lines, template, source, n, labels)
-        else:
-            out += _render((segment,), template, source, None, labels)
     text = "\n".join(out).strip("\n") + "\n"
     return _BLANKS.sub("\n\n", text)
 
 
 # -- pieces -------------------------------------------------------------------------------
 
-def _frontmatter(lines: tuple[str, ...], source: Source) -> str:
+def _frontmatter(data: dict[str, object], source: Source) -> str:
     """The example frontmatter with placeholders filled, re-serialised as safe YAML."""
-    data = yaml.safe_load("\n".join(lines)) or {}
-    if not isinstance(data, dict):
-        return "\n".join(lines)
     filled = {k: _inline(v, source, None, escape=False) if isinstance(v, str) else v
               for k, v in data.items()}
     return yaml.safe_dump(filled, sort_keys=False, allow_unicode=True, width=10**9)
@@ -88,11 +88,15 @@ def _render(lines: tuple[Line, ...], template: Template, source: Source,
                 out += [line.text for line in lines[i : end + 1]]
             i = end + 1
             continue
-        prompts = [m.group(1) for m in _PLACEHOLDER.finditer(text)
+        if _is_row(text):
+            end = next((j for j in range(i, len(lines)) if not _is_row(lines[j].text)),
+                       len(lines))
+            out += _table([line.text for line in lines[i:end]], template, source, iteration)
+            i = end
+            continue
+        prompts = [m.group(1) for m in PLACEHOLDER.finditer(text)
                    if m.group(1) in template.prompt_ids]
-        if text.lstrip().startswith("|"):
-            out.append(_inline(text, source, iteration, escape=True, table=True))
-        elif prompts:
+        if prompts:
             out += _block_line(text, prompts, template, source, iteration, labels)
         else:
             out.append(_inline(text, source, iteration, escape=True))
@@ -100,11 +104,36 @@ def _render(lines: tuple[Line, ...], template: Template, source: Source,
     return out
 
 
+def _is_row(text: str) -> bool:
+    return text.lstrip().startswith("|")
+
+
+def _table(rows: list[str], template: Template, source: Source,
+           iteration: int | None) -> list[str]:
+    """Rows with active values inline; below the table, the trail of each amended answer
+    under its column header."""
+    out = [_inline(row, source, iteration, escape=True, table=True) for row in rows]
+    header = _cells(rows[0])
+    for row in rows[1:]:
+        for column, cell in enumerate(_cells(row)):
+            for match in PLACEHOLDER.finditer(cell):
+                prompt_id = match.group(1)
+                if len(_entries(template, source, prompt_id, iteration)) > 1:
+                    label = header[column] if column < len(header) else prompt_id
+                    out += ["", f"**{label} (amended):**", "",
+                            *_response(prompt_id, template, source, iteration, None)]
+    return out
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in re.split(r"(?<!\\)\|", row.strip().strip("|"))]
+
+
 def _block_line(text: str, prompts: list[str], template: Template, source: Source,
                 iteration: int | None, labels: dict[str, str]) -> list[str]:
     """A non-table line with answers: its other text is the label, answers are blocks."""
     blocks = [b for p in prompts for b in _response(p, template, source, iteration, None)]
-    rest = _PLACEHOLDER.sub(lambda m: "" if m.group(1) in prompts else m.group(0), text)
+    rest = PLACEHOLDER.sub(lambda m: "" if m.group(1) in prompts else m.group(0), text)
     return _labelled(_inline(rest, source, iteration, escape=True), prompts[0], labels, blocks)
 
 
@@ -134,15 +163,13 @@ def _inline(text: str, source: Source, iteration: int | None, *, escape: bool,
             return _HTML_OPEN.sub("&lt;", " ".join(found.split()))
         found = _HTML_OPEN.sub("&lt;", found.strip()).replace("\\", "\\\\")
         return found.replace("|", "\\|").replace("\n", "<br>")
-    return _PLACEHOLDER.sub(value, text)
+    return PLACEHOLDER.sub(value, text)
 
 
 def _response(prompt_id: str, template: Template, source: Source, iteration: int | None,
               fence: tuple[str, str] | None) -> list[str]:
     """Every entry of the answer (superseded ones struck) with its attribution line."""
-    node = template.nodes[prompt_id]
-    key = entry_key(prompt_id, iteration if node.loop else None)
-    entries = source.entries(key) if (iteration is not None) == bool(node.loop) else []
+    entries = _entries(template, source, prompt_id, iteration)
     out: list[str] = []
     last = len(entries) - 1
     for index, entry in enumerate(entries):
@@ -153,6 +180,15 @@ def _response(prompt_id: str, template: Template, source: Source, iteration: int
             out += _quoted(entry["value"], superseded)
         out += ["", _attribution(entry), ""]
     return out
+
+
+def _entries(template: Template, source: Source, prompt_id: str,
+             iteration: int | None) -> list[dict]:
+    """Entries of a prompt here: loop prompts only inside their loop, others outside."""
+    node = template.nodes.get(prompt_id)
+    if node is None or node.kind != "prompt" or (iteration is not None) != bool(node.loop):
+        return []
+    return source.entries(entry_key(prompt_id, iteration if node.loop else None))
 
 
 def _quoted(value: str, superseded: bool) -> list[str]:

@@ -16,10 +16,9 @@ from typing import Any
 
 from qms.errors import InvalidTransition, ValidationError
 
-from .source import Source, entry_key, split_key, timestamp
+from .source import PLACEHOLDER, Source, entry_key, split_key, timestamp
 from .template import END, Node, Template
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 _YESNO = ("yes", "no")
 
 Committer = Callable[[str, str], "str | None"]
@@ -98,7 +97,7 @@ def interpolate(text: str, source: Source, iteration: int | None) -> str:
     def value(match: re.Match[str]) -> str:
         found = source.lookup(match.group(1), iteration)
         return match.group(0) if found is None else found
-    return _PLACEHOLDER.sub(value, text)
+    return PLACEHOLDER.sub(value, text)
 
 
 # -- answering ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,6 +17,9 @@ from typing import Any
 
 from qms.errors import ValidationError
 
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
+"""A ``{{name}}`` placeholder (names may carry an iteration: ``step_actual.2``)."""
 
 _FIELDS = ("doc_id", "template", "template_version", "cursor", "cursor_context",
            "metadata", "responses", "loops", "gates")

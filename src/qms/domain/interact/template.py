@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import yaml
+
 from qms.errors import ValidationError
 
 END = "__end__"
@@ -88,7 +90,7 @@ class Template:
     start: str
     nodes: dict[str, Node]
     loops: dict[str, Loop]
-    frontmatter: tuple[str, ...] | None
+    frontmatter: dict[str, object] | None
     body: tuple[Line | LoopBody, ...]
     prompt_ids: frozenset[str] = field(init=False)
 
@@ -107,11 +109,10 @@ class Template:
 
 @dataclass
 class _Comment:
-    start: int  # index of first line
-    end: int  # index of last line
+    line: int  # 1-based line of the tag (or of the opening)
+    end: int  # index of the comment's last line
     tag: str | None
     args: str
-    extra: list[str]  # remaining comment lines (only @template may have any)
 
 
 def closes_fence(fence: str, text: str) -> bool:
@@ -175,17 +176,16 @@ def _scan_comment(lines: list[str], i: int) -> _Comment:
     head = next((k for k, text in enumerate(content) if text), None)
     match = _TAG_RE.match(content[head]) if head is not None else None
     if not match:
-        return _Comment(i, end, None, "", [])
+        return _Comment(i + 1, end, None, "")
     tag = match.group(1).lower()
     line_no = i + 1 + head
     if tag not in _ALLOWED:
         raise _fail(line_no, f"unknown tag '@{match.group(1)}'")
     if after.strip():
         raise _fail(end + 1, f"text after the @{tag} comment on the same line")
-    extra = [t for t in content[head + 1 :] if t]
-    if extra and tag != "template":
+    if tag != "template" and any(content[head + 1 :]):
         raise _fail(line_no, f"@{tag} must be the only content of its comment")
-    return _Comment(i, end, tag, match.group(2), extra)
+    return _Comment(line_no, end, tag, match.group(2))
 
 
 def _skip_frontmatter(lines: list[str], i: int) -> int | None:
@@ -196,6 +196,20 @@ def _skip_frontmatter(lines: list[str], i: int) -> int | None:
         if lines[j].strip() == "---":
             return j + 1
     return None
+
+
+def _example_frontmatter(lines: list[str], first: int) -> dict[str, object]:
+    """The document frontmatter the template prescribes (a YAML mapping)."""
+    try:
+        data = yaml.safe_load("\n".join(lines)) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise _fail(first + (mark.line if mark else 0),
+                    f"example frontmatter is not valid YAML ({getattr(exc, 'problem', exc)})"
+                    ) from None
+    if not isinstance(data, dict):
+        raise _fail(first, "example frontmatter must be 'key: value' lines")
+    return data
 
 
 class _Parser:
@@ -247,7 +261,7 @@ class _Parser:
 
     # -- tags -------------------------------------------------------------------------
     def _tag(self, comment: _Comment) -> None:
-        line = comment.start + 1
+        line = comment.line
         attrs = _attributes(comment.tag, comment.args, line)
         tag = comment.tag
         if tag == "template":
@@ -311,7 +325,7 @@ class _Parser:
             i += 1
         end = _skip_frontmatter(lines, i)
         if end is not None:
-            frontmatter = tuple(lines[i + 1 : end - 1])
+            frontmatter = _example_frontmatter(lines[i + 1 : end - 1], i + 2)
             i = end
         pending: list[int] = []
         fence: str | None = None
@@ -369,7 +383,7 @@ class _Parser:
                 break
         return i
 
-    def _build(self, frontmatter: tuple[str, ...] | None) -> Template:
+    def _build(self, frontmatter: dict[str, object] | None) -> Template:
         if self.header is None:
             raise ValidationError("template has no '@template: NAME | version: N | start: ID' tag")
         start = str(self.header["start"])

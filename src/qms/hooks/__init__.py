@@ -1,0 +1,1 @@
+"""Claude Code hooks shipped with qms (`qms hook write-guard`)."""

@@ -1,0 +1,113 @@
+"""Claude Code PreToolUse hook: file-editing tools may not write controlled QMS files.
+
+Blocked (for Edit, Write, MultiEdit, NotebookEdit), judged on the *resolved* target path
+(`..` and symlinks resolved, compared by path component, case-insensitively):
+
+- anything under `QMS/` (documents, `.meta`, `.audit`, `.archive`): only the tool writes there;
+- any user's `inbox/` under `.claude/users/`: task files are written by the tool;
+- another user's folder `.claude/users/<other>/` (when the acting user is known).
+
+Input is the hook event JSON on stdin (`tool_name`, `tool_input.file_path` or
+`tool_input.notebook_path`, `cwd`). A refusal is the PreToolUse JSON decision
+(`hookSpecificOutput.permissionDecision = "deny"`, exit 0); anything allowed prints nothing
+and leaves the normal permission flow alone. Unreadable events for a guarded tool are
+refused (fail closed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+GUARDED_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
+PATH_KEYS = ("file_path", "notebook_path")
+MATCHER = "Edit|Write|MultiEdit|NotebookEdit"
+COMMAND = "qms hook write-guard"
+
+
+def settings_entry(command: str = COMMAND) -> dict[str, Any]:
+    """The `hooks.PreToolUse[]` entry `qms init` adds to `.claude/settings.json`."""
+    return {"matcher": MATCHER, "hooks": [{"type": "command", "command": command}]}
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+
+
+ALLOW = Decision(True)
+
+
+def _fold(part: str) -> str:
+    return unicodedata.normalize("NFC", part).casefold()
+
+
+def check_path(target: str | Path, project_root: Path, user: str | None, cwd: str | Path | None = None) -> Decision:
+    """Whether a file-editing tool may write `target` (relative paths are taken from `cwd`)."""
+    root = Path(os.path.realpath(project_root))
+    path = Path(target)
+    if not path.is_absolute():
+        path = Path(cwd or root) / path
+    try:
+        relative = Path(os.path.realpath(path)).relative_to(root)
+    except ValueError:
+        return ALLOW  # outside the project
+    parts = [_fold(part) for part in relative.parts]
+    shown = relative.as_posix()
+    if parts[:1] == ["qms"]:
+        return Decision(False, f"{shown} is under QMS/, which only the qms tool writes. Use the qms commands.")
+    if parts[:2] == [".claude", "users"] and len(parts) > 2:
+        owner = relative.parts[2]
+        if len(parts) > 3 and parts[3] == "inbox":
+            return Decision(False, f"{shown} is in {owner}'s inbox, which only the qms tool writes.")
+        if user is not None and parts[2] != _fold(user):
+            return Decision(False, f"{shown} belongs to user {owner!r}; you are {user!r}. Edit only your own workspace.")
+    return ALLOW
+
+
+def decide(event: Any, project_root: Path, user: str | None) -> Decision:
+    """The decision for one PreToolUse event (already parsed from JSON)."""
+    if not isinstance(event, dict):
+        return Decision(False, "write guard: the hook event is not a JSON object")
+    if event.get("tool_name") not in GUARDED_TOOLS:
+        return ALLOW
+    tool_input = event.get("tool_input")
+    target = next(
+        (tool_input[key] for key in PATH_KEYS if isinstance(tool_input, dict) and isinstance(tool_input.get(key), str)),
+        None,
+    )
+    if not target:
+        return Decision(False, f"write guard: {event['tool_name']} event carries no file path")
+    cwd = event.get("cwd") if isinstance(event.get("cwd"), str) else None
+    return check_path(target, project_root, user, cwd)
+
+
+def deny_output(reason: str) -> str:
+    """The PreToolUse hook output that refuses the tool call and tells Claude why."""
+    return json.dumps(
+        {
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": "deny",
+                "permissionDecisionReason": reason,
+            }
+        }
+    )
+
+
+def main(stdin_text: str, project_root: Path, user: str | None) -> tuple[int, str]:
+    """Run the hook: returns (exit code, text for stdout). Never raises."""
+    try:
+        event = json.loads(stdin_text)
+    except ValueError:
+        return 0, deny_output("write guard: the hook event is not valid JSON")
+    try:
+        decision = decide(event, project_root, user or None)
+    except Exception as exc:  # a crashing hook would let the write through
+        decision = Decision(False, f"write guard failed ({type(exc).__name__}); refusing to be safe")
+    return 0, "" if decision.allowed else deny_output(decision.reason)

@@ -1,0 +1,116 @@
+"""The write guard against crafted Claude Code PreToolUse events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qms.hooks.write_guard import MATCHER, main, settings_entry
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    for folder in ("QMS/CR", "QMS/.meta/CR", ".claude/users/claude/workspace", ".claude/users/claude/inbox",
+                   ".claude/users/qa/workspace", "docs"):
+        (root / folder).mkdir(parents=True)
+    return root
+
+
+def run(root: Path, user: str | None, tool: str = "Write", cwd: Path | None = None, **tool_input) -> str | None:
+    """The deny reason, or None when the write is allowed."""
+    event = {"hook_event_name": "PreToolUse", "tool_name": tool, "tool_input": tool_input, "cwd": str(cwd or root)}
+    code, out = main(json.dumps(event), root, user)
+    assert code == 0
+    if not out:
+        return None
+    decision = json.loads(out)["hookSpecificOutput"]
+    assert decision["hookEventName"] == "PreToolUse" and decision["permissionDecision"] == "deny"
+    return decision["permissionDecisionReason"]
+
+
+@pytest.mark.parametrize("tool", ["Edit", "Write", "MultiEdit"])
+def test_qms_folder_is_blocked_for_every_editing_tool(root, tool):
+    assert "QMS/" in run(root, "claude", tool, file_path=str(root / "QMS/CR/CR-001.md"))
+
+
+def test_notebook_edit_uses_notebook_path(root):
+    assert run(root, "claude", "NotebookEdit", notebook_path=str(root / "QMS/.meta/CR/x.ipynb"))
+    assert run(root, "claude", "NotebookEdit", notebook_path=str(root / "docs/x.ipynb")) is None
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        ".claude/users/claude/workspace/../../../../QMS/CR/CR-001.md",  # .. climbing out of a workspace
+        "docs/../QMS/.audit/CR/CR-001.jsonl",
+        "qms/CR/CR-001.md",  # case tricks
+        "Qms/.META/CR/CR-001.json",
+        "QMS/.test-env/scratch.md",  # no exemptions by substring
+        "QMS",  # the folder itself
+    ],
+)
+def test_path_tricks_are_resolved(root, relative):
+    assert run(root, "claude", file_path=str(root) + "/" + relative)
+
+
+def test_symlinks_are_resolved(root):
+    (root / ".claude/users/claude/workspace/link").symlink_to(root / "QMS/CR")
+    (root / "docs/alias.md").symlink_to(root / "QMS/CR/CR-001.md")
+    assert run(root, "claude", file_path=str(root / ".claude/users/claude/workspace/link/CR-002.md"))
+    assert run(root, "claude", "Edit", file_path=str(root / "docs/alias.md"))
+
+
+def test_project_root_reached_through_a_symlink(root, tmp_path):
+    (tmp_path / "alias").symlink_to(root)
+    assert run(root, "claude", file_path=str(tmp_path / "alias/QMS/CR/CR-001.md"))
+
+
+def test_relative_paths_are_taken_from_the_event_cwd(root):
+    assert run(root, "claude", cwd=root / "docs", file_path="../QMS/CR/CR-001.md")
+    assert run(root, "claude", cwd=root / "docs", file_path="notes.md") is None
+
+
+def test_own_workspace_is_writable_other_users_are_not(root):
+    own = root / ".claude/users/claude/workspace/CR-001.md"
+    theirs = root / ".claude/users/qa/workspace/CR-001.md"
+    assert run(root, "claude", "Edit", file_path=str(own)) is None
+    assert "belongs to user 'qa'" in run(root, "claude", "Edit", file_path=str(theirs))
+    assert run(root, "qa", "Edit", file_path=str(theirs)) is None
+    assert run(root, "QA", "Edit", file_path=str(root / ".claude/users/QA/workspace/x.md")) is None
+    assert run(root, "claude", file_path=str(root / ".claude/users/qa/notes.md"))
+
+
+def test_inboxes_are_written_by_the_tool_only(root):
+    assert "inbox" in run(root, "claude", file_path=str(root / ".claude/users/claude/inbox/task-CR-001.md"))
+    assert run(root, None, file_path=str(root / ".claude/users/qa/inbox/task-CR-001.md"))
+
+
+def test_unknown_user_keeps_qms_and_inbox_protection_only(root):
+    assert run(root, None, file_path=str(root / "QMS/CR/CR-001.md"))
+    assert run(root, None, file_path=str(root / ".claude/users/qa/workspace/CR-001.md")) is None
+
+
+def test_names_that_only_contain_qms_are_not_blocked(root):
+    for relative in ("docs/QMS/notes.md", "QMS-notes/a.md", "docs/qms.md", ".claude/users.md"):
+        assert run(root, "claude", file_path=str(root / relative)) is None
+
+
+def test_outside_the_project_and_other_tools_pass(root, tmp_path):
+    assert run(root, "claude", file_path=str(tmp_path / "elsewhere.md")) is None
+    assert run(root, "claude", "Read", file_path=str(root / "QMS/CR/CR-001.md")) is None
+    assert run(root, "claude", "Bash", command="cat QMS/CR/CR-001.md") is None
+
+
+@pytest.mark.parametrize("stdin", ["not json", "[]", json.dumps({"tool_name": "Write", "tool_input": {}})])
+def test_unreadable_events_fail_closed(root, stdin):
+    code, out = main(stdin, root, "claude")
+    assert code == 0 and json.loads(out)["hookSpecificOutput"]["permissionDecision"] == "deny"
+
+
+def test_settings_entry_matches_the_guarded_tools():
+    entry = settings_entry()
+    assert entry == {"matcher": MATCHER, "hooks": [{"type": "command", "command": "qms hook write-guard"}]}
+    assert set(MATCHER.split("|")) == {"Edit", "Write", "MultiEdit", "NotebookEdit"}

@@ -1,0 +1,1 @@
+"""Tests of interactive authoring (qms interact)."""

@@ -1,0 +1,204 @@
+"""Write-ahead journal and project lock: all-or-nothing operations, crash roll-forward."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qms.errors import Conflict, ProjectError
+from qms.store import transaction
+from qms.store.project import Project
+
+
+class Crash(BaseException):
+    """Stands in for the process dying (kill -9) at a chosen point."""
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Project:
+    (tmp_path / "QMS").mkdir()
+    return Project.open(tmp_path)
+
+
+def _stage(tx, proj: Project) -> None:
+    tx.write_text(proj.qms / "a" / "one.md", "one\n")
+    tx.write_json(proj.qms / "a" / "two.json", {"k": "ü"})
+    tx.append_line(proj.qms / "log.jsonl", '{"n": 1}')
+    tx.append_line(proj.qms / "log.jsonl", '{"n": 2}')
+
+
+def test_commit_applies_everything_and_removes_the_journal(proj):
+    (proj.qms / "gone.md").write_text("x")
+    with proj.transaction() as tx:
+        _stage(tx, proj)
+        tx.delete(proj.qms / "gone.md")
+        # reads inside the transaction see staged state
+        assert tx.read_text(proj.qms / "a" / "one.md") == "one\n"
+        assert tx.read_text(proj.qms / "log.jsonl") == '{"n": 1}\n{"n": 2}\n'
+        assert not tx.exists(proj.qms / "gone.md")
+        assert tx.read_text(proj.qms / "gone.md") is None
+        assert not (proj.qms / "a" / "one.md").exists()  # nothing written before commit
+    assert (proj.qms / "a" / "one.md").read_text() == "one\n"
+    assert json.loads((proj.qms / "a" / "two.json").read_text()) == {"k": "ü"}
+    assert (proj.qms / "log.jsonl").read_text() == '{"n": 1}\n{"n": 2}\n'
+    assert not (proj.qms / "gone.md").exists()
+    assert not proj.journal.exists()
+
+
+def test_exception_inside_a_transaction_writes_nothing(proj):
+    before = sorted(p.relative_to(proj.root) for p in proj.root.rglob("*") if p.is_file() and p.name != "lock")
+    with pytest.raises(RuntimeError):
+        with proj.transaction() as tx:
+            _stage(tx, proj)
+            raise RuntimeError("operation refused half-way")
+    after = sorted(p.relative_to(proj.root) for p in proj.root.rglob("*") if p.is_file() and p.name != "lock")
+    assert after == before
+    assert not proj.journal.exists()
+    with proj.transaction() as tx:  # the lock was released
+        tx.write_text(proj.qms / "ok.md", "ok")
+    assert (proj.qms / "ok.md").read_text() == "ok"
+
+
+def test_qms_error_inside_a_transaction_writes_nothing(proj):
+    from qms.errors import InvalidTransition
+
+    with pytest.raises(InvalidTransition):
+        with proj.transaction() as tx:
+            tx.append_line(proj.qms / "audit.jsonl", "{}")
+            raise InvalidTransition("no")
+    assert not (proj.qms / "audit.jsonl").exists()
+
+
+def test_after_commit_callbacks_run_only_on_success(proj):
+    calls = []
+    with proj.transaction() as tx:
+        tx.after_commit.append(lambda: calls.append("ok"))
+    with pytest.raises(ValueError):
+        with proj.transaction() as tx:
+            tx.after_commit.append(lambda: calls.append("bad"))
+            raise ValueError
+    assert calls == ["ok"]
+
+
+def test_crash_between_journal_and_apply_is_rolled_forward(proj, monkeypatch):
+    (proj.qms / "log.jsonl").write_text('{"n": 0}\n')
+    real_apply = transaction.apply_ops
+
+    def crash(root, ops):
+        raise Crash
+
+    monkeypatch.setattr(transaction, "apply_ops", crash)
+    with pytest.raises(Crash):
+        with proj.transaction() as tx:
+            _stage(tx, proj)
+    # the journal is complete; nothing has been applied yet
+    assert proj.journal.exists()
+    assert not (proj.qms / "a" / "one.md").exists()
+    assert (proj.qms / "log.jsonl").read_text() == '{"n": 0}\n'
+
+    monkeypatch.setattr(transaction, "apply_ops", real_apply)
+    Project.open(proj.root)  # the next process to open the project rolls forward
+    assert not proj.journal.exists()
+    assert (proj.qms / "a" / "one.md").read_text() == "one\n"
+    assert (proj.qms / "log.jsonl").read_text() == '{"n": 0}\n{"n": 1}\n{"n": 2}\n'
+
+
+def test_crash_in_the_middle_of_apply_replays_appends_once(proj, monkeypatch):
+    (proj.qms / "log.jsonl").write_text('{"n": 0}\n')
+    real_apply = transaction.apply_ops
+
+    def partial(root, ops):
+        # apply every op (appends included), then die before the journal is removed
+        real_apply(root, ops)
+        raise Crash
+
+    monkeypatch.setattr(transaction, "apply_ops", partial)
+    with pytest.raises(Crash):
+        with proj.transaction() as tx:
+            _stage(tx, proj)
+    assert proj.journal.exists()
+    monkeypatch.setattr(transaction, "apply_ops", real_apply)
+    # recovery happens inside the next transaction too (not only in Project.open)
+    with proj.transaction() as tx:
+        assert tx.read_text(proj.qms / "log.jsonl") == '{"n": 0}\n{"n": 1}\n{"n": 2}\n'
+    assert (proj.qms / "log.jsonl").read_text() == '{"n": 0}\n{"n": 1}\n{"n": 2}\n'
+    assert not proj.journal.exists()
+
+
+def test_append_replay_is_idempotent(tmp_path):
+    target = tmp_path / "f.jsonl"
+    target.write_text("first\n")
+    ops = [{"op": "append", "path": "f.jsonl", "offset": 6, "text": "second\n"}]
+    for _ in range(3):
+        transaction.apply_ops(tmp_path, ops)
+    assert target.read_text() == "first\nsecond\n"
+
+
+def test_append_replay_trims_a_torn_tail(tmp_path):
+    target = tmp_path / "f.jsonl"
+    target.write_text("first\nsec")  # a half-written append before the crash
+    transaction.apply_ops(tmp_path, [{"op": "append", "path": "f.jsonl", "offset": 6,
+                                      "text": "second\n"}])
+    assert target.read_text() == "first\nsecond\n"
+
+
+def test_write_then_append_in_one_transaction(proj):
+    path = proj.qms / "x.jsonl"
+    path.write_text("old\n")
+    with proj.transaction() as tx:
+        tx.write_text(path, "new\n")
+        tx.append_line(path, "more")
+    assert path.read_text() == "new\nmore\n"
+
+
+def test_delete_and_replay(proj):
+    path = proj.qms / "d.md"
+    path.write_text("x")
+    ops = [{"op": "delete", "path": "QMS/d.md"}]
+    transaction.apply_ops(proj.root, ops)
+    transaction.apply_ops(proj.root, ops)  # deleting twice is fine
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("bad", ["../outside.txt", "/etc/qms-test", "QMS/../../x"])
+def test_journal_cannot_write_outside_the_project(proj, bad):
+    with pytest.raises(ProjectError):
+        transaction.apply_ops(proj.root, [{"op": "write", "path": bad, "text": "x"}])
+    assert not (proj.root.parent / "outside.txt").exists()
+
+
+def test_unreadable_journal_is_refused(proj):
+    proj.state_dir.mkdir(exist_ok=True)
+    proj.journal.write_text("{not json")
+    with pytest.raises(ProjectError, match="journal"):
+        Project.open(proj.root)
+
+
+def test_empty_transaction_writes_no_journal(proj, monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("journal written for an empty transaction")
+
+    monkeypatch.setattr(transaction.atomic, "write_bytes", boom)
+    with proj.transaction():
+        pass
+
+
+def test_lock_excludes_a_second_holder(proj):
+    lock = proj.state_dir / "lock"
+    with transaction.project_lock(lock):
+        with pytest.raises(Conflict, match="busy"):
+            with transaction.project_lock(lock, timeout=0.05):
+                pass
+    with transaction.project_lock(lock, timeout=0.05):  # released
+        pass
+
+
+def test_atomic_write_leaves_no_temp_files(proj):
+    from qms.store import atomic
+
+    target = proj.qms / "big.md"
+    atomic.write_bytes(target, b"x" * (3 << 20))  # > 1 MiB takes the chunked path
+    assert target.stat().st_size == 3 << 20
+    assert [p.name for p in proj.qms.iterdir() if p.name.endswith(".tmp")] == []
