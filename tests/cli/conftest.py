@@ -152,6 +152,12 @@ def q(cli, project) -> Q:
     return Q(cli, project)
 
 
+@pytest.fixture
+def make_q(cli):
+    """``make_q(root)``: a runner bound to another project (e.g. a module-scoped one)."""
+    return lambda root: Q(cli, root)
+
+
 def assert_audit_consistent(q: Q, doc_id: str, initial: str = "DRAFT") -> None:
     """Every event has ts/event/user/version; STATUS_CHANGEs chain and end at meta status."""
     events = q.audit(doc_id)

@@ -33,7 +33,7 @@ def test_full_vr_session_through_the_cli(vr, qms_proc, tmp_path):
     for value in ("EI-3", "Login accepts valid users", "main at HEAD; server on :8000",
                   "POST /login with a valid user", "HTTP 200 and a session cookie"):
         interact("--respond", value)
-    evidence = tmp_path / "evidence.txt"
+    evidence = vr / "evidence.txt"
     evidence.write_text(EVIDENCE + "\n")
     out = interact("--respond", "--file", str(evidence))
     pinned = re.search(r"evidence commit ([0-9a-f]{7,})", out).group(1)

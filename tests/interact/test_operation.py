@@ -83,8 +83,19 @@ def test_flag_precedence_and_read_only_views(qi, vr):
 
 
 @pytest.mark.req("REQ-INT-011")
+def test_respond_from_file_outside_the_project_is_refused(qi, vr, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not evidence\n")
+    before = session(vr)
+    code, out = qi("--respond", "--file", str(secret))
+    assert code == 1 and out["error"]["code"] == "permission_denied"
+    assert "outside the project" in out["error"]["message"]
+    assert session(vr) == before
+
+
+@pytest.mark.req("REQ-INT-011")
 def test_respond_from_file_keeps_fences_verbatim(qi, vr, tmp_path):
-    evidence = tmp_path / "out.txt"
+    evidence = vr / "out.txt"
     evidence.write_text("$ run\n```\nfenced\n```\n| a | b |\n\n")
     answer_all(qi, PRE_LOOP + ["run", "works"])
     code, out = qi("--respond", "--file", str(evidence))
@@ -202,22 +213,34 @@ def test_checkin_read_checkout_cycle(cli, qi, vr):
     assert "### 4.2 Step 2" in (vr / "QMS/CR/CR-001" / f"{VR}-draft.md").read_text()
 
 
-def test_cascade_close_compiles_the_open_session(cli, qi, vr):
-    p = Project.open(vr)
-    answer_all(qi, PRE_LOOP + ["run", "works", "observed", "Pass", "no", "Pass", "Fine"])
+def close_parent(root: Path) -> str:
+    """Post-approve and close CR-001; return the rendered close result."""
+    p = Project.open(root)
     ops.checkout(p, "claude", doc_id="CR-001")
     ops.checkin(p, "claude", doc_id="CR-001")
     ops.route(p, "claude", doc_id="CR-001", route_type="review")
     ops.review(p, "qa", doc_id="CR-001", outcome="recommend", comment="ok")
     ops.route(p, "claude", doc_id="CR-001", route_type="approval")
     ops.approve(p, "qa", doc_id="CR-001")
-    result = ops.close(p, "claude", doc_id="CR-001")
-    assert f"Cascade closed: {VR}" in result.render()
+    return ops.close(p, "claude", doc_id="CR-001").render()
+
+
+def test_cascade_close_compiles_the_open_session(cli, qi, vr):
+    answer_all(qi, PRE_LOOP + ["run", "works", "observed", "Pass", "no", "Pass", "Fine"])
+    assert f"Cascade closed: {VR}" in close_parent(vr)
     closed = (vr / "QMS/CR/CR-001" / f"{VR}.md").read_text()
     assert "```\nobserved\n```" in closed and "> Fine" in closed
     assert not (vr / ".claude/users/claude/workspace" / f"{VR}.interact").exists()
     assert (vr / "QMS/.meta/VR" / f"{VR}.source.json").exists()
     assert cli(vr, "--user", "claude", "read", VR).out.rstrip() == closed.rstrip()
+
+
+def test_close_keeps_a_hand_written_vr_without_source(vr):
+    (vr / ".claude/users/claude/workspace" / f"{VR}.interact").unlink()
+    hand = "---\ntitle: Old style\nrevision_summary: Initial draft\n---\n\n# Written by hand\n"
+    (vr / "QMS/CR/CR-001" / f"{VR}-draft.md").write_text(hand)
+    close_parent(vr)
+    assert (vr / "QMS/CR/CR-001" / f"{VR}.md").read_text() == hand
 
 
 def test_the_controlled_template_is_used(cli, qi, vr):

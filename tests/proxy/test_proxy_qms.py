@@ -39,14 +39,35 @@ async def inbox(client: Client, user: str):
     return await client.call_tool("qms_inbox", {"user": user})
 
 
-async def test_full_cr_lifecycle_tools_work(qms_server, project):
-    async with proxied(qms_server.url, user="claude") as client:
-        names = {tool.name for tool in (await client.list_tools()).tools}
-        assert {"qms_create", "qms_checkin", "qms_route", "qms_inbox"} <= names
-        created = await client.call_tool("qms_create", {"user": "claude", "doc_type": "CR", "title": "Via proxy"})
-        assert not created.is_error, text(created)
-        status = await client.call_tool("qms_status", {"user": "claude", "doc_id": "CR-001"})
-        assert not status.is_error and "CR-001" in text(status)
+LIFECYCLE = [  # (who, tool, extra arguments): a CR from creation to closure
+    ("claude", "qms_create", {"doc_type": "CR", "title": "Via proxy"}),
+    ("claude", "qms_checkin", {"doc_id": "CR-001"}),
+    ("claude", "qms_route", {"doc_id": "CR-001", "route_type": "review"}),
+    ("qa", "qms_review", {"doc_id": "CR-001", "outcome": "recommend", "comment": "ok"}),
+    ("claude", "qms_route", {"doc_id": "CR-001", "route_type": "approval"}),
+    ("qa", "qms_approve", {"doc_id": "CR-001"}),
+    ("claude", "qms_release", {"doc_id": "CR-001"}),
+    ("claude", "qms_checkout", {"doc_id": "CR-001"}),
+    ("claude", "qms_checkin", {"doc_id": "CR-001"}),
+    ("claude", "qms_route", {"doc_id": "CR-001", "route_type": "review"}),
+    ("qa", "qms_review", {"doc_id": "CR-001", "outcome": "recommend", "comment": "done"}),
+    ("claude", "qms_route", {"doc_id": "CR-001", "route_type": "approval"}),
+    ("qa", "qms_approve", {"doc_id": "CR-001"}),
+    ("claude", "qms_close", {"doc_id": "CR-001"}),
+]
+
+
+async def test_full_cr_lifecycle_with_enforced_identities(qms_server, project):
+    async with proxied(qms_server.url, user="claude") as claude, proxied(qms_server.url, user="qa") as qa:
+        agents = {"claude": claude, "qa": qa}
+        assert "qms_create" in {tool.name for tool in (await claude.list_tools()).tools}
+        for user, tool, arguments in LIFECYCLE:
+            result = await agents[user].call_tool(tool, {"user": user, **arguments})
+            assert not result.is_error, f"{tool} as {user}: {text(result)}"
+        status = await claude.call_tool("qms_status", {"user": "claude", "doc_id": "CR-001"})
+        assert "CLOSED" in text(status)
+    trail = [json.loads(line) for line in (project / "QMS/.audit/CR/CR-001.jsonl").read_text().splitlines()]
+    assert {e["user"] for e in trail if e["event"] in ("REVIEW", "APPROVE")} == {"qa"}
     assert audit_events(project, "CREATE") == 1
 
 

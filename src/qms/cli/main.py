@@ -261,7 +261,7 @@ def _call(args: argparse.Namespace) -> Any:
         return ops.unlock(project, user, doc_id=args.doc_id, reason=args.reason)
     if cmd == "interact":
         return ops.interact(project, user, doc_id=args.doc_id, respond=args.respond,
-                            file=args.file, reason=args.reason, goto=args.goto,
+                            file=os.path.abspath(args.file) if args.file else None, reason=args.reason, goto=args.goto,
                             cancel_goto=args.cancel_goto, reopen=args.reopen,
                             progress=args.progress, compile=args.compile)
     raise UsageError(f"Unknown command {cmd!r}.")  # pragma: no cover - argparse prevents it

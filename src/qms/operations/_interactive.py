@@ -102,8 +102,9 @@ def on_checkin(tx: Transaction, project: Project, user: str, doc_id: str, text: 
     path = session_path(project, user, doc_id)
     session = tx.read_text(path)
     if session is None:
-        raise NotFound(f"{doc_id} has no interactive session ({project.rel(path)}); "
-                       f"check it out again to start one.")
+        raise NotFound(f"{doc_id} has no interactive session ({project.rel(path)}); its "
+                       "saved source is unchanged. An administrator can release the checkout "
+                       "(qms unlock) so that a new checkout starts a session again.")
     template = load_template(project, tx)
     source = load(template, session, project.rel(path))
     tx.write_text(project.source_path(doc_id), source.dumps())
@@ -115,20 +116,19 @@ def on_close(tx: Transaction, project: Project, doc_id: str, owner: str | None,
              text: str) -> str:
     """Final compile when a VR closes (also by cascade); return the closed text.
 
-    Source: the owner's open session, else the saved ``.source.json``. A VR with neither
-    (written by hand in an older tool) keeps its text as it is.
+    Source: the owner's open session (then saved as ``.source.json``), else the saved
+    ``.source.json``. A VR with neither (written by hand in an older tool) keeps its text.
     """
+    session = session_path(project, owner, doc_id) if owner else None
+    path = session if session and tx.exists(session) else project.source_path(doc_id)
+    stored = tx.read_text(path)
+    if stored is None:
+        return text
     template = load_template(project, tx)
-    path = session_path(project, owner, doc_id) if owner else None
-    session = tx.read_text(path) if path else None
-    if session is not None:
-        source = load(template, session, project.rel(path))
+    source = load(template, stored, project.rel(path))
+    if path == session:
         tx.write_text(project.source_path(doc_id), source.dumps())
-        tx.delete(path)
-    else:
-        source = _saved_source(tx, project, template, doc_id)
-        if source is None:
-            return text
+        tx.delete(session)
     return compile_template(template, source)
 
 

@@ -24,10 +24,14 @@ class CreateResult(Result):
     responsible_user: str
 
     def render(self) -> str:
-        return (f"Created {self.doc_id} (v{self.version}, {self.status})\n"
-                f"Document: {self.path}\nWorkspace: {self.workspace_path}\n"
-                f"Checked out to {self.responsible_user}, ready to edit. "
-                f"Check in with: qms --user {self.responsible_user} checkin {self.doc_id}")
+        head = (f"Created {self.doc_id} (v{self.version}, {self.status})\n"
+                f"Document: {self.path}\nWorkspace: {self.workspace_path}\n")
+        who = f"qms --user {self.responsible_user}"
+        if self.doc_type == "VR":
+            return head + (f"Checked out to {self.responsible_user}. Author it interactively: "
+                           f"{who} interact {self.doc_id}")
+        return head + (f"Checked out to {self.responsible_user}, ready to edit. "
+                       f"Check in with: {who} checkin {self.doc_id}")
 
 
 def create(project: Project, user: str, *, doc_type: str, title: str,

@@ -16,7 +16,8 @@ from qms.domain.interact import engine
 from qms.domain.interact.compiler import compile_template
 from qms.domain.interact.source import Source
 from qms.domain.interact.template import END, Template
-from qms.errors import Conflict, InvalidTransition, NotFound, UsageError, ValidationError
+from qms.errors import (
+    Conflict, InvalidTransition, NotFound, PermissionDenied, UsageError, ValidationError)
 from qms.operations import _interactive
 from qms.operations._shared import MAX_TEXT, Result, open_doc
 from qms.store import git
@@ -52,7 +53,7 @@ def interact(project: Project, user: str, *, doc_id: str, respond: str | None = 
     with project.transaction() as tx:
         doc_id, meta = open_doc(project, user, "interact", doc_id, tx)
         template, source, path = _session(tx, project, user, doc_id, meta)
-        answer = _read_file(file) if file else respond
+        answer = _read_file(project, file) if file else respond
         notices = _version_notice(template, source)
         action, message, recorded = _dispatch(
             project, user, template, source, notices, answer=answer, reason=reason,
@@ -70,8 +71,16 @@ def interact(project: Project, user: str, *, doc_id: str, respond: str | None = 
                           source.cursor == END, message, text, recorded, notices)
 
 
-def _read_file(file: str) -> str:
+def _read_file(project: Project, file: str) -> str:
+    """Answer text from a file inside the project (relative paths: from the project root).
+
+    Evidence must live in the repository to be reproducible, and the MCP server must never
+    read files outside the project for a caller."""
     path = Path(file).expanduser()
+    path = (path if path.is_absolute() else project.root / path).resolve()
+    if project.root != path and project.root not in path.parents:
+        raise PermissionDenied(f"{file} is outside the project; evidence files must be "
+                               "inside the project folder.")
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -1,0 +1,118 @@
+"""Benchmark the `qms-mcp-proxy` hop (run on demand: `.venv/bin/python bench/bench_proxy.py`).
+
+Starts a real `qms-mcp` (streamable-http, with the benchmark-only `qms_noop` tool) on a
+throw-away project and times, interleaved on one warm session each:
+
+  direct : the official client over streamable HTTP (as a host agent connects);
+  proxied: the official client over stdio to `qms-mcp-proxy`, which forwards over HTTP
+           (as a container agent connects).
+
+Prints median latencies for `qms_noop` (pure protocol) and `qms_status` (a real read), the
+per-call overhead of the hop in ms and the ratio proxied / direct. Not part of the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import anyio
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+from qms.operations.create import create
+from qms.operations.init import init
+from qms.store.project import Project
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(root: Path, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [BIN / "qms-mcp", "--transport", "streamable-http", "--port", str(port),
+         "--project-root", str(root), "--log-level", "WARNING"],
+        env={**os.environ, "QMS_MCP_BENCH_NOOP": "1"}, stdin=subprocess.DEVNULL,
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            opener.open(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("qms-mcp did not start")
+
+
+async def timed(client: Client, tool: str, args: dict) -> float:
+    start = time.perf_counter()
+    result = await client.call_tool(tool, args)
+    elapsed = time.perf_counter() - start
+    assert not result.is_error, result.content
+    return elapsed
+
+
+async def measure(url: str, doc_id: str, calls: int) -> dict[str, list[float]]:
+    """Interleaved samples; the two paths act as different users (an enforced identity is locked)."""
+    proxy = StdioServerParameters(
+        command=str(BIN / "qms-mcp-proxy"), args=[url, "--log-level", "WARNING"], env={"QMS_USER": "claude"}
+    )
+    cases = {
+        ("direct", "qms_noop"): {"user": "lead"},
+        ("proxied", "qms_noop"): {"user": "claude"},
+        ("direct", "qms_status"): {"user": "lead", "doc_id": doc_id},
+        ("proxied", "qms_status"): {"user": "claude", "doc_id": doc_id},
+    }
+    samples: dict[str, list[float]] = {f"{path} {tool}": [] for path, tool in cases}
+    async with Client(url, mode="legacy") as direct, Client(proxy, mode="legacy") as proxied:
+        clients = {"direct": direct, "proxied": proxied}
+        for round_ in range(calls + 20):  # the first 20 rounds warm up
+            for (path, tool), args in cases.items():
+                elapsed = await timed(clients[path], tool, args)
+                if round_ >= 20:
+                    samples[f"{path} {tool}"].append(elapsed)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=300, help="samples per path and tool")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        init(root, yes=True)
+        doc_id = create(Project.open(root), "claude", doc_type="CR", title="Benchmark").doc_id
+        port = free_port()
+        server = start_server(root, port)
+        try:
+            samples = anyio.run(measure, f"http://127.0.0.1:{port}/mcp", doc_id, args.calls)
+        finally:
+            server.terminate()
+            server.wait(10)
+
+    median = {name: statistics.median(values) * 1000 for name, values in samples.items()}
+    for name, value in median.items():
+        print(f"{name:<20} median {value:7.2f} ms  ({len(samples[name])} calls)")
+    for tool in ("qms_noop", "qms_status"):
+        direct, proxied = median[f"direct {tool}"], median[f"proxied {tool}"]
+        print(f"{tool:<11} proxy hop: +{proxied - direct:5.2f} ms per call, ratio proxied/direct {proxied / direct:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()
