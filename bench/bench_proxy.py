@@ -1,7 +1,7 @@
 """Benchmark the `qms-mcp-proxy` hop (run on demand: `.venv/bin/python bench/bench_proxy.py`).
 
 Starts a real `qms-mcp` (streamable-http, with the benchmark-only `qms_noop` tool) on a
-throw-away project and times, interleaved on one warm session each:
+throw-away project and times, in alternating blocks on one warm session each:
 
   direct : the official client over streamable HTTP (as a host agent connects);
   proxied: the official client over stdio to `qms-mcp-proxy`, which forwards over HTTP
@@ -67,8 +67,13 @@ async def timed(client: Client, tool: str, args: dict) -> float:
     return elapsed
 
 
-async def measure(url: str, doc_id: str, calls: int) -> dict[str, list[float]]:
-    """Interleaved samples; the two paths act as different users (an enforced identity is locked)."""
+async def measure(url: str, doc_id: str, calls: int, block: int = 20) -> dict[str, list[float]]:
+    """Samples in alternating blocks of `block` calls per path and tool (after a warm-up block).
+
+    Blocks, not call-by-call interleaving: alternating two connections call by call changes
+    the server's timing for both and hides the hop. The two paths act as different users
+    (an enforced identity is locked to the proxy).
+    """
     proxy = StdioServerParameters(
         command=str(BIN / "qms-mcp-proxy"), args=[url, "--log-level", "WARNING"], env={"QMS_USER": "claude"}
     )
@@ -81,11 +86,11 @@ async def measure(url: str, doc_id: str, calls: int) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {f"{path} {tool}": [] for path, tool in cases}
     async with Client(url, mode="legacy") as direct, Client(proxy, mode="legacy") as proxied:
         clients = {"direct": direct, "proxied": proxied}
-        for round_ in range(calls + 20):  # the first 20 rounds warm up
+        for round_ in range(calls // block + 1):
             for (path, tool), args in cases.items():
-                elapsed = await timed(clients[path], tool, args)
-                if round_ >= 20:
-                    samples[f"{path} {tool}"].append(elapsed)
+                times = [await timed(clients[path], tool, args) for _ in range(block)]
+                if round_:
+                    samples[f"{path} {tool}"].extend(times)
     return samples
 
 

@@ -185,19 +185,37 @@ def is_temp(path: Path) -> bool:
     return path.name.startswith(".") and path.name.endswith(".tmp")
 
 
-def check_raw_journal(root: Path, interrupted: bool | None) -> bool:
+def check_raw_journal(root: Path, interrupted: bool | None) -> list[dict] | None:
     """Before recovery: a journal is complete JSON naming paths inside the project, and it
-    exists only when a commit was interrupted. Returns whether one exists."""
+    exists only when a commit was interrupted. Returns its operations (None: no journal)."""
     journal = root / ".qms" / "journal.json"
     if not journal.exists():
-        return False
+        return None
     assert interrupted is not False, "journal left behind by a completed operation"
     ops = json.loads(journal.read_text(encoding="utf-8"))["ops"]
     assert ops, "empty journal"
     for op in ops:
         assert op["op"] in ("write", "delete", "append")
         assert not Path(op["path"]).is_absolute() and ".." not in Path(op["path"]).parts
-    return True
+    return ops
+
+
+def check_rolled_forward(root: Path, ops: list[dict]) -> None:
+    """After recovery, every journal operation took effect exactly once (appends are not
+    doubled, even when the crash came after some or all of them were already applied)."""
+    final: dict[str, object] = {}
+    for op in ops:  # the last operation on a path decides its content
+        final[op["path"]] = op
+    for rel, op in final.items():
+        path = root / rel
+        if op["op"] == "delete":
+            assert not path.exists(), rel
+        elif op["op"] == "write":
+            assert path.read_text(encoding="utf-8") == op["text"], rel
+        else:
+            data = path.read_bytes()
+            text = op["text"].encode("utf-8")
+            assert len(data) == op["offset"] + len(text) and data.endswith(text), rel
 
 
 def check_consistent(root: Path) -> dict[str, dict]:
@@ -316,8 +334,11 @@ def test_random_kills_always_recover_consistent(tmp_path):
         kills += 1
         last = last_logged(log) or ""
         in_flight = last.startswith("BEGIN")
-        journals += check_raw_journal(root, interrupted=in_flight)
+        pending = check_raw_journal(root, interrupted=in_flight)
         check_consistent(root)
+        if pending is not None:
+            journals += 1
+            check_rolled_forward(root, pending)
     assert kills >= 20, f"only {kills} kills in the time budget"
     metas = check_consistent(root)
     # the driver did real work: documents in many states
@@ -376,7 +397,7 @@ def test_kill_at_every_step_of_a_commit(tmp_path, op, user, target, extra, expec
 
     # crash before the journal exists: nothing changed at all, no journal
     root, _ = run(-1)
-    assert not (root / ".qms" / "journal.json").exists()
+    assert check_raw_journal(root, interrupted=True) is None
     assert tree_digest(root) == base_digest
     check_consistent(root)
 
@@ -388,8 +409,10 @@ def test_kill_at_every_step_of_a_commit(tmp_path, op, user, target, extra, expec
     for k in range(0, n_ops + 1):
         if k:
             root, _ = run(k)
-        assert check_raw_journal(root, interrupted=True), k
+        pending = check_raw_journal(root, interrupted=True)
+        assert pending is not None and len(pending) == n_ops, k
         metas = check_consistent(root)
+        check_rolled_forward(root, pending)
         if doc_id:
             assert metas[doc_id]["status"] == expected, (k, metas[doc_id])
         else:

@@ -84,7 +84,8 @@ def test_path_traversal_in_parent_type_and_names(busy, digest):
 
 @pytest.mark.parametrize("title", ["../../../../tmp/evil", "/etc/passwd", "CR-001/../../x",
                                    "$(touch /tmp/qms-pwned)", "`id`", "a: b\n", "<!-- x -->",
-                                   "ünïcødé ✓ title"])
+                                   "ünïcødé ✓ title", "q'uo\"tes {x} [y] #z &a *b !c |d >e %f @g",
+                                   "--- rule", "title: injected"])
 def test_titles_are_only_text(q, title):
     run = q("claude", "--json", "create", "CR", "--title", title)
     if "\n" in title.strip():
@@ -198,3 +199,31 @@ def test_surrogates_in_arguments(busy, digest):
     # what Python hands over for undecodable argv bytes (surrogateescape)
     _refused(busy, digest, "claude", "create", "CR", "--title", "bad \udcff bytes")
     _refused(busy, digest, "claude", "status", "CR-00\udcff")
+
+
+# -- damaged files on disk: a clear error, never a traceback ----------------------------------
+
+def test_damaged_meta_audit_and_agent_files(q, digest):
+    doc = q.create("CR")
+    (q.root / "QMS" / ".meta" / "SOP" / "SOP-001.json").write_text("{not json")
+    with open(q.root / "QMS" / ".audit" / "SOP" / "SOP-002.jsonl", "a") as fh:
+        fh.write("{torn line\n")
+    (q.root / ".claude" / "agents" / "odd.md").write_bytes(b"---\ngroup: \xff\n---\n")
+    before = digest(q.root)
+    assert "damaged" in _refused(q, digest, "qa", "status", "SOP-001").err
+    assert "damaged" in _refused(q, digest, "claude", "checkout", "SOP-001").err
+    assert "damaged" in _refused(q, digest, "qa", "history", "SOP-002").err
+    assert "UTF-8" in _refused(q, digest, "odd", "inbox").err
+    assert digest(q.root) == before
+    q.ok("qa", "status", doc)  # the rest of the project still works
+
+
+def test_folder_where_a_workspace_file_belongs(q, digest):
+    doc = q.create("CR")
+    ws = q.workspace_file("claude", doc)
+    ws.unlink()
+    ws.mkdir()
+    run = _refused(q, digest, "claude", "checkin", doc, codes=(1,))
+    assert "directory" in run.err.lower()
+    run = q("claude", "--json", "checkin", doc)
+    assert run.code == 1 and run.json["error"]["code"] == "project"

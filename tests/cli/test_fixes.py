@@ -225,7 +225,7 @@ def test_create_logs_checkout(q):
 
 # -- fix is audited (weakness 9) -------------------------------------------------------------
 
-@req("REQ-MCP-006")
+@req("REQ-AUDIT-002")
 def test_fix_is_audited(q):
     doc = q.effective_sop()
     path = q.effective(doc)
@@ -407,3 +407,20 @@ def test_unlock_restores_version_of_an_execution_checkout(q):
     assert (q.version(doc), q.status(doc)) == ("1.0", "IN_EXECUTION")
     q.ok("claude", "checkout", doc)
     assert q.version(doc) == "1.1"
+
+
+@req("REQ-DOC-005")
+def test_cancelled_ids_stay_retired_for_children_and_without_counters(q):
+    cr = q.create("CR")
+    var = q.create("VAR", "v", "claude", "--parent", cr)
+    assert var == "CR-001-VAR-001"
+    q.ok("claude", "cancel", var, "--confirm")
+    assert q.create("VAR", "v", "claude", "--parent", cr) == "CR-001-VAR-002"
+    q.ok("claude", "cancel", "CR-001-VAR-002", "--confirm")
+    other = q.create("CR")
+    q.ok("claude", "cancel", other, "--confirm")
+    # a project whose counters were lost (or one from the earlier tool) still never reuses
+    import shutil
+    shutil.rmtree(q.root / "QMS" / ".meta" / ".seq")
+    assert q.create("CR") == "CR-003"
+    assert q.create("VAR", "v", "claude", "--parent", cr) == "CR-001-VAR-003"

@@ -349,3 +349,40 @@ def test_multiple_reviewers_and_approvers(q, consistent):
     q.ok("qa", "approve", doc)
     assert (q.status(doc), q.version(doc)) == ("EFFECTIVE", "1.0")
     consistent(q, doc)
+
+
+@req("REQ-WF-022")
+@req("REQ-WF-017")
+def test_checkout_from_post_approval_withdraws_then_continues_execution(q, consistent):
+    doc = q.in_execution()
+    q.review_round(doc)
+    q.ok("claude", "route", doc, "--approval")
+    q.ok("claude", "checkout", doc)
+    m = q.meta(doc)
+    assert (m["status"], m["version"], m["pending_assignees"]) == ("IN_EXECUTION", "1.1", [])
+    assert q.inbox("qa") == []
+    changes = [(e["from_status"], e["to_status"]) for e in q.audit(doc)
+               if e["event"] == "STATUS_CHANGE"][-2:]
+    assert changes == [("IN_POST_APPROVAL", "POST_REVIEWED"), ("POST_REVIEWED", "IN_EXECUTION")]
+    consistent(q, doc)
+
+
+@req("REQ-WF-022")
+def test_checkout_from_pre_approval_then_checkin_back_to_draft(q, consistent):
+    doc = q.create("CR")
+    q.review_round(doc)
+    q.ok("claude", "route", doc, "--approval")
+    q.ok("claude", "checkout", doc)
+    assert (q.status(doc), q.version(doc)) == ("PRE_REVIEWED", "0.1")
+    q.ok("claude", "checkin", doc)
+    assert q.status(doc) == "DRAFT"
+    consistent(q, doc)
+
+
+@req("REQ-WF-001")
+def test_no_second_review_route_from_reviewed(q):
+    doc = q.create("SOP")
+    q.review_round(doc)
+    q.fail("claude", "route", doc, "--review", match="Cannot route for review from REVIEWED")
+    doc2 = q.in_execution()
+    q.fail("claude", "route", doc2, "--approval", match="IN_EXECUTION")

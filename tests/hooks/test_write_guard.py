@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from qms.hooks.write_guard import MATCHER, main, settings_entry
+from qms.hooks.write_guard import GUARDED_TOOLS, main
+from qms.operations.init import WRITE_GUARD_MATCHER
+
+QMS = str(Path(sys.executable).with_name("qms"))
 
 
 @pytest.fixture
@@ -63,6 +69,10 @@ def test_symlinks_are_resolved(root):
     assert run(root, "claude", "Edit", file_path=str(root / "docs/alias.md"))
 
 
+def test_case_changed_project_prefix_is_still_the_project(root):
+    assert run(root, "claude", file_path=str(root).upper() + "/QMS/CR/CR-001.md")
+
+
 def test_project_root_reached_through_a_symlink(root, tmp_path):
     (tmp_path / "alias").symlink_to(root)
     assert run(root, "claude", file_path=str(tmp_path / "alias/QMS/CR/CR-001.md"))
@@ -110,7 +120,27 @@ def test_unreadable_events_fail_closed(root, stdin):
     assert code == 0 and json.loads(out)["hookSpecificOutput"]["permissionDecision"] == "deny"
 
 
-def test_settings_entry_matches_the_guarded_tools():
-    entry = settings_entry()
-    assert entry == {"matcher": MATCHER, "hooks": [{"type": "command", "command": "qms hook write-guard"}]}
-    assert set(MATCHER.split("|")) == {"Edit", "Write", "MultiEdit", "NotebookEdit"}
+def test_project_found_from_the_event_cwd_when_no_root_is_given(root):
+    event = {"tool_name": "Write", "tool_input": {"file_path": "../CR/x.md"}, "cwd": str(root / "QMS/.meta")}
+    assert json.loads(main(json.dumps(event), None, "claude")[1])["hookSpecificOutput"]["permissionDecision"] == "deny"
+    outside = {"tool_name": "Write", "tool_input": {"file_path": "/tmp/x.md"}, "cwd": "/"}
+    assert main(json.dumps(outside), None, "claude") == (0, "")
+
+
+def test_init_installs_the_hook_for_exactly_the_guarded_tools():
+    assert set(WRITE_GUARD_MATCHER.split("|")) == GUARDED_TOOLS
+
+
+def test_installed_command_reads_stdin_and_environment(root):
+    def hook(user: str, path: Path) -> str:
+        event = {"hook_event_name": "PreToolUse", "tool_name": "Edit", "tool_input": {"file_path": str(path)},
+                 "cwd": str(root)}
+        env = {**os.environ, "CLAUDE_PROJECT_DIR": str(root), "QMS_USER": user}
+        done = subprocess.run([QMS, "hook", "write-guard"], input=json.dumps(event), capture_output=True,
+                              text=True, env=env, timeout=30)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "deny" in hook("claude", root / "QMS/CR/CR-001.md")
+    assert "deny" in hook("claude", root / ".claude/users/qa/workspace/x.md")
+    assert hook("qa", root / ".claude/users/qa/workspace/x.md") == ""

@@ -76,7 +76,7 @@ async def proxied(
     **client_kwargs: Any,
 ):
     """An official MCP client talking to a freshly spawned `qms-mcp-proxy URL`."""
-    env = {"QMS_USER": user} if user else {}
+    env = {} if user is None else {"QMS_USER": user}
     if token:
         env["QMS_TOKEN"] = token
     params = StdioServerParameters(command=PROXY, args=[url, *proxy_args], env=env)

@@ -52,7 +52,7 @@ async def test_server_to_client_request_and_notifications(echo_server):
     assert progress == [(1, 2, "half way")]
 
 
-@pytest.mark.parametrize("flags", [(), ("--json-response",), ("--stateless",)])
+@pytest.mark.parametrize("flags", [(), ("--stateless", "--json-response")])  # SDK default; qms-mcp's mode
 async def test_protocol_eras_and_server_modes(echo_server, flags):
     server = echo_server(*flags)
     for mode in ("legacy", "auto"):  # auto negotiates the 2026 per-request envelope
@@ -70,6 +70,16 @@ async def test_concurrent_calls_are_not_serialized(echo_server):
             for _ in range(5):
                 tg.start_soon(client.call_tool, "slow", {"seconds": 1.0})
         assert time.monotonic() - started < 3.0
+
+
+async def test_cancelled_call_leaves_the_proxy_responsive(echo_server):
+    server = echo_server()
+    started = time.monotonic()
+    async with proxied(server.url) as client:
+        with anyio.move_on_after(0.5):
+            await client.call_tool("slow", {"seconds": 5})
+        assert text(await client.call_tool("echo", {"text": "still here"})) == "still here"
+    assert time.monotonic() - started < 4.5  # no wait for the abandoned call's answer at exit
 
 
 async def test_unreachable_server_answers_each_request(echo_server):

@@ -78,6 +78,12 @@ async def test_impersonation_is_refused_naming_the_real_identity(qms_server):
     assert "'qa'" in text(result) and "impersonation" in text(result)
 
 
+async def test_an_empty_qms_user_is_refused_not_trusted(qms_server):
+    async with proxied(qms_server.url, user="") as client:
+        result = await inbox(client, "lead")
+    assert result.is_error and "empty" in text(result)
+
+
 async def test_second_proxy_with_the_same_identity_is_locked_out(qms_server):
     async with proxied(qms_server.url, user="qa") as first, proxied(qms_server.url, user="qa") as second:
         assert not (await inbox(first, "qa")).is_error

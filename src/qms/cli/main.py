@@ -307,6 +307,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _os_error(exc: OSError) -> QMSError:
+    """The file system refused (a folder where a file belongs, no space, no access)."""
+    from qms.errors import ProjectError
+
+    where = f" ({exc.filename})" if exc.filename else ""
+    return ProjectError(f"{exc.strerror or exc}{where}.", errno=exc.errno)
+
+
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     want_json = "--json" in argv
@@ -324,7 +332,8 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command not in _NO_USER and not args.user:
             raise UsageError("--user is required (e.g. qms --user claude status CR-001).")
         result = _call(args)
-    except QMSError as err:
+    except (QMSError, OSError) as exc:
+        err = exc if isinstance(exc, QMSError) else _os_error(exc)
         if want_json:
             print(json.dumps({"ok": False, "error": err.to_dict()}, ensure_ascii=False))
         else:

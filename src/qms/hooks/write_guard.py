@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +26,6 @@ from typing import Any
 
 GUARDED_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
 PATH_KEYS = ("file_path", "notebook_path")
-MATCHER = "Edit|Write|MultiEdit|NotebookEdit"
-COMMAND = "qms hook write-guard"
-
-
-def settings_entry(command: str = COMMAND) -> dict[str, Any]:
-    """The `hooks.PreToolUse[]` entry `qms init` adds to `.claude/settings.json`."""
-    return {"matcher": MATCHER, "hooks": [{"type": "command", "command": command}]}
 
 
 @dataclass(frozen=True)
@@ -49,20 +43,20 @@ def _fold(part: str) -> str:
 
 def check_path(target: str | Path, project_root: Path, user: str | None, cwd: str | Path | None = None) -> Decision:
     """Whether a file-editing tool may write `target` (relative paths are taken from `cwd`)."""
-    root = Path(os.path.realpath(project_root))
+    root = Path(os.path.realpath(project_root)).parts
     path = Path(target)
     if not path.is_absolute():
-        path = Path(cwd or root) / path
-    try:
-        relative = Path(os.path.realpath(path)).relative_to(root)
-    except ValueError:
+        path = Path(cwd or project_root) / path
+    resolved = Path(os.path.realpath(path)).parts
+    if [_fold(part) for part in resolved[: len(root)]] != [_fold(part) for part in root]:
         return ALLOW  # outside the project
-    parts = [_fold(part) for part in relative.parts]
-    shown = relative.as_posix()
+    relative = resolved[len(root) :]
+    parts = [_fold(part) for part in relative]
+    shown = "/".join(relative)
     if parts[:1] == ["qms"]:
         return Decision(False, f"{shown} is under QMS/, which only the qms tool writes. Use the qms commands.")
     if parts[:2] == [".claude", "users"] and len(parts) > 2:
-        owner = relative.parts[2]
+        owner = relative[2]
         if len(parts) > 3 and parts[3] == "inbox":
             return Decision(False, f"{shown} is in {owner}'s inbox, which only the qms tool writes.")
         if user is not None and parts[2] != _fold(user):
@@ -70,8 +64,18 @@ def check_path(target: str | Path, project_root: Path, user: str | None, cwd: st
     return ALLOW
 
 
-def decide(event: Any, project_root: Path, user: str | None) -> Decision:
-    """The decision for one PreToolUse event (already parsed from JSON)."""
+def find_root(start: Path) -> Path | None:
+    """The nearest folder at or above `start` that holds a `QMS/` folder."""
+    start = Path(os.path.realpath(start))
+    return next((folder for folder in (start, *start.parents) if (folder / "QMS").is_dir()), None)
+
+
+def decide(event: Any, project_root: Path | None, user: str | None) -> Decision:
+    """The decision for one PreToolUse event (already parsed from JSON).
+
+    Without `project_root`, the project is found from the event's `cwd`; with no project
+    there is nothing to guard.
+    """
     if not isinstance(event, dict):
         return Decision(False, "write guard: the hook event is not a JSON object")
     if event.get("tool_name") not in GUARDED_TOOLS:
@@ -84,7 +88,8 @@ def decide(event: Any, project_root: Path, user: str | None) -> Decision:
     if not target:
         return Decision(False, f"write guard: {event['tool_name']} event carries no file path")
     cwd = event.get("cwd") if isinstance(event.get("cwd"), str) else None
-    return check_path(target, project_root, user, cwd)
+    root = project_root or find_root(Path(cwd or os.getcwd()))
+    return ALLOW if root is None else check_path(target, root, user, cwd)
 
 
 def deny_output(reason: str) -> str:
@@ -100,7 +105,7 @@ def deny_output(reason: str) -> str:
     )
 
 
-def main(stdin_text: str, project_root: Path, user: str | None) -> tuple[int, str]:
+def main(stdin_text: str, project_root: Path | None, user: str | None) -> tuple[int, str]:
     """Run the hook: returns (exit code, text for stdout). Never raises."""
     try:
         event = json.loads(stdin_text)
@@ -111,3 +116,16 @@ def main(stdin_text: str, project_root: Path, user: str | None) -> tuple[int, st
     except Exception as exc:  # a crashing hook would let the write through
         decision = Decision(False, f"write guard failed ({type(exc).__name__}); refusing to be safe")
     return 0, "" if decision.allowed else deny_output(decision.reason)
+
+
+def cli_main() -> int:
+    """`qms hook write-guard`: the event on stdin, the decision on stdout.
+
+    Project: `$CLAUDE_PROJECT_DIR` (set by Claude Code for hooks), else found from the
+    event's `cwd`. Acting user: `$QMS_USER` (unset: other users' folders are not judged).
+    """
+    root = os.environ.get("CLAUDE_PROJECT_DIR")
+    code, out = main(sys.stdin.read(), Path(root) if root else None, os.environ.get("QMS_USER"))
+    if out:
+        print(out)
+    return code

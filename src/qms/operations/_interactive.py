@@ -10,14 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from qms.domain import doctypes, workflow
-from qms.domain.interact import engine
-from qms.domain.interact.compiler import compile_template
-from qms.domain.interact.source import Source, load_source
-from qms.domain.interact.template import END, Template, parse_template
 from qms.errors import NotFound, ProjectError, ValidationError
 from qms.store import atomic, frontmatter
 from qms.store.project import Project
 from qms.store.transaction import Transaction
+
+# The engine (qms.domain.interact) is imported inside the hooks that need it, so commands on
+# other documents (create CR, read SOP, route ...) do not pay for loading it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from qms.domain.interact.source import Source
+    from qms.domain.interact.template import Template
 
 TEMPLATE_ID = "TEMPLATE-VR"
 
@@ -36,6 +39,8 @@ def _read(path: Path, tx: Transaction | None) -> str | None:
 
 def load_template(project: Project, tx: Transaction | None = None) -> Template:
     """Parse the controlled (effective) TEMPLATE-VR of the project."""
+    from qms.domain.interact.template import parse_template
+
     path = project.effective_path(TEMPLATE_ID)
     text = _read(path, tx)
     if text is None:
@@ -50,6 +55,9 @@ def load_template(project: Project, tx: Transaction | None = None) -> Template:
 
 def load(template: Template, text: str, where: str) -> Source:
     """A stored source, checked against the template it will run through."""
+    from qms.domain.interact.source import load_source
+    from qms.domain.interact.template import END
+
     try:
         source = load_source(text)
     except ValidationError as exc:
@@ -82,6 +90,9 @@ def on_create(tx: Transaction, project: Project, user: str, doc_id: str, parent_
               title: str) -> tuple[str, str]:
     """Start the authoring session; return (draft = the empty record compiled, workspace
     placeholder text)."""
+    from qms.domain.interact import engine
+    from qms.domain.interact.compiler import compile_template
+
     template = load_template(project, tx)
     source = engine.new_source(doc_id, parent_id, title, template)
     tx.write_text(session_path(project, user, doc_id), source.dumps())
@@ -90,6 +101,8 @@ def on_create(tx: Transaction, project: Project, user: str, doc_id: str, parent_
 
 def on_checkout(tx: Transaction, project: Project, user: str, doc_id: str, draft: str) -> str:
     """Seed the session from the saved source; return the workspace placeholder text."""
+    from qms.domain.interact import engine
+
     template = load_template(project, tx)
     source = _saved_source(tx, project, template, doc_id) or engine.new_source(
         doc_id, doctypes.parent_of(doc_id), frontmatter.title_of(draft), template)
@@ -99,6 +112,8 @@ def on_checkout(tx: Transaction, project: Project, user: str, doc_id: str, draft
 
 def on_checkin(tx: Transaction, project: Project, user: str, doc_id: str, text: str) -> str:
     """Compile the session into the draft; save the source; return the draft text."""
+    from qms.domain.interact.compiler import compile_template
+
     path = session_path(project, user, doc_id)
     session = tx.read_text(path)
     if session is None:
@@ -119,6 +134,8 @@ def on_close(tx: Transaction, project: Project, doc_id: str, owner: str | None,
     Source: the owner's open session (then saved as ``.source.json``), else the saved
     ``.source.json``. A VR with neither (written by hand in an older tool) keeps its text.
     """
+    from qms.domain.interact.compiler import compile_template
+
     session = session_path(project, owner, doc_id) if owner else None
     path = session if session and tx.exists(session) else project.source_path(doc_id)
     stored = tx.read_text(path)
@@ -144,6 +161,8 @@ def on_read(project: Project, meta: dict) -> tuple[str, str] | None:
     for path in [*candidates, project.source_path(doc_id)]:
         text = atomic.read_text(path)
         if text is not None:
+            from qms.domain.interact.compiler import compile_template
+
             template = load_template(project)
             where = project.rel(path)
             return where, compile_template(template, load(template, text, where))

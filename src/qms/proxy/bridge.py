@@ -29,6 +29,7 @@ from mcp_types import (
 )
 
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.jsonrpc_dispatcher import cancelled_request_id_from_params
 from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import ClientMessageMetadata, SessionMessage
 from qms.proxy.config import ProxyConfig
@@ -153,6 +154,8 @@ class Bridge:
         is_request = isinstance(message, JSONRPCRequest)
         if is_request and message.method == "initialize":
             self._init_params = message.params
+        elif isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
+            self._pending.pop(cancelled_request_id_from_params(message.params), None)  # may get no answer
         try:
             link = await self._current_link(replay_init=not (is_request and message.method == "initialize"))
             if is_request:

@@ -26,19 +26,24 @@ class ProxyConfig:
 
     @classmethod
     def from_env(cls, url: str, retries: int, timeout: float, env: Mapping[str, str] = os.environ) -> ProxyConfig:
-        """Identity from `QMS_USER`, bearer token from `QMS_TOKEN` (blank counts as unset)."""
+        """Identity from `QMS_USER`, bearer token from `QMS_TOKEN`.
+
+        A `QMS_USER` that is set but blank still sends the (empty) identity header, so the
+        server refuses every call instead of silently trusting the caller. A blank token is unset.
+        """
+        identity = env.get("QMS_USER")
         return cls(
             url=url,
             retries=retries,
             timeout=timeout,
-            identity=env.get("QMS_USER", "").strip() or None,
+            identity=None if identity is None else identity.strip(),
             token=env.get("QMS_TOKEN", "").strip() or None,
         )
 
     def headers(self) -> dict[str, str]:
         """Headers stamped on every upstream HTTP request."""
         headers = {INSTANCE_HEADER: self.instance}
-        if self.identity:
+        if self.identity is not None:
             headers[IDENTITY_HEADER] = self.identity
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"

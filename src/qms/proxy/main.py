@@ -33,6 +33,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _describe(identity: str | None) -> str:
+    if identity is None:
+        return "(no QMS_USER: trusted mode)"
+    return identity or "(empty QMS_USER: the server will refuse every call)"
+
+
 async def serve(config: ProxyConfig) -> None:
     async with stdio_server() as (from_client, to_client), to_client:
         await Bridge(config, to_client).run(from_client)
@@ -47,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.info(
         "forwarding stdio to %s as %s, instance %s, token %s",
         config.safe_url,
-        config.identity or "(no QMS_USER: trusted mode)",
+        _describe(config.identity),
         config.instance[:8],
         "set" if config.token else "not set",
     )
