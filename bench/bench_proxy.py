@@ -116,7 +116,8 @@ def main() -> None:
         print(f"{name:<20} median {value:7.2f} ms  ({len(samples[name])} calls)")
     for tool in ("qms_noop", "qms_status"):
         direct, proxied = median[f"direct {tool}"], median[f"proxied {tool}"]
-        print(f"{tool:<11} proxy hop: +{proxied - direct:5.2f} ms per call, ratio proxied/direct {proxied / direct:5.2f}x")
+        print(f"{tool:<11} proxy hop: +{proxied - direct:5.2f} ms per call, "
+              f"ratio proxied/direct {proxied / direct:5.2f}x")
 
 
 if __name__ == "__main__":

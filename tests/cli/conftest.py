@@ -8,11 +8,27 @@ document through the workflow with the default reviewer/approver ``qa``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import tree_digest  # tests/ is on pythonpath (pyproject)
+
+
+def _load_root_conftest():
+    """tests/conftest.py by path: ``import conftest`` may find another folder's conftest."""
+    name = "_qms_tests_root_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "conftest.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+ROOT = _load_root_conftest()  # make_project, tree_digest, QMS_BIN
+tree_digest = ROOT.tree_digest
 
 # extra users most tests need besides lead/claude (administrators), qa (quality), tu (reviewer)
 EXTRA_USERS = {"ini": "initiator", "ini2": "initiator", "rev": "reviewer", "qa2": "quality"}
@@ -182,3 +198,9 @@ def consistent():
 def digest():
     """``digest(root)``: path -> sha256 of every file (tests/conftest.py ``tree_digest``)."""
     return tree_digest
+
+
+@pytest.fixture(scope="session")
+def helpers():
+    """tests/conftest.py as a module (``make_project``, ``tree_digest``, ``QMS_BIN``)."""
+    return ROOT

@@ -24,17 +24,16 @@ def _user_for(cmd: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def busy_root(tmp_path_factory):
+def busy_root(tmp_path_factory, helpers):
     """A project with documents in several states, so that a stray write would show.
 
     Shared by the module: every test here asserts that it changed nothing.
     CR-001 IN_EXECUTION, SOP-008 IN_REVIEW, CR-002 DRAFT checked out (all owned by claude).
     """
-    from conftest import make_project
     from qms import operations as ops
     from qms.store.project import Project
 
-    root = make_project(tmp_path_factory.mktemp("busy") / "proj")
+    root = helpers.make_project(tmp_path_factory.mktemp("busy") / "proj")
     p = Project.open(root)
     ops.user_add(p, "lead", name="ini", group="initiator")
     cr = ops.create(p, "claude", doc_type="CR", title="executing").doc_id

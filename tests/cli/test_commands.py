@@ -87,12 +87,28 @@ def test_init_root_must_exist_and_not_nest(q, cli, tmp_path):
 
 
 @req("REQ-INIT-012")
-def test_init_without_yes_and_no_answer_changes_nothing(cli, tmp_path):
+@pytest.mark.parametrize("answer", ["", "\n", "n\n", "N\n", "nope\n"])
+def test_init_without_yes_and_no_answer_changes_nothing(cli, tmp_path, monkeypatch, answer):
+    import io
+
     root = tmp_path / "p"
     root.mkdir()
-    run = cli(root, "init")  # pytest's stdin cannot be read: treated as "no"
-    assert run.code == 1 and "Not initialised" in run.err
+    monkeypatch.setattr("sys.stdin", io.StringIO(answer))  # "" is EOF: means no
+    run = cli(root, "init")
+    assert run.code == 1 and "Not initialised" in run.err and "[y/N]" in run.err
     assert list(root.iterdir()) == []
+
+
+@pytest.mark.parametrize("answer", ["y\n", "Y\n", "yes\n"])
+def test_init_prompt_accepts_yes(cli, tmp_path, monkeypatch, answer):
+    import io
+
+    root = tmp_path / "p"
+    root.mkdir()
+    monkeypatch.setattr("sys.stdin", io.StringIO(answer))
+    run = cli(root, "init")
+    assert run.code == 0, run.err
+    assert (root / "qms.config.json").is_file()
 
 
 # -- user ---------------------------------------------------------------------------------
@@ -652,3 +668,14 @@ def test_project_root_is_discovered_from_a_subfolder(q, cli):
     sub = q.root / "QMS" / "SOP"
     run = cli(sub, "--user", "qa", "status", "SOP-001")
     assert run.code == 0 and "EFFECTIVE" in run.out
+
+
+@req("REQ-DOC-008")
+def test_checkin_accepts_crlf_and_a_byte_order_mark(q):
+    doc = q.create("SOP", "Old title")
+    q.workspace_file("claude", doc).write_bytes(
+        "\ufeff---\r\ntitle: New title\r\nrevision_summary: edited\r\n---\r\n\r\nBody\r\n".encode())
+    q.ok("claude", "checkin", doc)
+    text = q.draft(doc).read_text(encoding="utf-8")
+    assert not text.startswith("\ufeff") and text.startswith("---\ntitle: New title\n")
+    assert q.json("qa", "status", doc)["result"]["title"] == "New title"

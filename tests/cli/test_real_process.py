@@ -78,20 +78,19 @@ def test_exit_codes_and_stderr(qms_proc, project, tmp_path):
     assert run.code == 0 and "checkout" in run.out
 
 
-def test_undecodable_argv_bytes(project, tmp_path):
+def test_undecodable_argv_bytes(project, helpers, digest):
     """Bytes that are not UTF-8 in argv give a clean error, not a traceback."""
     import os
     import subprocess
-    from conftest import QMS_BIN, tree_digest
 
-    before = tree_digest(project)
+    before = digest(project)
     env = {k: v for k, v in os.environ.items() if k != "QMS_PROJECT_ROOT"}
-    proc = subprocess.run([os.fsencode(QMS_BIN), b"--user", b"claude", b"create", b"CR",
+    proc = subprocess.run([os.fsencode(helpers.QMS_BIN), b"--user", b"claude", b"create", b"CR",
                            b"--title", b"bad \xff bytes"], cwd=project, env=env,
                           capture_output=True, timeout=60)
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.startswith(b"Error: ") and b"Traceback" not in proc.stderr
-    assert tree_digest(project) == before
+    assert digest(project) == before
 
 
 @req("REQ-INIT-012")

@@ -122,7 +122,8 @@ def test_unreadable_events_fail_closed(root, stdin):
 
 def test_project_found_from_the_event_cwd_when_no_root_is_given(root):
     event = {"tool_name": "Write", "tool_input": {"file_path": "../CR/x.md"}, "cwd": str(root / "QMS/.meta")}
-    assert json.loads(main(json.dumps(event), None, "claude")[1])["hookSpecificOutput"]["permissionDecision"] == "deny"
+    decision = json.loads(main(json.dumps(event), None, "claude")[1])["hookSpecificOutput"]
+    assert decision["permissionDecision"] == "deny"
     outside = {"tool_name": "Write", "tool_input": {"file_path": "/tmp/x.md"}, "cwd": "/"}
     assert main(json.dumps(outside), None, "claude") == (0, "")
 

@@ -30,7 +30,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def http(url: str, headers: dict[str, str] | None = None, data: bytes | None = None) -> tuple[int, bytes]:
+def http(url: str, headers: dict[str, str] | None = None,
+         data: bytes | None = None) -> tuple[int, bytes]:
     """GET (or POST `data`) without raising on HTTP errors: (status, body)."""
     request = urllib.request.Request(url, data=data, headers=headers or {})
     try:
@@ -84,10 +85,48 @@ def lifecycle_steps(title: str) -> list[tuple[str, str, dict[str, Any]]]:
 
 async def lifecycle(client_for: Callable[[str], Client], title: str = "Fix X") -> str:
     """Drive one CR from create to CLOSED; `client_for(user)` picks the session. Returns its ID."""
-    created = await ok(client_for("claude"), "qms_create", user="claude", doc_type="CR", title=title)
+    creator = client_for("claude")
+    created = await ok(creator, "qms_create", user="claude", doc_type="CR", title=title)
     doc_id = created["doc_id"]
     for user, tool, args in lifecycle_steps(title):
         await ok(client_for(user), tool, user=user, doc_id=doc_id, **args)
     status = await ok(client_for("claude"), "qms_status", user="claude", doc_id=doc_id)
     assert status["status"] == "CLOSED", status
     return doc_id
+
+
+async def remaining_tools(client: Client) -> None:
+    """Exercise every tool the lifecycle does not: workspace, inbox, assign, withdraw, cancel,
+    unlock, reject, interact, revert, fix (one trusted session acting as several users)."""
+    async def status(doc_id: str) -> str:
+        return (await ok(client, "qms_status", user="lead", doc_id=doc_id))["status"]
+
+    a = (await ok(client, "qms_create", user="claude", doc_type="CR", title="Withdrawn"))["doc_id"]
+    assert a in str(await ok(client, "qms_workspace", user="claude"))
+    await ok(client, "qms_route", user="claude", doc_id=a, route_type="review")
+    assert a in str(await ok(client, "qms_inbox", user="qa"))
+    await ok(client, "qms_assign", user="qa", doc_id=a, assignees=["tu"])
+    assert a in str(await ok(client, "qms_inbox", user="tu"))
+    await ok(client, "qms_withdraw", user="claude", doc_id=a)
+    assert await status(a) == "DRAFT"
+    await ok(client, "qms_cancel", user="claude", doc_id=a, confirm=True)
+
+    b = (await ok(client, "qms_create", user="claude", doc_type="CR", title="Rejected"))["doc_id"]
+    await ok(client, "qms_unlock", user="lead", doc_id=b, reason="stale checkout")
+    for user, tool, args in lifecycle_steps("Rejected")[1:4]:
+        await ok(client, tool, user=user, doc_id=b, **args)
+    await ok(client, "qms_reject", user="qa", doc_id=b, comment="Scope unclear")
+    assert await status(b) == "PRE_REVIEWED"
+
+    c = (await ok(client, "qms_create", user="claude", doc_type="CR", title="Reverted"))["doc_id"]
+    for user, tool, args in lifecycle_steps("Reverted")[:6]:
+        await ok(client, tool, user=user, doc_id=c, **args)
+    vr = (await ok(client, "qms_create", user="claude", doc_type="VR", title="Check", parent=c))
+    await ok(client, "qms_interact", user="claude", doc_id=vr["doc_id"], respond="EI-1")
+    assert "EI-1" in str(await ok(client, "qms_interact", user="claude", doc_id=vr["doc_id"],
+                                  compile=True))
+    for user, tool, args in lifecycle_steps("Reverted")[8:10]:
+        await ok(client, tool, user=user, doc_id=c, **args)
+    await ok(client, "qms_revert", user="claude", doc_id=c, reason="One more step")
+    assert await status(c) == "IN_EXECUTION"
+    await ok(client, "qms_fix", user="lead", doc_id="SOP-001")

@@ -101,7 +101,8 @@ def start_server(root: Path, transport: str, *extra: str, host: str = "127.0.0.1
             pass
         if served.proc.poll() is not None or time.monotonic() > deadline:
             stop_server(served)
-            raise AssertionError(f"qms-mcp --transport {transport} did not start:\n{served.stderr()}")
+            raise AssertionError(
+                f"qms-mcp --transport {transport} did not start:\n{served.stderr()}")
         time.sleep(0.1)
 
 

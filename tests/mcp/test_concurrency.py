@@ -51,7 +51,8 @@ def test_parallel_lifecycles_and_checkout_race(serve, project):
             for n in range(SESSIONS):
                 tg.start_soon(one_lifecycle, n)
         async with served.client() as client:
-            created = await ok(client, "qms_create", user="claude", doc_type="CR", title="Contended")
+            created = await ok(client, "qms_create", user="claude", doc_type="CR",
+                               title="Contended")
             await ok(client, "qms_checkin", user="claude", doc_id=created["doc_id"])
         async with anyio.create_task_group() as tg:
             for n in range(RACERS):

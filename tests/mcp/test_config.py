@@ -1,4 +1,4 @@
-"""`qms mcp-config` snippets, the Claude Code command, and Host/Origin allow-lists."""
+"""Units: `qms mcp-config` snippets, the Claude Code command, Host/Origin allow-lists, tool set."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import sys
 
 import pytest
 
-from qms.mcp.config import claude_add_command, endpoint_url, http_config, mcp_config_text, stdio_config
+from _mcp_support import EXPOSED
+from qms import operations
+from qms.mcp.config import (
+    claude_add_command, endpoint_url, http_config, mcp_config_text, stdio_config)
 from qms.mcp.security import allowed_hosts, transport_security
 
 
@@ -43,3 +46,9 @@ def test_allow_lists_cover_defaults_with_and_without_port():
     assert settings.enable_dns_rebinding_protection
     assert "http://host.docker.internal:*" in settings.allowed_origins
     assert "http://evil.example" not in settings.allowed_origins
+
+
+@pytest.mark.req("REQ-MCP-010")
+def test_tool_set_is_the_operations_contract():
+    assert EXPOSED == {f"qms_{name}" for name in operations.TOOLS}
+    assert not {"qms_init", "qms_user", "qms_namespace", "qms_migrate"} & EXPOSED

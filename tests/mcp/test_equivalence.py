@@ -22,13 +22,15 @@ TITLE = "Fix X"
 
 def snapshot(root: Path) -> dict[str, str]:
     """Every file the operations write, with timestamps blanked."""
-    files = [p for area in ("QMS", ".claude/users") for p in (root / area).rglob("*") if p.is_file()]
-    return {str(p.relative_to(root)): TIMESTAMP.sub("<ts>", p.read_text(errors="replace")) for p in files}
+    files = [p for area in ("QMS", ".claude/users") for p in (root / area).rglob("*")
+             if p.is_file()]
+    return {str(p.relative_to(root)): TIMESTAMP.sub("<ts>", p.read_text(errors="replace"))
+            for p in files}
 
 
 def cli(root: Path, user: str, *argv: str) -> None:
-    done = subprocess.run([QMS_CLI, "--user", user, *argv], cwd=root, capture_output=True, text=True,
-                          timeout=30, stdin=subprocess.DEVNULL)
+    done = subprocess.run([QMS_CLI, "--user", user, *argv], cwd=root, capture_output=True,
+                          text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, f"qms --user {user} {' '.join(argv)}: {done.stderr}"
 
 
@@ -39,7 +41,8 @@ def cli_lifecycle(root: Path) -> None:
         command = tool.removeprefix("qms_")
         argv = [command, doc_id]
         if "content" in args:  # the CLI way: edit the workspace copy, then check in
-            (root / ".claude" / "users" / user / "workspace" / f"{doc_id}.md").write_text(args["content"])
+            workspace = root / ".claude" / "users" / user / "workspace"
+            (workspace / f"{doc_id}.md").write_text(args["content"])
         if command == "route":
             argv.append(f"--{args['route_type']}")
         if command == "review":
@@ -63,4 +66,4 @@ def test_cli_and_mcp_leave_the_same_state(serve, project, tmp_path):
     assert sorted(actual) == sorted(expected)
     for path, text in expected.items():
         assert actual[path] == text, path
-    assert any(p.endswith("CR-001.jsonl") for p in expected) and any(p.endswith("CR-001.json") for p in expected)
+    assert {"QMS/.audit/CR/CR-001.jsonl", "QMS/.meta/CR/CR-001.json"} <= set(expected)

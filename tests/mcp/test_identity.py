@@ -38,7 +38,7 @@ def test_mode_follows_header_presence_not_transport():
     assert select_mode(None) is Mode.STDIO
     assert select_mode({}) is Mode.TRUSTED
     assert select_mode({"X-QMS-Identity": "qa"}) is Mode.ENFORCED
-    assert select_mode({"x-qms-identity": ""}) is Mode.ENFORCED  # present-but-empty never skips checks
+    assert select_mode({"x-qms-identity": ""}) is Mode.ENFORCED  # present but empty: no bypass
 
 
 @pytest.mark.parametrize("user", ["", "   ", None])

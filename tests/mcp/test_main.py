@@ -48,7 +48,8 @@ def test_stdio_stdout_carries_only_protocol(project, tmp_path):
             "clientInfo": {"name": "raw", "version": "0"}}},
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-         "params": {"name": "qms_create", "arguments": {"user": "claude", "doc_type": "CR", "title": "T"}}},
+         "params": {"name": "qms_create",
+                    "arguments": {"user": "claude", "doc_type": "CR", "title": "T"}}},
         {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
          "params": {"name": "qms_status", "arguments": {"user": "nobody", "doc_id": "CR-001"}}},
     ]
@@ -60,7 +61,7 @@ def test_stdio_stdout_carries_only_protocol(project, tmp_path):
         proc.stdin.write("".join(json.dumps(m) + "\n" for m in messages))
         proc.stdin.flush()
         lines = [proc.stdout.readline() for _ in range(3)]
-        replies = sorted((json.loads(line) for line in lines), key=lambda r: r["id"])  # all JSON-RPC
+        replies = sorted((json.loads(line) for line in lines), key=lambda r: r["id"])
         proc.stdin.close()
         assert proc.stdout.read() == ""  # nothing else, ever
         stderr = proc.stderr.read()
@@ -126,6 +127,7 @@ def test_background_refuses_taken_port(project):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        refused = qms_mcp("start", "--background", "--port", str(port), "--project-root", str(project))
+        refused = qms_mcp("start", "--background", "--port", str(port),
+                          "--project-root", str(project))
     assert refused.returncode == 1 and "already in use" in refused.stderr
     assert not (project / ".qms" / "mcp.pid").exists()

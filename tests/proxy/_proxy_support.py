@@ -3,12 +3,14 @@ the official MCP stdio client."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -27,17 +29,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = START_TIMEOUT) -> None:
+def wait_until_serving(port: int, process: subprocess.Popen, timeout: float = START_TIMEOUT) -> None:
+    """Until `GET /healthz` on the port answers with this process's pid (not just an open
+    socket, and not another program that took the port meanwhile)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited early with {process.returncode}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+            with opener.open(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                if json.load(response).get("pid") == process.pid:
+                    return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"no server of ours on 127.0.0.1:{port} after {timeout}s")
 
 
 class ServerProcess:
@@ -56,7 +63,7 @@ class ServerProcess:
             self.process = subprocess.Popen(
                 self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
             )
-        wait_for_port(self.port, self.process)
+        wait_until_serving(self.port, self.process)
         return self
 
     def kill(self) -> None:

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # for _proxy_support (pyproject pythonpath lacks tests/proxy)
-from _proxy_support import HERE, ServerProcess, free_port  # noqa: E402
+from _proxy_support import HERE, ServerProcess, free_port
 
 
 @pytest.fixture
@@ -20,7 +19,9 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[Any]:
-    """`make(argv_without_port, port=None)` -> a started ServerProcess (killed at teardown)."""
+    """`make(argv, env=None, start=True)`: a ServerProcess on a free port (`--port` appended).
+
+    Every server is killed at teardown."""
     servers: list[ServerProcess] = []
 
     def make(argv: list[str], env: dict[str, str] | None = None, start: bool = True) -> ServerProcess:

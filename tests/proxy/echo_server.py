@@ -3,23 +3,30 @@
 Tools: ``echo``, ``slow`` (sleeps), ``record`` (appends one line per execution to
 ``--calls-file`` so tests can count executions), ``whoami`` (the proxy's headers as the
 server saw them), ``ask`` (a server-to-client elicitation) and ``chatty`` (a log and a
-progress notification before answering).
+progress notification before answering). `GET /healthz` reports the server's pid.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import anyio
 from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from mcp.server.mcpserver import Context, MCPServer
 
 
 def build(calls_file: Path) -> MCPServer:
     server = MCPServer("proxy-test")
+
+    @server.custom_route("/healthz", methods=["GET"])
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"pid": os.getpid()})
 
     @server.tool()
     def echo(text: str) -> str:

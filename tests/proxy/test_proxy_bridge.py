@@ -32,6 +32,13 @@ async def test_tools_and_identity_headers(echo_server):
     assert anonymous["instance"] not in (None, first["instance"])
 
 
+async def test_large_messages_pass_both_ways(echo_server):
+    server = echo_server()  # answers over SSE, where the SDK's default event limit is 1 MiB
+    big = "x" * (3 * 1024 * 1024)
+    async with proxied(server.url) as client:
+        assert text(await client.call_tool("echo", {"text": big})) == big
+
+
 async def test_server_to_client_request_and_notifications(echo_server):
     server = echo_server()
     logs, progress = [], []

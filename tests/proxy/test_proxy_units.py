@@ -55,7 +55,8 @@ async def test_connect_failures_beyond_retries_answer_unreachable():
     inner = Scripted(*(httpx2.ConnectError("refused") for _ in range(5)))
     response = await send(inner, retries=1)
     assert inner.sent == 2 and response.status_code == 503
-    assert "unreachable after 2 attempt(s)" in error_message(response) and "NOT executed" in error_message(response)
+    message = error_message(response)
+    assert "unreachable after 2 attempt(s)" in message and "NOT executed" in message
 
 
 @pytest.mark.parametrize("error", [httpx2.ReadTimeout("slow"), httpx2.RemoteProtocolError("reset"),
@@ -70,7 +71,8 @@ async def test_unknown_session_is_reported_as_not_executed():
     class Gone(Scripted):
         async def handle_async_request(self, request):
             self.sent += 1
-            return httpx2.Response(404, json={"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "x"}})
+            body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Session not found"}}
+            return httpx2.Response(404, json=body)
 
     response = await send(Gone(), session=True)
     assert response.status_code == 404 and response.lost
@@ -91,7 +93,10 @@ def test_identity_headers_from_environment():
 
 @pytest.mark.parametrize(
     ("url", "safe"),
-    [("http://u:secret@host:8000/mcp", "http://host:8000/mcp"), ("http://[::1]:8000/mcp", "http://[::1]:8000/mcp")],
+    [
+        ("http://u:secret@host:8000/mcp", "http://host:8000/mcp"),
+        ("http://[::1]:8000/mcp", "http://[::1]:8000/mcp"),
+    ],
 )
 def test_safe_url_drops_credentials(url, safe):
     assert ProxyConfig(url).safe_url == safe

@@ -41,7 +41,9 @@ def _fold(part: str) -> str:
     return unicodedata.normalize("NFC", part).casefold()
 
 
-def check_path(target: str | Path, project_root: Path, user: str | None, cwd: str | Path | None = None) -> Decision:
+def check_path(
+    target: str | Path, project_root: Path, user: str | None, cwd: str | Path | None = None
+) -> Decision:
     """Whether a file-editing tool may write `target` (relative paths are taken from `cwd`)."""
     root = Path(os.path.realpath(project_root)).parts
     path = Path(target)
@@ -60,7 +62,9 @@ def check_path(target: str | Path, project_root: Path, user: str | None, cwd: st
         if len(parts) > 3 and parts[3] == "inbox":
             return Decision(False, f"{shown} is in {owner}'s inbox, which only the qms tool writes.")
         if user is not None and parts[2] != _fold(user):
-            return Decision(False, f"{shown} belongs to user {owner!r}; you are {user!r}. Edit only your own workspace.")
+            return Decision(
+                False, f"{shown} belongs to user {owner!r}; you are {user!r}. Edit only your own workspace."
+            )
     return ALLOW
 
 
@@ -80,11 +84,8 @@ def decide(event: Any, project_root: Path | None, user: str | None) -> Decision:
         return Decision(False, "write guard: the hook event is not a JSON object")
     if event.get("tool_name") not in GUARDED_TOOLS:
         return ALLOW
-    tool_input = event.get("tool_input")
-    target = next(
-        (tool_input[key] for key in PATH_KEYS if isinstance(tool_input, dict) and isinstance(tool_input.get(key), str)),
-        None,
-    )
+    tool_input = event.get("tool_input") if isinstance(event.get("tool_input"), dict) else {}
+    target = next((tool_input[key] for key in PATH_KEYS if isinstance(tool_input.get(key), str)), None)
     if not target:
         return Decision(False, f"write guard: {event['tool_name']} event carries no file path")
     cwd = event.get("cwd") if isinstance(event.get("cwd"), str) else None

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+WILDCARDS = ("0.0.0.0", "::", "[::]", "")
 
 
 def base_url(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> str:
     """The URL a local client uses to reach a server bound to host:port (wildcard -> 127.0.0.1)."""
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "[::]", "") else host
+    shown = "127.0.0.1" if host in WILDCARDS else host
     if ":" in shown and not shown.startswith("["):
         shown = f"[{shown}]"
     return f"http://{shown}:{port}"
@@ -36,9 +38,15 @@ def http_config(url: str) -> dict:
     return {"mcpServers": {"qms": {"type": "http", "url": url}}}
 
 
+def _qms_mcp_command() -> str:
+    """`qms-mcp` of this installation (absolute, so the client needs no PATH setup)."""
+    sibling = Path(sys.executable).with_name("qms-mcp")
+    return str(sibling) if sibling.exists() else shutil.which("qms-mcp") or "qms-mcp"
+
+
 def stdio_config(project_root: str | Path) -> dict:
     """`.mcp.json` for a private stdio server (fallback when the HTTP server cannot run)."""
-    command = shutil.which("qms-mcp") or "qms-mcp"
+    command = _qms_mcp_command()
     args = ["--transport", "stdio", "--project-root", str(Path(project_root).resolve())]
     return {"mcpServers": {"qms": {"type": "stdio", "command": command, "args": args}}}
 
@@ -47,7 +55,8 @@ def mcp_config_text(project_root: str | Path, url: str | None = None) -> str:
     """What `qms mcp-config` prints: both snippets, HTTP first."""
     url = url or endpoint_url()
     return "\n".join([
-        "# .mcp.json - single authority over HTTP (recommended; start it with `qms-mcp start --background`)",
+        "# .mcp.json - the single-authority HTTP server (recommended);",
+        "# start it with: qms-mcp start --background",
         json.dumps(http_config(url), indent=2),
         f"# or run: {claude_add_command(url)}",
         "",

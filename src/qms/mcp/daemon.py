@@ -11,12 +11,12 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import suppress
 import urllib.request
+from contextlib import suppress
 from pathlib import Path
 
 from qms.errors import Conflict, QMSError
-from qms.mcp.config import base_url, claude_add_command, endpoint_url
+from qms.mcp.config import WILDCARDS, base_url, claude_add_command, endpoint_url
 from qms.mcp.server import bind
 
 STATE_DIR = ".qms"
@@ -78,7 +78,8 @@ def start(root: Path, host: str, port: int, serve_args: list[str]) -> int:
     """Spawn `qms-mcp <serve_args>` detached, wait until it answers, print how to connect."""
     state = running(root)
     if state:
-        raise Conflict(f"qms-mcp is already running for this project (pid {state['pid']}, {state['url']})")
+        raise Conflict(f"qms-mcp is already running for this project (pid {state['pid']}, "
+                       f"{state['url']}); see `qms-mcp status`")
     bind(host, port).close()  # refuse early, and clearly, if the port is taken
     log = log_path(root)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -100,6 +101,8 @@ def start(root: Path, host: str, port: int, serve_args: list[str]) -> int:
         time.sleep(0.2)
     print(f"qms-mcp running in the background (pid {child.pid})")
     print(f"  endpoint: {url}")
+    if host in WILDCARDS:
+        print(f"  from containers: http://host.docker.internal:{port}/mcp")
     print(f"  log:      {log}")
     print(f"  connect Claude Code: {claude_add_command(url)}")
     return 0

@@ -33,7 +33,8 @@ class Mode(StrEnum):
 
 
 def select_mode(headers: Mapping[str, str] | None) -> Mode:
-    """ENFORCED if the identity header is present (even empty), TRUSTED on other HTTP, else STDIO."""
+    """ENFORCED if the identity header is present (even empty), TRUSTED on other HTTP requests,
+    STDIO when there is no HTTP request at all."""
     if headers is None:
         return Mode.STDIO
     return Mode.ENFORCED if _get(headers, IDENTITY_HEADER) is not None else Mode.TRUSTED
@@ -50,7 +51,8 @@ def _short(instance: str) -> str:
 class IdentityRegistry:
     """Thread-safe TTL locks ``identity -> (instance, last_seen)`` for enforced callers."""
 
-    def __init__(self, ttl: float = DEFAULT_TTL, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl: float = DEFAULT_TTL,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self._clock = clock
         self._locks: dict[str, tuple[str, float]] = {}
@@ -105,9 +107,10 @@ class IdentityRegistry:
         if held is not None and held[0] != instance:
             raise Conflict(
                 f"IDENTITY LOCKED: identity '{identity}' is already in use by another running "
-                f"instance ({_short(held[0])}); this request comes from instance {_short(instance)}. "
-                "Two agents (for example two containers) claim the same identity. Do not "
-                "troubleshoot: stop and tell the user that one of the two instances must be stopped.",
+                f"instance ({_short(held[0])}); this request comes from instance "
+                f"{_short(instance)}. Two agents (for example two containers) claim the same "
+                "identity. Do not troubleshoot: stop and tell the user that one of the two "
+                "instances must be stopped.",
                 identity=identity,
                 instance=held[0],
             )
@@ -121,9 +124,9 @@ class IdentityRegistry:
         if held is not None:
             raise Conflict(
                 f"IDENTITY LOCKED: identity '{user}' belongs to a running agent connected in "
-                f"enforced mode (instance {_short(held[0])}); this {mode.value} request is refused. "
-                "Do not troubleshoot: stop and tell the user. Use your own identity, or wait until "
-                "that agent has stopped and its lock has expired.",
+                f"enforced mode (instance {_short(held[0])}); this {mode.value} request is "
+                "refused. Do not troubleshoot: stop and tell the user. Use your own identity, or "
+                "wait until that agent has stopped and its lock has expired.",
                 identity=user,
                 instance=held[0],
             )

@@ -1,12 +1,12 @@
 """`qms-mcp`: serve a qms project over MCP, or manage its background server.
 
     qms-mcp [--transport stdio|sse|streamable-http] [--host H] [--port P] [--project-root DIR]
-            [--identity-ttl SECONDS] [--allow-host NAME ...]
+            [--identity-ttl SECONDS] [--allow-host NAME ...] [--log-level LEVEL]
     qms-mcp start [--background] [same options; transport defaults to streamable-http]
     qms-mcp status|stop [--project-root DIR]
 
 The project is `--project-root`, else `$QMS_PROJECT_ROOT`, else found walking up from the cwd.
-Logs go to stderr only (stdout belongs to the protocol in stdio mode).
+Logs go to stderr only (in stdio mode stdout belongs to the protocol).
 """
 
 from __future__ import annotations
@@ -32,32 +32,33 @@ log = logging.getLogger("qms.mcp")
 
 
 def _parser(command: str | None) -> argparse.ArgumentParser:
-    prog = f"qms-mcp {command}" if command else "qms-mcp"
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
-    parser.add_argument("--project-root", help="project root (default: $QMS_PROJECT_ROOT, else walk up)")
+    parser = argparse.ArgumentParser(prog=f"qms-mcp {command or ''}".strip(), description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--project-root", help="default: $QMS_PROJECT_ROOT, else walk up from cwd")
     if command in ("status", "stop"):
         return parser
     if command == "start":
-        parser.add_argument("--background", action="store_true", help="run detached (pid/log under .qms/)")
-    parser.add_argument(
-        "--transport", choices=TRANSPORTS[1:] if command else TRANSPORTS,
-        default="streamable-http" if command else "stdio",
-    )
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"bind address (default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    parser.add_argument("--identity-ttl", type=float, default=DEFAULT_TTL, help="identity lock TTL, seconds")
-    parser.add_argument(
-        "--allow-host", action="append", default=[], metavar="NAME",
-        help="extra Host/Origin name to accept (repeatable)",
-    )
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+        parser.add_argument("--background", action="store_true",
+                            help="run detached; pid and log files under <project>/.qms/")
+    transport = "streamable-http" if command else "stdio"
+    parser.add_argument("--transport", choices=TRANSPORTS[1:] if command else TRANSPORTS,
+                        default=transport, help=f"default: {transport}")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"bind address ({DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port ({DEFAULT_PORT})")
+    parser.add_argument("--identity-ttl", type=float, default=DEFAULT_TTL, metavar="SECONDS",
+                        help=f"identity lock lifetime without requests ({DEFAULT_TTL:.0f})")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also accept this Host/Origin name (repeatable)")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
 
 def _serve_args(args: argparse.Namespace, root: Path) -> list[str]:
-    """The command line of the detached server (the foreground form of `args`)."""
+    """The command line of the detached server: the foreground form of `args`."""
     argv = ["--transport", args.transport, "--host", args.host, "--port", str(args.port),
-            "--project-root", str(root), "--identity-ttl", str(args.identity_ttl), "--log-level", args.log_level]
+            "--project-root", str(root), "--identity-ttl", str(args.identity_ttl),
+            "--log-level", args.log_level]
     return argv + [a for host in args.allow_host for a in ("--allow-host", host)]
 
 
@@ -73,10 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv.pop(0) if argv and argv[0] in COMMANDS else None
     args = _parser(command).parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stderr, level=getattr(args, "log_level", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = getattr(args, "log_level", "INFO")
+    logging.basicConfig(stream=sys.stderr, level=level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # the SDK logs every request at INFO
+    logging.getLogger("mcp").setLevel(level if level == "DEBUG" else "WARNING")
     try:
         project = Project.open(args.project_root) if args.project_root else Project.discover()
         if command == "status":

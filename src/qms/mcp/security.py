@@ -40,7 +40,7 @@ class HostOriginGuard:
         self.check = TransportSecurityMiddleware(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (refused := await self.check.validate_request(Request(scope))):
-            await refused(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+        refused = None
+        if scope["type"] == "http":
+            refused = await self.check.validate_request(Request(scope))
+        await (refused or self.app)(scope, receive, send)

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from qms import __version__
 from qms.errors import Conflict
+from qms.mcp.config import WILDCARDS
 from qms.mcp.security import HostOriginGuard, transport_security
 from qms.mcp.tools import Backend, register
 
@@ -34,9 +35,8 @@ INSTRUCTIONS = (
 
 def build(backend: Backend, *, noop: bool = False) -> MCPServer:
     """The MCP server with every qms tool; all calls share `backend` (one identity registry)."""
-    server = MCPServer(
-        "qms", version=__version__, instructions=INSTRUCTIONS, lifespan=lambda _: nullcontext(backend)
-    )
+    server = MCPServer("qms", version=__version__, instructions=INSTRUCTIONS,
+                       lifespan=lambda _: nullcontext(backend))
     register(server, noop=noop)
     return server
 
@@ -46,7 +46,9 @@ def http_app(
 ) -> Starlette:
     """The ASGI app: `/mcp` (streamable-http) or `/sse` + `/messages/` (sse), plus `/healthz`.
 
-    Host/Origin checks are always on, whatever address the server is bound to.
+    Host/Origin checks are always on, whatever address the server is bound to. `/mcp` is
+    stateless with plain JSON replies: any client (or a proxy posting one message at a time)
+    works without session bookkeeping, and no reply pays for an SSE stream.
     """
     security = transport_security(allow_hosts)
 
@@ -60,7 +62,9 @@ def http_app(
     if transport == "sse":
         app = server.sse_app(transport_security=security)
     else:
-        app = server.streamable_http_app(transport_security=security, stateless_http=False)
+        app = server.streamable_http_app(
+            transport_security=security, stateless_http=True, json_response=True
+        )
     app.add_middleware(HostOriginGuard, settings=security)
     return app
 
@@ -82,18 +86,20 @@ def bind(host: str, port: int) -> socket.socket:
                 f"port {port} on {host} is already in use (another qms-mcp? try `qms-mcp status`)",
                 host=host, port=port,
             ) from exc
-        raise Conflict(f"cannot listen on {host}:{port}: {exc.strerror}", host=host, port=port) from exc
+        raise Conflict(f"cannot listen on {host}:{port}: {exc.strerror}",
+                       host=host, port=port) from exc
     return sock
 
 
-def run(
-    server: MCPServer, transport: Transport, host: str, port: int, allow_hosts: Iterable[str] = (), project: str = ""
-) -> None:
+def run(server: MCPServer, transport: Transport, host: str, port: int,
+        allow_hosts: Iterable[str] = (), project: str = "") -> None:
     """Serve until interrupted. stdio writes nothing but protocol messages to stdout."""
     if transport == "stdio":
         anyio.run(server.run_stdio_async)
         return
     sock = bind(host, port)
+    if host not in WILDCARDS:  # the address the server is bound to is a legitimate Host
+        allow_hosts = [*allow_hosts, f"[{host}]" if ":" in host else host]
     config = uvicorn.Config(
         http_app(server, transport, allow_hosts, project), log_config=None, access_log=False,
         timeout_graceful_shutdown=3,

@@ -2,10 +2,15 @@
 in-process. Success -> structured ``{"ok": true, "result": ...}`` plus the rendered text;
 a refusal (any ``QMSError``) -> a tool error (``isError``) carrying the operation's message
 and ``{"ok": false, "error": err.to_dict()}``.
+
+Read-only tools are ``async``: their operations only read a few small files and take no lock,
+so they run on the event loop without a thread hop. Mutating tools are plain functions, which
+the SDK runs on worker threads, because they may wait for the project lock.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Annotated, Any, Literal
@@ -16,13 +21,14 @@ from pydantic import BaseModel, Field
 
 from qms.errors import QMSError
 from qms.mcp.identity import IdentityRegistry
+from qms.store.project import Project
 
 
 @dataclass(frozen=True)
 class Backend:
     """Shared by every call (handed to tools as the server's lifespan context)."""
 
-    project: Any
+    project: Project
     ops: ModuleType
     registry: IdentityRegistry
 
@@ -36,22 +42,18 @@ class ToolOutput(BaseModel):
 
 
 Out = Annotated[CallToolResult, ToolOutput]
-User = Annotated[str, Field(description="Your own QMS identity, e.g. 'claude' (required, never another's).")]
+User = Annotated[str, Field(description="Your own QMS identity, e.g. 'claude' (never another's).")]
 DocId = Annotated[str, Field(description="Document ID, e.g. 'CR-001' or 'CR-001-VAR-001'.")]
 
 
 def _ok(text: str, result: dict[str, Any]) -> CallToolResult:
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)], structured_content={"ok": True, "result": result}
-    )
+    return CallToolResult(content=[TextContent(type="text", text=text)],
+                          structured_content={"ok": True, "result": result})
 
 
 def _refused(err: QMSError) -> CallToolResult:
-    return CallToolResult(
-        content=[TextContent(type="text", text=err.message)],
-        structured_content={"ok": False, "error": err.to_dict()},
-        is_error=True,
-    )
+    return CallToolResult(content=[TextContent(type="text", text=err.message)],
+                          structured_content={"ok": False, "error": err.to_dict()}, is_error=True)
 
 
 def _identity(ctx: Context, user: str) -> tuple[Backend, str]:
@@ -59,56 +61,50 @@ def _identity(ctx: Context, user: str) -> tuple[Backend, str]:
     return backend, backend.registry.resolve(user, ctx.headers)
 
 
-def _operation(ops: ModuleType, command: str) -> Any:
-    """`ops.<command>`. Shim: once its submodule is imported, `qms.operations.<command>` names the
-    module rather than the function (the import system rebinds it); take the function from it."""
-    found = getattr(ops, command)
-    return getattr(found, command) if isinstance(found, ModuleType) else found
-
-
 def _call(ctx: Context, user: str, command: str, **kwargs: Any) -> CallToolResult:
     try:
         backend, identity = _identity(ctx, user)
-        result = _operation(backend.ops, command)(backend.project, identity, **kwargs)
+        result = getattr(backend.ops, command)(backend.project, identity, **kwargs)
     except QMSError as err:
         return _refused(err)
     return _ok(result.render(), result.to_dict())
 
 
-def qms_inbox(user: User, ctx: Context) -> Out:
+async def qms_inbox(user: User, ctx: Context) -> Out:
     """List the review/approval tasks waiting for `user`."""
     return _call(ctx, user, "inbox")
 
 
-def qms_workspace(user: User, ctx: Context) -> Out:
+async def qms_workspace(user: User, ctx: Context) -> Out:
     """List the documents `user` has checked out."""
     return _call(ctx, user, "workspace")
 
 
-def qms_status(user: User, doc_id: DocId, ctx: Context) -> Out:
+async def qms_status(user: User, doc_id: DocId, ctx: Context) -> Out:
     """Show a document's status, version, owner and pending assignees."""
     return _call(ctx, user, "status", doc_id=doc_id)
 
 
-def qms_read(user: User, doc_id: DocId, ctx: Context, version: str | None = None, draft: bool = False) -> Out:
+async def qms_read(user: User, doc_id: DocId, ctx: Context, version: str | None = None,
+                   draft: bool = False) -> Out:
     """Read a document: the effective version by default, a given `version`, or the `draft`."""
     return _call(ctx, user, "read", doc_id=doc_id, version=version, draft=draft)
 
 
-def qms_history(user: User, doc_id: DocId, ctx: Context) -> Out:
+async def qms_history(user: User, doc_id: DocId, ctx: Context) -> Out:
     """Show a document's audit trail."""
     return _call(ctx, user, "history", doc_id=doc_id)
 
 
-def qms_comments(user: User, doc_id: DocId, ctx: Context, version: str | None = None) -> Out:
+async def qms_comments(user: User, doc_id: DocId, ctx: Context, version: str | None = None) -> Out:
     """Show the review/approval comments on a document (optionally for one `version`)."""
     return _call(ctx, user, "comments", doc_id=doc_id, version=version)
 
 
-def qms_create(
-    user: User, doc_type: str, title: str, ctx: Context, parent: str | None = None, name: str | None = None
-) -> Out:
-    """Create a document of `doc_type` (CR, INV, SOP, VAR, ...) and check it out to `user`."""
+def qms_create(user: User, doc_type: str, title: str, ctx: Context, parent: str | None = None,
+               name: str | None = None) -> Out:
+    """Create a document of `doc_type` (CR, INV, SOP, TP, ER, VAR, ADD, VR, TEMPLATE with `name`,
+    {NS}-RS/{NS}-RTM; child types need `parent`), checked out to `user`."""
     return _call(ctx, user, "create", doc_type=doc_type, title=title, parent=parent, name=name)
 
 
@@ -128,10 +124,9 @@ def qms_cancel(user: User, doc_id: DocId, ctx: Context, confirm: bool = False) -
     return _call(ctx, user, "cancel", doc_id=doc_id, confirm=confirm)
 
 
-def qms_route(
-    user: User, doc_id: DocId, route_type: Literal["review", "approval"], ctx: Context, retire: bool = False
-) -> Out:
-    """Route a document for review or approval (`retire=true`: route to retire it)."""
+def qms_route(user: User, doc_id: DocId, route_type: Literal["review", "approval"], ctx: Context,
+              retire: bool = False) -> Out:
+    """Route your document for review or approval (`retire=true`: the approval retires it)."""
     return _call(ctx, user, "route", doc_id=doc_id, route_type=route_type, retire=retire)
 
 
@@ -140,20 +135,19 @@ def qms_assign(user: User, doc_id: DocId, assignees: list[str], ctx: Context) ->
     return _call(ctx, user, "assign", doc_id=doc_id, assignees=assignees)
 
 
-def qms_review(
-    user: User, doc_id: DocId, outcome: Literal["recommend", "request-updates"], comment: str, ctx: Context
-) -> Out:
+def qms_review(user: User, doc_id: DocId, outcome: Literal["recommend", "request-updates"],
+               comment: str, ctx: Context) -> Out:
     """Submit a review: `recommend` or `request-updates`, with a comment."""
     return _call(ctx, user, "review", doc_id=doc_id, outcome=outcome, comment=comment)
 
 
 def qms_approve(user: User, doc_id: DocId, ctx: Context) -> Out:
-    """Approve a document routed for approval."""
+    """Approve a document assigned to you for approval."""
     return _call(ctx, user, "approve", doc_id=doc_id)
 
 
 def qms_reject(user: User, doc_id: DocId, comment: str, ctx: Context) -> Out:
-    """Reject a document routed for approval, with a comment."""
+    """Reject a document assigned to you for approval, with a comment."""
     return _call(ctx, user, "reject", doc_id=doc_id, comment=comment)
 
 
@@ -163,22 +157,22 @@ def qms_withdraw(user: User, doc_id: DocId, ctx: Context) -> Out:
 
 
 def qms_release(user: User, doc_id: DocId, ctx: Context) -> Out:
-    """Release an approved executable document for execution."""
+    """Release your pre-approved executable document for execution."""
     return _call(ctx, user, "release", doc_id=doc_id)
 
 
 def qms_revert(user: User, doc_id: DocId, reason: str, ctx: Context) -> Out:
-    """Revert a post-reviewed document to execution, with a reason."""
+    """Deprecated (prefer checkout): move a POST_REVIEWED document back to execution."""
     return _call(ctx, user, "revert", doc_id=doc_id, reason=reason)
 
 
 def qms_close(user: User, doc_id: DocId, ctx: Context) -> Out:
-    """Close a post-approved executable document."""
+    """Close your post-approved executable document (cascades to its VRs)."""
     return _call(ctx, user, "close", doc_id=doc_id)
 
 
 def qms_fix(user: User, doc_id: DocId, ctx: Context) -> Out:
-    """Administrative fix of an effective document (audited)."""
+    """Administrator: repair legacy frontmatter of an effective or closed document."""
     return _call(ctx, user, "fix", doc_id=doc_id)
 
 
@@ -200,15 +194,16 @@ def qms_interact(
     progress: bool = False,
     compile: bool = False,
 ) -> Out:
-    """Interactive authoring of a VR: show the current prompt, `respond` (or from `file`),
-    `goto`/`cancel_goto`/`reopen` a prompt (with `reason`), show `progress`, or `compile`."""
+    """Author a Verification Record interactively: show the current prompt, `respond` (or
+    answer from `file`, a path inside the project), `goto`/`cancel_goto`/`reopen` a prompt (with
+    a `reason`), show `progress`, or preview the `compile`d document."""
     return _call(
         ctx, user, "interact", doc_id=doc_id, respond=respond, file=file, reason=reason, goto=goto,
         cancel_goto=cancel_goto, reopen=reopen, progress=progress, compile=compile,
     )
 
 
-def qms_noop(user: User, ctx: Context) -> Out:
+async def qms_noop(user: User, ctx: Context) -> Out:
     """Benchmark probe: resolves the identity like every tool, then does nothing."""
     try:
         _identity(ctx, user)
@@ -222,10 +217,10 @@ TOOLS = (
     qms_checkout, qms_checkin, qms_cancel, qms_route, qms_assign, qms_review, qms_approve,
     qms_reject, qms_withdraw, qms_release, qms_revert, qms_close, qms_fix, qms_unlock, qms_interact,
 )
-READ_ONLY = {qms_inbox, qms_workspace, qms_status, qms_read, qms_history, qms_comments}
 
 
 def register(server: MCPServer, noop: bool = False) -> None:
     """Add every qms tool to `server` (plus the benchmark `qms_noop` when asked)."""
     for fn in (*TOOLS, qms_noop) if noop else TOOLS:
-        server.add_tool(fn, annotations=ToolAnnotations(read_only_hint=fn in READ_ONLY or fn is qms_noop))
+        read_only = inspect.iscoroutinefunction(fn)
+        server.add_tool(fn, annotations=ToolAnnotations(read_only_hint=read_only))

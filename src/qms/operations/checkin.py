@@ -37,6 +37,7 @@ def _checkin(tx, project: Project, user: str, meta: dict, content: str | None) -
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT:
         raise ValidationError(f"The document is too large (limit {MAX_TEXT} bytes).")
     check_text(text, "document")
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors add
     if _interactive.is_interactive(doc_id):
         text = _interactive.on_checkin(tx, project, user, doc_id, text)
     elif not frontmatter.split(text)[0]:  # malformed frontmatter raises here too

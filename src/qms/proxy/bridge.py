@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 REINIT_PREFIX = "qms-mcp-proxy-reinit-"
 CLOSE_GRACE = 5.0
+MAX_SSE_EVENT = 64 * 1024 * 1024  # the SDK default (1 MiB) would cut off large documents
 MAY_HAVE_EXECUTED = "The call may have executed; it was NOT re-sent. Check its effect before retrying."
 
 
@@ -82,7 +83,10 @@ class Link:
                     transport=transport,
                     trust_env=False,
                 ) as client,
-                streamable_http_client(self.config.url, http_client=client) as (read, write),
+                streamable_http_client(self.config.url, http_client=client, max_sse_event_size=MAX_SSE_EVENT) as (
+                    read,
+                    write,
+                ),
             ):
                 self.write = write
                 task_status.started()
@@ -246,11 +250,14 @@ class Bridge:
                 del self._pending[request_id]
                 await self._reply_error(
                     request_id,
-                    f"qms-mcp-proxy: the connection to the QMS server ended before it answered. {MAY_HAVE_EXECUTED}",
+                    "qms-mcp-proxy: the connection to the QMS server ended before it answered. "
+                    + MAY_HAVE_EXECUTED,
                 )
 
     async def _reply_error(self, request_id: RequestId, message: str) -> None:
-        error = JSONRPCError(jsonrpc="2.0", id=request_id, error=ErrorData(code=CONNECTION_CLOSED, message=message))
+        error = JSONRPCError(
+            jsonrpc="2.0", id=request_id, error=ErrorData(code=CONNECTION_CLOSED, message=message)
+        )
         try:
             await self._to_client.send(SessionMessage(error))
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):

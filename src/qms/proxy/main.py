@@ -25,7 +25,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("url", help="streamable-http endpoint, e.g. http://host.docker.internal:8000/mcp")
     parser.add_argument("--retries", type=int, default=3, help="connection attempts to repeat (default 3)")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the server (default 300)")
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to wait for the server (default 300)"
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
     if args.retries < 0 or args.timeout <= 0:

@@ -81,7 +81,9 @@ class UpstreamTransport(httpx2.AsyncBaseTransport):
                         f"({type(exc).__name__}). The call was NOT executed. Is the server running on the host?",
                     )
                 delay = min(0.25 * 2 ** (attempt - 1), BACKOFF_CAP)
-                logger.info("connect to %s failed (%r); retry %d/%d in %.2fs", url, exc, attempt, attempts - 1, delay)
+                logger.info(
+                    "connect to %s failed (%r); retry %d/%d in %.2fs", url, exc, attempt, attempts - 1, delay
+                )
                 await anyio.sleep(delay)
             except httpx2.TimeoutException as exc:
                 logger.warning("%s %s timed out: %r", request.method, url, exc)
