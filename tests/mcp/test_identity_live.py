@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import anyio
 import pytest
 
@@ -14,11 +12,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
 def as_agent(identity: str, instance: str) -> dict[str, str]:
     return {"X-QMS-Identity": identity, "X-QMS-Instance": instance}
-
-
-async def call(served, headers, tool, **args):
-    async with served.client(headers) as client:
-        return await client.call_tool(tool, args)
 
 
 async def ok_as(served, headers, tool, **args):
@@ -54,7 +47,7 @@ def test_identity_matrix(serve):
 
         # heartbeat: each call by instance A renews the lock
         for _ in range(2):
-            await anyio.sleep(ttl / 2)  # two heartbeats span more than one TTL
+            await anyio.sleep(ttl * 0.6)  # together the two pauses outlast one TTL
             await ok_as(served, qa_a, "qms_inbox", user="qa")
         assert (await refused_as(served, {}, "qms_inbox", user="qa")).startswith("IDENTITY LOCKED:")
 

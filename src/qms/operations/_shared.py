@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from qms.domain import doctypes, permissions, versions, workflow
-from qms.errors import NotFound, ValidationError
+from qms.errors import InvalidTransition, NotFound, ValidationError
 from qms.store import atomic, audit, frontmatter, inbox, users
 from qms.store import meta as meta_store
 from qms.store.project import Project
@@ -117,6 +117,16 @@ def open_doc(project: Project, user: str, command: str, doc_id: str,
              tx: Transaction) -> tuple[str, dict]:
     authorize(project, user, command)
     return load(project, doc_id, tx)
+
+
+def open_task(project: Project, user: str, command: str, doc_id: str, tx: Transaction,
+              states: frozenset[str], phase: str) -> tuple[str, dict]:
+    """Open a document the user acts on as an assignee (review, approve, reject)."""
+    doc_id, meta = open_doc(project, user, command, doc_id, tx)
+    if meta["status"] not in states:
+        raise InvalidTransition(f"{doc_id} is {meta['status']}, not in {phase}.")
+    permissions.check_assigned(command, user, meta["pending_assignees"], doc_id)
+    return doc_id, meta
 
 
 def require_owner(command: str, user: str, meta: dict) -> None:

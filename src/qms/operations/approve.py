@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from qms.domain import permissions, versions, workflow as wf
-from qms.errors import InvalidTransition
+from qms.domain import versions, workflow as wf
 from qms.operations._shared import (
-    DocResult, clear_tracking, done, open_doc, release_checkout, require_draft, set_status)
+    DocResult, clear_tracking, done, open_task, release_checkout, require_draft, set_status)
 from qms.store import audit, frontmatter, inbox
 from qms.store import meta as meta_store
 from qms.store.project import Project
@@ -13,11 +12,8 @@ from qms.store.project import Project
 
 def approve(project: Project, user: str, *, doc_id: str) -> DocResult:
     with project.transaction() as tx:
-        doc_id, meta = open_doc(project, user, "approve", doc_id, tx)
-        status = meta["status"]
-        if status not in wf.APPROVAL_STATES:
-            raise InvalidTransition(f"{doc_id} is {status}, not in approval.")
-        permissions.check_assigned("approve", user, meta["pending_assignees"], doc_id)
+        doc_id, meta = open_task(project, user, "approve", doc_id, tx,
+                                 wf.APPROVAL_STATES, "approval")
         text = require_draft(project, meta, tx)
         old = meta["version"]
         audit.append(tx, project, doc_id, "APPROVE", user, old)

@@ -6,7 +6,8 @@ from qms.domain import versions, workflow as wf
 from qms.errors import Conflict, InvalidTransition
 from qms.operations import _interactive
 from qms.operations._shared import (
-    DocResult, clear_tracking, done, drop_tasks, open_doc, require_owner, set_status)
+    DocResult, clear_tracking, done, open_doc, require_owner, set_status)
+from qms.operations.withdraw import pull_back
 from qms.store import atomic, audit
 from qms.store import meta as meta_store
 from qms.store.project import Project
@@ -29,12 +30,7 @@ def checkout(project: Project, user: str, *, doc_id: str) -> DocResult:
         notices: list[str] = []
         if status in wf.IN_WORKFLOW:
             require_owner("checkout", user, meta)
-            target = wf.withdraw_target(status)
-            audit.append(tx, project, doc_id, "WITHDRAW", user, meta["version"],
-                         from_status=status, to_status=target)
-            set_status(tx, project, meta, user, target)
-            clear_tracking(meta)
-            drop_tasks(tx, project, doc_id)
+            target = pull_back(tx, project, meta, user)
             notices.append(f"Withdrawn from {status} to {target}.")
             status = target
         if status in (wf.APPROVED, wf.POST_APPROVED):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from qms.domain import permissions, workflow as wf
-from qms.errors import InvalidTransition
+from qms.domain import workflow as wf
 from qms.operations._shared import (
-    DocResult, clear_tracking, done, drop_tasks, open_doc, require_text, set_status)
+    DocResult, clear_tracking, done, drop_tasks, open_task, require_text, set_status)
 from qms.store import audit
 from qms.store import meta as meta_store
 from qms.store.project import Project
@@ -14,11 +13,9 @@ from qms.store.project import Project
 def reject(project: Project, user: str, *, doc_id: str, comment: str) -> DocResult:
     comment = require_text(comment, "rejection comment", "--comment")
     with project.transaction() as tx:
-        doc_id, meta = open_doc(project, user, "reject", doc_id, tx)
+        doc_id, meta = open_task(project, user, "reject", doc_id, tx,
+                                 wf.APPROVAL_STATES, "approval")
         status = meta["status"]
-        if status not in wf.APPROVAL_STATES:
-            raise InvalidTransition(f"{doc_id} is {status}, not in approval.")
-        permissions.check_assigned("reject", user, meta["pending_assignees"], doc_id)
         audit.append(tx, project, doc_id, "REJECT", user, meta["version"], comment=comment)
         set_status(tx, project, meta, user, wf.reject_target(status))
         clear_tracking(meta)

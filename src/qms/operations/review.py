@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from qms.domain import permissions, workflow as wf
-from qms.errors import InvalidTransition, ValidationError
-from qms.operations._shared import DocResult, done, open_doc, require_text, set_status
+from qms.domain import workflow as wf
+from qms.errors import ValidationError
+from qms.operations._shared import DocResult, done, open_task, require_text, set_status
 from qms.store import audit, inbox
 from qms.store import meta as meta_store
 from qms.store.project import Project
@@ -20,11 +20,9 @@ def review(project: Project, user: str, *, doc_id: str, outcome: str,
         raise ValidationError(f"outcome must be 'recommend' or 'request-updates', not {outcome!r}.")
     comment = require_text(comment, "review comment", "--comment")
     with project.transaction() as tx:
-        doc_id, meta = open_doc(project, user, "review", doc_id, tx)
+        doc_id, meta = open_task(project, user, "review", doc_id, tx,
+                                 wf.REVIEW_STATES, "review")
         status = meta["status"]
-        if status not in wf.REVIEW_STATES:
-            raise InvalidTransition(f"{doc_id} is {status}, not in review.")
-        permissions.check_assigned("review", user, meta["pending_assignees"], doc_id)
         audit.append(tx, project, doc_id, "REVIEW", user, meta["version"],
                      outcome=value, comment=comment)
         meta["pending_assignees"].remove(user)
