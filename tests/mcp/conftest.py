@@ -50,7 +50,6 @@ class Served:
     """A running `qms-mcp` (HTTP transports) or the recipe to spawn one (stdio)."""
 
     transport: str
-    root: Path
     args: list[str]
     port: int = 0
     proc: subprocess.Popen | None = None
@@ -79,31 +78,39 @@ class Served:
 
 def start_server(root: Path, transport: str, *extra: str, host: str = "127.0.0.1",
                  env: dict[str, str] | None = None) -> Served:
-    """Start `qms-mcp` for real and wait for `/healthz` (stdio: nothing to start yet)."""
+    """Start `qms-mcp` for real and wait for `/healthz` (stdio: nothing to start yet).
+    A free port can be taken by someone else before the server binds it: then try another."""
     args = ["--project-root", str(root), *extra]
-    served = Served(transport, root, args, env=env or {})
+    served = Served(transport, args, env=env or {})
     if transport == "stdio":
         return served
-    served.port = free_port()
-    served.log = root.parent / f"qms-mcp-{served.port}.log"
-    with open(served.log, "wb") as log:
-        served.proc = subprocess.Popen(
-            [QMS_MCP, "--transport", transport, "--host", host, "--port", str(served.port), *args],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-        )
+    for _ in range(3):
+        served.port = free_port()
+        served.log = root.parent / f"qms-mcp-{served.port}.log"
+        with open(served.log, "wb") as log:
+            served.proc = subprocess.Popen(
+                [QMS_MCP, "--transport", transport, "--host", host, "--port", str(served.port),
+                 *args],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, **served.env})
+        if _wait_healthy(served):
+            return served
+        stop_server(served)
+        if "already in use" not in served.stderr():
+            break
+    raise AssertionError(f"qms-mcp --transport {transport} did not start:\n{served.stderr()}")
+
+
+def _wait_healthy(served: Served) -> bool:
     deadline = time.monotonic() + START_TIMEOUT
-    while True:
+    while served.proc.poll() is None and time.monotonic() < deadline:
         try:
             if http(f"{served.base}/healthz")[0] == 200:
-                return served
+                return True
         except OSError:
             pass
-        if served.proc.poll() is not None or time.monotonic() > deadline:
-            stop_server(served)
-            raise AssertionError(
-                f"qms-mcp --transport {transport} did not start:\n{served.stderr()}")
         time.sleep(0.1)
+    return False
 
 
 def stop_server(served: Served) -> None:
@@ -118,12 +125,12 @@ def stop_server(served: Served) -> None:
 
 @pytest.fixture
 def serve(project) -> Iterator[Any]:
-    """`serve(transport, *extra_args, host=..., root=...)` -> Served; all stopped at teardown."""
+    """`serve(transport, *extra_args, host=..., env=...)` -> Served; all stopped at teardown."""
     started: list[Served] = []
 
-    def _serve(transport: str, *extra: str, host: str = "127.0.0.1", root: Path | None = None,
+    def _serve(transport: str, *extra: str, host: str = "127.0.0.1",
                env: dict[str, str] | None = None) -> Served:
-        served = start_server(root or project, transport, *extra, host=host, env=env)
+        served = start_server(project, transport, *extra, host=host, env=env)
         started.append(served)
         return served
 
