@@ -55,7 +55,9 @@ def start_server(root: Path, port: int) -> subprocess.Popen:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            LeanSession(port).connection.request("GET", "/healthz")
+            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            probe.request("GET", "/healthz")
+            probe.getresponse().read()
             return proc
         except OSError:
             time.sleep(0.1)
@@ -87,15 +89,26 @@ class LeanSession:
         return elapsed
 
 
-def interleaved(call, tools: dict[str, dict], n: int) -> dict[str, list[float]]:
-    """`n` timed calls of each tool, interleaved, after 20 warm-up rounds."""
+async def interleaved(call, tools: dict[str, dict], n: int) -> dict[str, list[float]]:
+    """`n` timed calls of each tool (`await call(tool, args)` -> seconds), interleaved, after
+    20 warm-up rounds."""
     times: dict[str, list[float]] = {tool: [] for tool in tools}
     for round_ in range(n + 20):
         for tool, args in tools.items():
-            elapsed = call(tool, args)
+            elapsed = await call(tool, args)
             if round_ >= 20:
                 times[tool].append(elapsed)
     return times
+
+
+async def lean_latencies(port: int, version: str, tools: dict[str, dict],
+                         n: int) -> dict[str, list[float]]:
+    session = LeanSession(port, version)
+
+    async def call(tool: str, args: dict) -> float:
+        return session.call(tool, args)
+
+    return await interleaved(call, tools, n)
 
 
 def lean_throughput(port: int, args: dict, sessions: int, per_session: int) -> float:
@@ -116,20 +129,14 @@ def lean_throughput(port: int, args: dict, sessions: int, per_session: int) -> f
 async def sdk_latencies(port: int, tools: dict[str, dict], n: int) -> dict[str, list[float]]:
     http = httpx2.AsyncClient(timeout=60)
     transport = streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)
-    async with Client(transport) as c:
+    async with Client(transport) as client:
         async def call(tool: str, args: dict) -> float:
             start = time.perf_counter()
-            result = await c.call_tool(tool, args)
+            result = await client.call_tool(tool, args)
             assert not result.is_error, result.content
             return time.perf_counter() - start
 
-        times: dict[str, list[float]] = {tool: [] for tool in tools}
-        for round_ in range(n + 20):
-            for tool, args in tools.items():
-                elapsed = await call(tool, args)
-                if round_ >= 20:
-                    times[tool].append(elapsed)
-        return times
+        return await interleaved(call, tools, n)
 
 
 def spawn_latencies(root: Path, doc_id: str, n: int) -> list[float]:
@@ -159,12 +166,10 @@ def main() -> None:
         port = free_port()
         server = start_server(root, port)
         try:
-            rows = {
-                f"lean client, {MODERN}": interleaved(LeanSession(port).call, tools, args.calls),
-                f"lean client, {HANDSHAKE}":
-                    interleaved(LeanSession(port, HANDSHAKE).call, tools, args.calls),
-                "official SDK client": anyio.run(sdk_latencies, port, tools, args.calls // 5),
-            }
+            rows = {f"lean client, {version}":
+                    anyio.run(lean_latencies, port, version, tools, args.calls)
+                    for version in (MODERN, HANDSHAKE)}
+            rows["official SDK client"] = anyio.run(sdk_latencies, port, tools, args.calls // 5)
             rate = lean_throughput(port, tools["qms_status"], args.sessions, args.per_session)
         finally:
             server.terminate()
