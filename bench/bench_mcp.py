@@ -16,11 +16,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -31,38 +28,10 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from qms.operations.create import create
-from qms.operations.init import init
-from qms.store.project import Project
+from _server import BIN, free_port, project_with_cr, start_server
 
-BIN = Path(sys.executable).parent
 MODERN, HANDSHAKE = "2026-07-28", "2025-06-18"
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(root: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [BIN / "qms-mcp", "--transport", "streamable-http", "--port", str(port),
-         "--project-root", str(root), "--log-level", "WARNING"],
-        env={**os.environ, "QMS_MCP_BENCH_NOOP": "1"}, stdin=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            probe.request("GET", "/healthz")
-            probe.getresponse().read()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("qms-mcp did not start")
 
 
 class LeanSession:
@@ -160,8 +129,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        init(root, yes=True)
-        doc_id = create(Project.open(root), "claude", doc_type="CR", title="Benchmark").doc_id
+        doc_id = project_with_cr(root)
         tools = {"qms_status": {"user": "claude", "doc_id": doc_id}, "qms_noop": {"user": "claude"}}
         port = free_port()
         server = start_server(root, port)

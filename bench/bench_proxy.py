@@ -14,49 +14,17 @@ per-call overhead of the hop in ms and the ratio proxied / direct. Not part of t
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import anyio
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from qms.operations.create import create
-from qms.operations.init import init
-from qms.store.project import Project
+from _server import BIN, free_port, project_with_cr, start_server
 
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(root: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [BIN / "qms-mcp", "--transport", "streamable-http", "--port", str(port),
-         "--project-root", str(root), "--log-level", "WARNING"],
-        env={**os.environ, "QMS_MCP_BENCH_NOOP": "1"}, stdin=subprocess.DEVNULL,
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            opener.open(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("qms-mcp did not start")
 
 
 async def timed(client: Client, tool: str, args: dict) -> float:
@@ -101,8 +69,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        init(root, yes=True)
-        doc_id = create(Project.open(root), "claude", doc_type="CR", title="Benchmark").doc_id
+        doc_id = project_with_cr(root)
         port = free_port()
         server = start_server(root, port)
         try:
