@@ -1,0 +1,45 @@
+"""The CLI stays light: it never loads the MCP SDK (or its web stack) to run a command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("mcp", "pydantic", "starlette", "uvicorn", "httpx", "anyio", "qms.mcp.server")
+PROBE = """
+import sys
+from qms.cli.main import main
+code = main(sys.argv[1:])
+loaded = [m for m in {heavy!r} if m in sys.modules]
+if loaded:
+    print("LOADED", loaded, file=sys.stderr)
+    sys.exit(99)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["--user", "qa", "status", "SOP-001"],
+    ["--user", "claude", "create", "CR", "--title", "Light"],
+    ["--user", "claude", "route", "CR-001", "--review"],
+    ["--user", "qa", "inbox"],
+    ["--user", "qa", "read", "SOP-001"],
+])
+def test_cli_commands_never_import_the_mcp_stack(project, args):
+    probe = PROBE.format(heavy=HEAVY)
+    if args[2] == "route":
+        subprocess.run([sys.executable, "-c", probe, "--user", "claude", "create", "CR",
+                        "--title", "x"], cwd=project, check=True, capture_output=True)
+    run = subprocess.run([sys.executable, "-c", probe, *args], cwd=project,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+
+
+def test_status_does_not_even_load_yaml(project):
+    probe = ("import sys\nfrom qms.cli.main import main\ncode = main(sys.argv[1:])\n"
+             "sys.exit(98 if 'yaml' in sys.modules else code)")
+    run = subprocess.run([sys.executable, "-c", probe, "--user", "qa", "status", "SOP-001"],
+                         cwd=project, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
