@@ -424,3 +424,25 @@ def test_cancelled_ids_stay_retired_for_children_and_without_counters(q):
     shutil.rmtree(q.root / "QMS" / ".meta" / ".seq")
     assert q.create("CR") == "CR-003"
     assert q.create("VAR", "v", "claude", "--parent", cr) == "CR-001-VAR-003"
+
+
+@req("REQ-DOC-007")
+def test_checkout_after_unlock_keeps_the_leftover_workspace_copy(q):
+    doc = q.create("SOP")
+    q.ok("claude", "checkin", doc)
+    q.ok("claude", "checkout", doc)
+    q.workspace_file("claude", doc).write_text("---\ntitle: t\n---\n\nunsaved edits\n")
+    q.ok("lead", "unlock", doc, "--reason", "stale")
+    q.ok("claude", "checkout", doc)
+    kept = [p for p in q.workspace_file("claude", doc).parent.iterdir() if ".stale-" in p.name]
+    assert len(kept) == 1 and "unsaved edits" in kept[0].read_text()
+    assert "unsaved edits" not in q.workspace_file("claude", doc).read_text()
+
+
+@req("REQ-DOC-007")
+def test_checkout_of_effective_archives_the_version_in_force(q):
+    doc = q.effective_sop()
+    in_force = q.effective(doc).read_text()
+    q.ok("claude", "checkout", doc)
+    assert q.version(doc) == "1.1" and q.effective(doc).read_text() == in_force
+    assert q.archive(doc, "1.0").read_text() == in_force

@@ -211,5 +211,13 @@ def require_draft(project: Project, meta: dict, tx: Transaction) -> str:
     return text
 
 
+def archive_once(tx: Transaction, project: Project, doc_id: str, version: str,
+                 text: str) -> None:
+    """Keep ``text`` as ``{ID}-v{version}.md`` unless that version is already archived."""
+    path = project.archive_path(doc_id, version)
+    if not tx.exists(path):
+        tx.write_text(path, text)
+
+
 def drop_tasks(tx: Transaction, project: Project, doc_id: str, approval_only: bool = False) -> None:
     inbox.remove(tx, project, doc_id, approval_only=approval_only)

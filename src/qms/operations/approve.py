@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from qms.domain import versions, workflow as wf
 from qms.operations._shared import (
-    DocResult, clear_tracking, done, open_task, release_checkout, require_draft, set_status)
+    DocResult, archive_once, clear_tracking, done, open_task, release_checkout, require_draft,
+    set_status)
 from qms.store import audit, frontmatter, inbox
 from qms.store import meta as meta_store
 from qms.store.project import Project
@@ -32,9 +33,8 @@ def _take_effect(tx, project, meta: dict, user: str, text: str, old: str) -> str
     tx.write_text(project.archive_path(doc_id, old), text)
     superseded = meta.get("effective_version")
     in_force = tx.read_text(project.effective_path(doc_id))
-    if superseded and in_force is not None and \
-            not tx.exists(project.archive_path(doc_id, superseded)):
-        tx.write_text(project.archive_path(doc_id, superseded), in_force)
+    if superseded and in_force is not None:  # a revision checked out by the earlier tool
+        archive_once(tx, project, doc_id, superseded, in_force)
     meta["version"] = new
     set_status(tx, project, meta, user, wf.approval_done(status))
     retiring = meta.get("retiring")

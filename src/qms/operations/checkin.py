@@ -6,7 +6,7 @@ from qms.domain import versions, workflow as wf
 from qms.errors import InvalidTransition, NotFound, ValidationError
 from qms.operations import _interactive
 from qms.operations._shared import (
-    MAX_TEXT, DocResult, check_text, clear_tracking, done, open_doc, release_checkout,
+    MAX_TEXT, DocResult, archive_once, check_text, clear_tracking, done, open_doc, release_checkout,
     require_owner, set_status)
 from qms.store import audit, frontmatter
 from qms.store import meta as meta_store
@@ -57,8 +57,8 @@ def _checkin(tx, project: Project, user: str, meta: dict, content: str | None) -
         prev = None
     if prev:
         old = tx.read_text(project.draft_path(doc_id))
-        if old is not None and not tx.exists(project.archive_path(doc_id, prev)):
-            tx.write_text(project.archive_path(doc_id, prev), old)
+        if old is not None:
+            archive_once(tx, project, doc_id, prev, old)
     if status in wf.REVIEWED_STATES and status != wf.POST_REVIEWED:
         set_status(tx, project, meta, user, wf.DRAFT)
         clear_tracking(meta)

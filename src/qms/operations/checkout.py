@@ -6,7 +6,7 @@ from qms.domain import versions, workflow as wf
 from qms.errors import Conflict, InvalidTransition
 from qms.operations import _interactive
 from qms.operations._shared import (
-    DocResult, clear_tracking, done, open_doc, require_owner, set_status)
+    DocResult, archive_once, clear_tracking, done, open_doc, require_owner, set_status)
 from qms.operations.withdraw import pull_back
 from qms.store import atomic, audit
 from qms.store import meta as meta_store
@@ -42,6 +42,8 @@ def checkout(project: Project, user: str, *, doc_id: str) -> DocResult:
         if status == wf.EFFECTIVE:
             text = atomic.read_text(project.effective_path(doc_id))
             meta["effective_version"] = meta.get("effective_version") or old_version
+            if text is not None:
+                archive_once(tx, project, doc_id, old_version, text)
             meta["version"] = versions.bump_minor(old_version)
             extra["from_version"] = old_version
             set_status(tx, project, meta, user, wf.DRAFT)
@@ -71,7 +73,13 @@ def checkout(project: Project, user: str, *, doc_id: str) -> DocResult:
             workspace = _interactive.on_checkout(tx, project, user, doc_id, text)
         if status == wf.EFFECTIVE:
             tx.write_text(project.draft_path(doc_id), text)
-        tx.write_text(project.workspace_path(user, doc_id), workspace)
+        ws_path = project.workspace_path(user, doc_id)
+        leftover = tx.read_text(ws_path)
+        if leftover is not None and leftover != workspace:  # e.g. left behind by an unlock
+            kept = ws_path.with_name(f"{ws_path.name}.stale-{audit.now_ts()[:19].replace(':', '')}")
+            tx.write_text(kept, leftover)
+            notices.append(f"Your earlier workspace copy was kept as {project.rel(kept)}.")
+        tx.write_text(ws_path, workspace)
         meta_store.save(tx, project, meta)
         audit.append(tx, project, doc_id, "CHECKOUT", user, meta["version"], **extra)
     return done(meta, f"Checked out {doc_id} v{meta['version']} ({meta['status']}) to "
