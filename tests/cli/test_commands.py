@@ -679,3 +679,9 @@ def test_checkin_accepts_crlf_and_a_byte_order_mark(q):
     text = q.draft(doc).read_text(encoding="utf-8")
     assert not text.startswith("\ufeff") and text.startswith("---\ntitle: New title\n")
     assert q.json("qa", "status", doc)["result"]["title"] == "New title"
+
+
+def test_json_flag_is_accepted_after_the_command(q):
+    doc = q.create("CR")
+    run = q("claude", "status", doc, "--json")
+    assert run.code == 0 and run.json["ok"] is True and run.json["result"]["doc_id"] == doc

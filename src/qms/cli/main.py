@@ -318,6 +318,8 @@ def _os_error(exc: OSError) -> QMSError:
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     want_json = "--json" in argv
+    if want_json:  # accepted anywhere: `qms --json read X` and `qms read X --json`
+        argv = ["--json", *(a for a in argv if a != "--json")]
     try:
         parser = build_parser(_command_word(argv))
         if not argv:
