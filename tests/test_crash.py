@@ -230,7 +230,7 @@ def check_consistent(root: Path) -> dict[str, dict]:
     for path in root.rglob("*.json"):
         if not is_temp(path):
             json.loads(path.read_text(encoding="utf-8"))
-    audits = {p.stem: p for p in (root / "QMS" / ".audit").rglob("*.jsonl") if not is_temp(p)}
+    audits = {p.stem: p for p in (root / "QMS" / ".audit").glob("*/*.jsonl") if not is_temp(p)}
     trails = {doc_id: read_jsonl(p) for doc_id, p in audits.items()}
 
     metas: dict[str, dict] = {}

@@ -685,3 +685,13 @@ def test_json_flag_is_accepted_after_the_command(q):
     doc = q.create("CR")
     run = q("claude", "status", doc, "--json")
     assert run.code == 0 and run.json["ok"] is True and run.json["result"]["doc_id"] == doc
+
+
+def test_project_level_changes_are_audited(q):
+    q.ok("lead", "user", "--add", "ini", "--group", "initiator")
+    q.ok("lead", "namespace", "add", "web")
+    log = q.root / "QMS" / ".audit" / "project.jsonl"
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["event"] for e in events] == ["INIT", "USER_ADD", "NAMESPACE_ADD"]
+    assert events[1]["user"] == "lead" and events[1]["name"] == "ini"
+    assert events[2]["namespace"] == "WEB" and all("ts" in e for e in events)

@@ -71,6 +71,7 @@ def init(root: str | Path | None = None, *, yes: bool = False,
         tx.write_text(base / ".claude" / "settings.json", json.dumps(_settings(), indent=2) + "\n")
         tx.write_text(project.state_dir / ".gitignore", "*\n")
         created += ["CLAUDE.md", ".claude/settings.json (write-guard hook)", CONFIG_FILE]
+        audit.append_project(tx, project, "INIT", "system", seeded=len(created))
     return InitResult(str(base), created)
 
 

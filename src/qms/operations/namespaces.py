@@ -7,6 +7,7 @@ import json
 from qms.domain import doctypes
 from qms.errors import Conflict, ValidationError
 from qms.operations._shared import Result, authorize
+from qms.store import audit
 from qms.store import namespaces as ns_store
 from qms.store.project import Project
 
@@ -39,5 +40,6 @@ def namespace_add(project: Project, user: str, *, name: str) -> NamespaceResult:
         registry[ns] = {"path": f"SDLC-{ns}"}
         tx.write_text(ns_store.registry_path(project), json.dumps(registry, indent=2))
         tx.write_text(project.qms / f"SDLC-{ns}" / ".keep", "")
+        audit.append_project(tx, project, "NAMESPACE_ADD", user, namespace=ns)
     return NamespaceResult(ns_store.names(project),
                            f"Added namespace {ns}: create {ns}-RS and {ns}-RTM documents.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from qms.domain.permissions import BUILTIN_ADMINS, GROUPS
 from qms.errors import Conflict, ValidationError
 from qms.operations._shared import Result, authorize
+from qms.store import audit
 from qms.store import users as users_store
 from qms.store.project import Project
 
@@ -39,6 +40,7 @@ def user_add(project: Project, user: str, *, name: str, group: str) -> UserResul
         tx.write_text(path, users_store.agent_file(name, group))
         for sub in ("workspace", "inbox"):
             tx.write_text(project.user_dir(name) / sub / ".keep", "")
+        audit.append_project(tx, project, "USER_ADD", user, name=name, group=group)
     return UserResult(name, group, f"Added user {name} (group {group}).")
 
 

@@ -33,6 +33,13 @@ def append(tx: Transaction, project: Project, doc_id: str, event: str, user: str
     return record
 
 
+def append_project(tx: Transaction, project: Project, event: str, user: str,
+                   **extra: Any) -> None:
+    """Project-level changes (users, namespaces, init) go to ``QMS/.audit/project.jsonl``."""
+    record = {"ts": now_ts(), "event": event, "user": user, **extra}
+    tx.append_line(project.qms / ".audit" / "project.jsonl", json.dumps(record, ensure_ascii=False))
+
+
 def read(project: Project, doc_id: str) -> list[dict[str, Any]]:
     text = atomic.read_text(project.audit_path(doc_id)) or ""
     events = []
