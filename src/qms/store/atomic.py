@@ -30,6 +30,18 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def fsync_dir(folder: Path) -> None:
+    """Make renames and unlinks in ``folder`` durable (a no-op if it no longer exists)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def append_at(path: Path, offset: int, data: bytes) -> None:
     """Make the file exactly its first ``offset`` bytes plus ``data`` (idempotent append)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -101,8 +101,17 @@ class Transaction:
         if not ops:
             return
         atomic.write_bytes(journal, json.dumps({"ops": ops}, ensure_ascii=False).encode())
-        apply_ops(self.root, ops)
-        journal.unlink()
+        atomic.fsync_dir(journal.parent)
+        finish(self.root, ops, journal)
+
+
+def finish(root: Path, ops: list[dict[str, Any]], journal: Path) -> None:
+    """Apply a journaled change set, make it durable, then drop the journal."""
+    apply_ops(root, ops)
+    for folder in {(root / op["path"]).parent for op in ops}:
+        atomic.fsync_dir(folder)
+    journal.unlink()
+    atomic.fsync_dir(journal.parent)
 
 
 def apply_ops(root: Path, ops: list[dict[str, Any]]) -> None:
@@ -129,8 +138,7 @@ def recover(root: Path, journal: Path) -> bool:
         # the journal itself was never completed (atomic write), so this cannot happen;
         # refuse rather than guess
         raise ProjectError(f"Unreadable journal {journal}; inspect it before continuing.")
-    apply_ops(root, ops)
-    journal.unlink()
+    finish(root, ops, journal)
     return True
 
 
