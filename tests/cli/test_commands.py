@@ -79,6 +79,10 @@ def test_init_refuses_any_single_clash(cli, tmp_path, existing):
 def test_init_root_must_exist_and_not_nest(q, cli, tmp_path):
     run = cli(tmp_path, "init", "--yes", "--root", str(tmp_path / "missing"))
     assert run.code == 1 and "does not exist" in run.err
+    assert f"mkdir -p {tmp_path / 'missing'}" in run.err  # says what to do next
+    (tmp_path / "file").write_text("x")
+    run = cli(tmp_path, "init", "--yes", "--root", str(tmp_path / "file"))
+    assert run.code == 1 and "is not a directory" in run.err
     inner = q.root / "sub"
     inner.mkdir()
     run = cli(inner, "init", "--yes")
@@ -277,7 +281,8 @@ def test_create_child_types_and_parent_rules(q):
     q.fail("claude", "create", "CR", "--title", "x", "--parent", cr, match="top-level")
     q.fail("claude", "create", "SOP", "--title", "x", "--parent", cr, match="top-level")
     # ADD needs a CLOSED parent; VR needs an IN_EXECUTION parent
-    q.fail("claude", "create", "ADD", "--title", "x", "--parent", cr, match="CLOSED")
+    q.fail("claude", "create", "ADD", "--title", "x", "--parent", cr,
+           match="ADD documents need their parent CLOSED")
     q.fail("claude", "create", "VR", "--title", "x", "--parent", cr, match="IN_EXECUTION")
 
 
@@ -355,7 +360,7 @@ def test_checkout_and_checkin_rules(q):
     q.add_users()
     doc = q.create("SOP", "x", "ini")
     q.fail("ini", "checkout", doc, match="already checked out by you")
-    q.fail("ini2", "checkout", doc, match="checked out by ini")
+    q.fail("ini2", "checkout", doc, match=f"qms --user lead unlock {doc} --reason")
     q.fail("ini2", "checkin", doc, match="responsible user")
     q.workspace_file("ini", doc).unlink()
     q.fail("ini", "checkin", doc, match="not in your workspace")
@@ -419,7 +424,8 @@ def test_route_rules(q):
     for r in ("ini", "claude", "qa"):
         q.ok(r, "review", doc, "--recommend", "--comment", "ok")
     # approval tasks only go to quality/reviewer users
-    q.fail("claude", "route", doc, "--approval", "--assign", "ini", match="cannot be assigned")
+    q.fail("claude", "route", doc, "--approval", "--assign", "ini",
+           match="cannot be assigned approval tasks")
     q.fail("claude", "route", doc, "--approval", "--assign", "lead", match="cannot be assigned")
     q.ok("claude", "route", doc, "--approval", "--assign", "rev", "qa")
     ev = q.audit(doc)[-1]
@@ -475,6 +481,16 @@ def test_review_rules(q):
     assert "Needs work" not in q.draft(doc).read_text()
     assert "Needs work" not in json.dumps(q.meta(doc))
     q.fail("qa", "review", doc, "--recommend", "--comment", "again", match="not in review")
+
+
+def test_reviewing_twice_in_a_round_says_so(q):
+    doc = q.create("SOP")
+    q.ok("claude", "route", doc, "--review", "--assign", "qa", "tu")
+    q.ok("qa", "review", doc, "--recommend", "--comment", "ok")
+    q.fail("qa", "review", doc, "--recommend", "--comment", "again",
+           match=f"qa has already reviewed {doc} in this round (RECOMMEND); still waiting for: tu")
+    q.ok("tu", "review", doc, "--recommend", "--comment", "ok")
+    assert q.status(doc) == "REVIEWED"
 
 
 @req("REQ-SEC-004")

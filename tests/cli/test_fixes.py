@@ -278,7 +278,8 @@ def test_cancel_keeps_audit_and_never_reuses_the_id(q):
     assert after[: len(before)] == before      # append-only
     assert after[-1]["event"] == "CANCEL" and after[-1]["user"] == "claude"
     assert "CANCEL" in q.ok("tu", "history", doc).out
-    q.fail("claude", "status", doc, match="not found")
+    q.fail("claude", "status", doc, match="not found: it was cancelled")
+    q.fail("claude", "read", doc, match=f"qms history {doc}")
     assert q.create("CR") == "CR-002"
 
 

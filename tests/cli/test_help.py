@@ -42,6 +42,20 @@ def test_every_subcommand_has_help_text(name):
 
 
 @pytest.mark.parametrize("name", sorted(_subparsers()))
+def test_every_argument_has_help_text(name):
+    undocumented = [a.dest for a in _subparsers()[name]._actions
+                    if not isinstance(a, argparse._HelpAction) and not (a.help or "").strip()]
+    assert not undocumented, f"'qms {name} --help': no help for {undocumented}"
+
+
+def test_user_option_help_names_every_command_without_a_user():
+    from qms.cli.main import _NO_USER
+
+    user = next(a for a in build_parser()._actions if a.dest == "user")
+    assert all(name in user.help for name in _NO_USER), user.help
+
+
+@pytest.mark.parametrize("name", sorted(_subparsers()))
 def test_help_renders_and_exits_zero(cli, tmp_path, name):
     with pytest.raises(SystemExit) as exc:
         cli(tmp_path, name, "--help")

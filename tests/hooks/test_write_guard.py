@@ -145,3 +145,40 @@ def test_installed_command_reads_stdin_and_environment(root):
     assert "deny" in hook("claude", root / "QMS/CR/CR-001.md")
     assert "deny" in hook("claude", root / ".claude/users/qa/workspace/x.md")
     assert hook("qa", root / ".claude/users/qa/workspace/x.md") == ""
+
+
+def test_every_path_of_the_event_is_judged(root):
+    assert run(root, "claude", "NotebookEdit", file_path=str(root / "docs/x.md"),
+               notebook_path=str(root / "QMS/CR/x.ipynb"))
+    assert run(root, "claude", "Write", file_path=str(root / "docs/x.md"), notebook_path="") is None
+
+
+def test_symlinked_qms_and_claude_folders_stay_guarded(tmp_path):
+    root, elsewhere = tmp_path / "proj", tmp_path / "volume"
+    for folder in ("qms/CR", "claude/users/qa/workspace"):
+        (elsewhere / folder).mkdir(parents=True)
+    root.mkdir()
+    (root / "QMS").symlink_to(elsewhere / "qms")
+    (root / ".claude").symlink_to(elsewhere / "claude")
+    assert "QMS/" in run(root, "claude", file_path=str(root / "QMS/CR/CR-001.md"))
+    assert "QMS/" in run(root, "claude", file_path=str(elsewhere / "qms/CR/CR-001.md"))
+    assert "belongs to user 'qa'" in run(root, "claude", file_path=str(elsewhere / "claude/users/qa/workspace/x"))
+
+
+def test_home_relative_paths_are_expanded(root, monkeypatch):
+    monkeypatch.setenv("HOME", str(root.parent))
+    assert run(root, "claude", file_path=f"~/{root.name}/QMS/CR/CR-001.md")
+
+
+def test_project_found_from_the_target_when_cwd_is_outside(root, tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    event = {"tool_name": "Write", "tool_input": {"file_path": "../proj/QMS/CR/x.md"},
+             "cwd": str(tmp_path / "elsewhere")}
+    decision = json.loads(main(json.dumps(event), None, "claude")[1])["hookSpecificOutput"]
+    assert decision["permissionDecision"] == "deny"
+
+
+def test_own_interactive_session_is_written_by_the_tool_only(root):
+    session = root / ".claude/users/claude/workspace/CR-001-VR-001.interact"
+    assert "interactive session" in run(root, "claude", "Edit", file_path=str(session))
+    assert run(root, "claude", "Edit", file_path=str(session.with_suffix(".md"))) is None

@@ -172,6 +172,8 @@ def test_reopen_closed_loop_then_return(vr_template, run, fresh, clock):
     state = fresh.loops["steps"]
     assert state["iterations"] == 2 and not state["closed"]
     assert state["reopenings"][0]["reason"] == "missed a check"
+    shown = engine.status_text(vr_template, fresh, "claude")
+    assert "leaving it returns to the end" in shown and END not in shown  # no internal name
     with pytest.raises(InvalidTransition, match="not closed"):
         engine.reopen(vr_template, fresh, "steps", reason="again", author="claude", now=clock())
     one_step(run, more="yes")
@@ -211,6 +213,20 @@ def test_progress_lists_prompts_with_fill_status(vr_template, run, fresh):
     assert "  [x] objective (amended)" in engine.progress_text(vr_template, fresh)
 
 
+@pytest.mark.req("REQ-INT-013")
+def test_progress_lists_a_loop_iteration_by_iteration(vr_template, run, fresh):
+    for value in ("EI-1", "obj", "pre"):
+        run(value)
+    one_step(run, more="yes")
+    run("second step")
+    keys = [item.key for item in engine.progress(vr_template, fresh)]
+    loop = [k for k in keys if k.startswith(("step_", "more_steps"))]
+    assert loop == [f"{k}.{n}" for n in (1, 2) for k in (
+        "step_instructions", "step_expected", "step_actual", "step_outcome", "more_steps")]
+    assert keys[:3] == ["related_eis", "objective", "pre_conditions"]
+    assert keys[-2:] == ["summary_outcome", "summary_narrative"]
+
+
 @pytest.mark.req("REQ-INT-010")
 def test_status_text(vr_template, run, fresh):
     text = engine.status_text(vr_template, fresh, "claude")
@@ -229,3 +245,36 @@ def test_status_text(vr_template, run, fresh):
     run("Pass")
     run("done")
     assert "All prompts are answered" in engine.status_text(vr_template, fresh, "claude")
+
+
+TWO_LOOPS = """<!-- @template: T | version: 1 | start: a1 -->
+<!-- @loop: a -->
+<!-- @prompt: a1 | next: a_more -->
+{{a1}}
+<!-- @gate: a_more | yes: a1 | no: b1 -->
+<!-- @end-loop: a -->
+<!-- @loop: b -->
+<!-- @prompt: b1 | next: b_more -->
+{{b1}}
+<!-- @gate: b_more | yes: b1 | no: fin -->
+<!-- @end-loop: b -->
+<!-- @prompt: fin | next: end -->
+{{fin}}
+<!-- @end -->
+"""
+
+
+@pytest.mark.req("REQ-INT-012")
+def test_a_second_reopen_cannot_lose_the_first_return_point(clock):
+    template = parse_template(TWO_LOOPS)
+    source = engine.new_source("VR-X", None, "t", template)
+    for value in ("a", "no", "b", "no"):
+        engine.respond(template, source, value, author="claude", now=clock())
+    assert source.cursor == "fin"
+    engine.reopen(template, source, "a", reason="redo a", author="claude", now=clock())
+    with pytest.raises(InvalidTransition, match="loop 'a' is reopened"):
+        engine.reopen(template, source, "b", reason="redo b", author="claude", now=clock())
+    assert source.loops["b"]["iterations"] == 1 and not source.loops["b"]["reopenings"]
+    for value in ("a again", "no"):
+        engine.respond(template, source, value, author="claude", now=clock())
+    assert source.cursor == "fin" and source.cursor_context == {}

@@ -52,3 +52,14 @@ def test_git_errors_are_raised_with_gits_message(tmp_path):
     (tmp_path / ".git" / "index.lock").write_text("")
     with pytest.raises(ProjectError, match="Evidence commit failed: git commit: .*index.lock"):
         evidence.evidence_commit(tmp_path, "m", [])
+
+
+def test_only_the_named_files_even_with_glob_characters_or_none(tmp_path):
+    make_repo(tmp_path)
+    for folder in ("proj[1]", "proj1"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.md").write_text("x\n")
+    evidence.evidence_commit(tmp_path, "none named", [])
+    assert git(tmp_path, "show", "--name-only", "--format=", "HEAD").strip() == ""
+    evidence.evidence_commit(tmp_path, "one named", [tmp_path / "proj[1]" / "a.md"])
+    assert git(tmp_path, "show", "--name-only", "--format=", "HEAD").split() == ["proj[1]/a.md"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from qms import operations as ops
+from qms.errors import ValidationError
 from qms.store.project import Project
 
 from .conftest import VR, git, make_repo
@@ -104,6 +105,18 @@ def test_respond_from_file_keeps_fences_verbatim(qi, vr, tmp_path):
         "$ run\n```\nfenced\n```\n| a | b |")
     code, out = qi("--compile")
     assert "````\n$ run\n```\nfenced\n```\n| a | b |\n````" in out["result"]["text"]
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"respond": "a\udcffb"}, "response is not valid UTF-8"),
+    ({"respond": "a\x00b"}, "response contains NUL"),
+    ({"respond": "x" * 2_000_001}, "response is too large"),
+    ({"goto": "related_eis", "reason": "bad \udcff"}, "reason is not valid UTF-8"),
+])
+def test_unstorable_text_is_refused(vr, kwargs, fragment):
+    project = Project.open(vr)
+    with pytest.raises(ValidationError, match=fragment):
+        ops.interact(project, "claude", doc_id=VR, **kwargs)
 
 
 @pytest.mark.parametrize("args, code, fragment", [
@@ -211,6 +224,18 @@ def test_checkin_read_checkout_cycle(cli, qi, vr):
     archived = (vr / "QMS/.archive/CR/CR-001" / f"{VR}-v1.0.md").read_text()
     assert archived == draft
     assert "### 4.2 Step 2" in (vr / "QMS/CR/CR-001" / f"{VR}-draft.md").read_text()
+
+
+def test_checkin_of_an_incomplete_record_says_so(cli, qi, vr):
+    answer_all(qi, PRE_LOOP)
+    run = cli(vr, "--user", "claude", "--json", "checkin", VR)
+    assert run.code == 0
+    notices = json.loads(run.out)["result"]["notices"]
+    assert notices and "incomplete" in notices[0] and "step_instructions" in notices[0]
+    assert cli(vr, "--user", "claude", "checkout", VR).code == 0
+    answer_all(qi, ["run", "works", "observed", "Pass", "no", "Pass", "Fine"])
+    run = cli(vr, "--user", "claude", "--json", "checkin", VR)
+    assert json.loads(run.out)["result"]["notices"] == []  # complete: nothing to say
 
 
 def close_parent(root: Path) -> str:

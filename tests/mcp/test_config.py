@@ -52,3 +52,12 @@ def test_allow_lists_cover_defaults_with_and_without_port():
 def test_tool_set_is_the_operations_contract():
     assert EXPOSED == {f"qms_{name}" for name in operations.TOOLS}
     assert not {"qms_init", "qms_user", "qms_namespace", "qms_migrate"} & EXPOSED
+
+
+@pytest.mark.req("REQ-MCP-013")
+def test_the_bound_address_is_a_served_host_name():
+    from qms.mcp.server import served_hosts
+
+    assert served_hosts("0.0.0.0", ["qms.internal"]) == ["qms.internal"]
+    assert served_hosts("10.0.0.5") == ["10.0.0.5"]
+    assert served_hosts("fe80::1") == served_hosts("[fe80::1]") == ["[fe80::1]"]  # never [[...]]

@@ -67,6 +67,18 @@ def test_enforced_empty_header_is_refused(registry):
 
 
 @pytest.mark.req("REQ-MCP-016")
+@pytest.mark.parametrize("instance", [None, "", "  "])
+def test_enforced_without_instance_is_refused_never_a_shared_lock(registry, instance):
+    headers = {"x-qms-identity": "qa"}
+    if instance is not None:
+        headers["x-qms-instance"] = instance
+    for _ in range(2):  # two instance-less agents must not share one lock
+        with pytest.raises(PermissionDenied, match="without an X-QMS-Instance"):
+            registry.resolve("qa", headers)
+    assert registry.locks() == {}
+
+
+@pytest.mark.req("REQ-MCP-016")
 def test_enforced_locks_and_blocks_trusted_and_second_instance(registry, clock):
     assert registry.resolve("qa", enforced("qa", "inst-a")) == "qa"
     assert registry.locks() == {"qa": "inst-a"}

@@ -131,3 +131,13 @@ def test_background_refuses_taken_port(project):
                           "--project-root", str(project))
     assert refused.returncode == 1 and "already in use" in refused.stderr
     assert not (project / ".qms" / "mcp.pid").exists()
+
+
+@pytest.mark.req("REQ-MCP-016")
+@pytest.mark.parametrize("ttl", ["0", "-5"])
+def test_identity_ttl_must_be_positive(ttl, capsys):
+    from qms.mcp.main import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--identity-ttl", ttl])
+    assert exit_.value.code == 2 and "--identity-ttl must be > 0" in capsys.readouterr().err

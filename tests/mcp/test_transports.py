@@ -31,6 +31,8 @@ def test_transport_serves_every_tool(serve, transport):
             assert set(tools) == EXPOSED  # never init/namespace/user/migrate, no qms_noop
             for tool in tools.values():
                 assert "user" in tool.input_schema["required"], tool.name
+                for name, prop in tool.input_schema["properties"].items():  # agents need them
+                    assert prop.get("description"), f"{tool.name}.{name} has no description"
                 assert tool.output_schema and "ok" in tool.output_schema["properties"], tool.name
 
             doc_id = await lifecycle(lambda _user: client)

@@ -107,7 +107,8 @@ def _doc(sub, name: str, help_: str, **kw) -> argparse.ArgumentParser:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; given ``command``, only that command's subparser is built."""
     parser = _Parser(prog="qms", description="Git-native GMP document control.")
-    parser.add_argument("-u", "--user", help="act as this QMS user (required except for init)")
+    parser.add_argument("-u", "--user", help="act as this QMS user (required except for init, "
+                        "mcp-config and hook)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     if command is not None:
@@ -123,18 +124,19 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--add", metavar="NAME", help="add a user")
     g.add_argument("--list", action="store_true", help="list users and groups")
-    p.add_argument("--group", choices=["administrator", "initiator", "quality", "reviewer"])
+    p.add_argument("--group", choices=["administrator", "initiator", "quality", "reviewer"],
+                   help="the new user's group (with --add)")
 
     p = sub.add_parser("namespace", help="list or add SDLC namespaces",
                        description="List or add SDLC namespaces for {NS}-RS/{NS}-RTM documents.")
-    p.add_argument("action", choices=["list", "add"])
+    p.add_argument("action", choices=["list", "add"], help="list namespaces, or add one")
     p.add_argument("name", nargs="?", help="namespace to add, e.g. WEB")
 
     p = sub.add_parser("create", help="create a document (checked out to you)",
                        description="Create a document from its template, checked out to you.")
     p.add_argument("doc_type", metavar="TYPE", help="SOP, CR, INV, TP, ER, VAR, ADD, VR, "
                    "TEMPLATE or {NS}-RS/{NS}-RTM")
-    p.add_argument("--title", required=True)
+    p.add_argument("--title", required=True, help="document title")
     p.add_argument("--parent", help="parent document (child types)")
     p.add_argument("--name", help="template name (TEMPLATE only)")
 
@@ -148,29 +150,33 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = _doc(sub, "route", "route a document for review or approval")
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--review", dest="route_type", action="store_const", const="review")
-    g.add_argument("--approval", dest="route_type", action="store_const", const="approval")
+    g.add_argument("--review", dest="route_type", action="store_const", const="review",
+                   help="route for review (from DRAFT, or IN_EXECUTION once executed)")
+    g.add_argument("--approval", dest="route_type", action="store_const", const="approval",
+                   help="route for approval (after a completed review round)")
     p.add_argument("--retire", action="store_true", help="approval retires the document")
     p.add_argument("--assign", dest="assignees", nargs="+", metavar="USER",
                    help="assignees (default: qa)")
 
     p = _doc(sub, "assign", "add reviewers/approvers (quality)")
-    p.add_argument("--assignees", nargs="+", required=True, metavar="USER")
+    p.add_argument("--assignees", nargs="+", required=True, metavar="USER",
+                   help="users to add to the current review or approval")
 
     p = _doc(sub, "review", "submit your review")
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--recommend", dest="outcome", action="store_const", const="recommend")
+    g.add_argument("--recommend", dest="outcome", action="store_const", const="recommend",
+                   help="recommend the document for approval")
     g.add_argument("--request-updates", dest="outcome", action="store_const",
-                   const="request-updates")
-    p.add_argument("--comment", required=True)
+                   const="request-updates", help="ask the owner to revise it")
+    p.add_argument("--comment", required=True, help="your review comment")
 
     _doc(sub, "approve", "approve a document assigned to you")
     p = _doc(sub, "reject", "reject a document in approval")
-    p.add_argument("--comment", required=True)
+    p.add_argument("--comment", required=True, help="why it is rejected")
     _doc(sub, "withdraw", "withdraw your document from review/approval")
     _doc(sub, "release", "release a pre-approved document for execution")
     p = _doc(sub, "revert", "deprecated: POST_REVIEWED back to IN_EXECUTION")
-    p.add_argument("--reason", required=True)
+    p.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
     _doc(sub, "close", "close a post-approved document (cascades to its VRs)")
     p = _doc(sub, "cancel", "cancel a never-approved document")
     p.add_argument("--confirm", action="store_true", help="really delete it")
@@ -182,7 +188,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub.add_parser("workspace", help="list your checked-out documents",
                    description="List the documents in your workspace.")
     p = _doc(sub, "unlock", "release a stale checkout (administrator)")
-    p.add_argument("--reason", required=True)
+    p.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
 
     p = _doc(sub, "interact", "author a Verification Record interactively")
     p.add_argument("--respond", nargs="?", const="", default=None, metavar="VALUE",
@@ -198,10 +204,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("mcp-config", help="print the .mcp.json snippet for Claude Code",
                        description="Print the .mcp.json snippet (HTTP single authority, "
                        "stdio fallback).")
-    p.add_argument("--url", default="http://127.0.0.1:8000/mcp")
+    p.add_argument("--url", default="http://127.0.0.1:8000/mcp",
+                   help="the server's endpoint (default: %(default)s)")
 
     p = sub.add_parser("hook", help="Claude Code hooks", description="Claude Code hooks.")
-    p.add_argument("name", choices=["write-guard"])
+    p.add_argument("name", choices=["write-guard"], help="the hook to run (reads the "
+                   "PreToolUse event on stdin)")
     if command is not None and not sub.found:  # not a command: argparse explains, with all
         return build_parser()
     return parser

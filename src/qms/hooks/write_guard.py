@@ -1,10 +1,12 @@
 """Claude Code PreToolUse hook: file-editing tools may not write controlled QMS files.
 
 Blocked (for Edit, Write, MultiEdit, NotebookEdit), judged on the *resolved* target path
-(`..` and symlinks resolved, compared by path component, case-insensitively):
+(`~`, `..` and symlinks resolved, a symlinked `QMS/` or `.claude/` included; compared by path
+component, case-insensitively):
 
 - anything under `QMS/` (documents, `.meta`, `.audit`, `.archive`): only the tool writes there;
 - any user's `inbox/` under `.claude/users/`: task files are written by the tool;
+- interactive sessions (`*.interact` under `.claude/users/`): answers are attributed by the tool;
 - another user's folder `.claude/users/<other>/` (when the acting user is known).
 
 Input is the hook event JSON on stdin (`tool_name`, `tool_input.file_path` or
@@ -41,18 +43,31 @@ def _fold(part: str) -> str:
     return unicodedata.normalize("NFC", part).casefold()
 
 
+# The project and the guarded folders under it, each also judged where it really is: a
+# symlinked `QMS/` or `.claude/` must not move the protected files out of reach.
+_ANCHORS = ((), ("QMS",), (".claude",), (".claude", "users"))
+
+
 def check_path(
     target: str | Path, project_root: Path, user: str | None, cwd: str | Path | None = None
 ) -> Decision:
     """Whether a file-editing tool may write `target` (relative paths are taken from `cwd`)."""
-    root = Path(os.path.realpath(project_root)).parts
-    path = Path(target)
+    path = Path(target).expanduser()
     if not path.is_absolute():
         path = Path(cwd or project_root) / path
     resolved = Path(os.path.realpath(path)).parts
-    if [_fold(part) for part in resolved[: len(root)]] != [_fold(part) for part in root]:
-        return ALLOW  # outside the project
-    relative = resolved[len(root) :]
+    folded = [_fold(part) for part in resolved]
+    for anchor in _ANCHORS:
+        base = Path(os.path.realpath(Path(project_root, *anchor))).parts
+        if folded[: len(base)] == [_fold(part) for part in base]:
+            decision = _judge((*anchor, *resolved[len(base) :]), user)
+            if not decision.allowed:
+                return decision
+    return ALLOW  # outside the project, or nothing guarded
+
+
+def _judge(relative: tuple[str, ...], user: str | None) -> Decision:
+    """The rule for a path given relative to the project root."""
     parts = [_fold(part) for part in relative]
     shown = "/".join(relative)
     if parts[:1] == ["qms"]:
@@ -61,6 +76,9 @@ def check_path(
         owner = relative[2]
         if len(parts) > 3 and parts[3] == "inbox":
             return Decision(False, f"{shown} is in {owner}'s inbox, which only the qms tool writes.")
+        if parts[-1].endswith(".interact"):
+            return Decision(False, f"{shown} is an interactive session (attributed answers), which only "
+                            "`qms interact` writes.")
         if user is not None and parts[2] != _fold(user):
             return Decision(
                 False, f"{shown} belongs to user {owner!r}; you are {user!r}. Edit only your own workspace."
@@ -69,15 +87,20 @@ def check_path(
 
 
 def find_root(start: Path) -> Path | None:
-    """The nearest folder at or above `start` that holds a `QMS/` folder."""
-    start = Path(os.path.realpath(start))
-    return next((folder for folder in (start, *start.parents) if (folder / "QMS").is_dir()), None)
+    """The nearest folder at or above `start` (as written, else as resolved) holding `QMS/`."""
+    for begin in dict.fromkeys((Path(os.path.abspath(start)), Path(os.path.realpath(start)))):
+        found = next((folder for folder in (begin, *begin.parents) if (folder / "QMS").is_dir()), None)
+        if found is not None:
+            return found
+    return None
 
 
 def decide(event: Any, project_root: Path | None, user: str | None) -> Decision:
     """The decision for one PreToolUse event (already parsed from JSON).
 
-    Without `project_root`, the project is found from the event's `cwd`; with no project
+    Every path the event names is judged (`file_path` and `notebook_path`); relative paths
+    are taken from the event's `cwd` (else the current folder). Without `project_root`, the
+    project is found from that folder, else from the target's own location; with no project
     there is nothing to guard.
     """
     if not isinstance(event, dict):
@@ -85,12 +108,17 @@ def decide(event: Any, project_root: Path | None, user: str | None) -> Decision:
     if event.get("tool_name") not in GUARDED_TOOLS:
         return ALLOW
     tool_input = event.get("tool_input") if isinstance(event.get("tool_input"), dict) else {}
-    target = next((tool_input[key] for key in PATH_KEYS if isinstance(tool_input.get(key), str)), None)
-    if not target:
+    targets = [tool_input[key] for key in PATH_KEYS if isinstance(tool_input.get(key), str) and tool_input[key]]
+    if not targets:
         return Decision(False, f"write guard: {event['tool_name']} event carries no file path")
     cwd = event.get("cwd") if isinstance(event.get("cwd"), str) else None
-    root = project_root or find_root(Path(cwd or os.getcwd()))
-    return ALLOW if root is None else check_path(target, root, user, cwd)
+    here = Path(cwd or os.getcwd())
+    for target in targets:
+        root = project_root or find_root(here) or find_root((here / Path(target).expanduser()).parent)
+        decision = ALLOW if root is None else check_path(target, root, user, here)
+        if not decision.allowed:
+            return decision
+    return ALLOW
 
 
 def deny_output(reason: str) -> str:

@@ -3,7 +3,8 @@
 Mode is chosen by the presence of the ``X-QMS-Identity`` header, never by transport:
 
 - header present -> ENFORCED: ``user`` must equal the header; the identity is locked to the
-  caller's ``X-QMS-Instance`` for ``ttl`` seconds, refreshed by every call (heartbeat);
+  caller's ``X-QMS-Instance`` (required: without it two agents would share one lock) for
+  ``ttl`` seconds, refreshed by every call (heartbeat);
 - header absent on HTTP -> TRUSTED: identity is ``user``; no lock is taken, but the call is
   refused while an enforced lock on that identity is alive;
 - no HTTP request at all (stdio) -> STDIO: the explicit trusted path, same lock check.
@@ -45,7 +46,7 @@ def _get(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def _short(instance: str) -> str:
-    return instance[:8] or "(none)"
+    return instance[:8]
 
 
 class IdentityRegistry:
@@ -94,6 +95,13 @@ class IdentityRegistry:
             raise PermissionDenied(
                 "The X-QMS-Identity header is present but empty: this connection has no identity. "
                 "Fix the proxy configuration (QMS_USER); do not try to work around it."
+            )
+        if not instance:
+            raise PermissionDenied(
+                "The X-QMS-Identity header comes without an X-QMS-Instance header: the identity "
+                "cannot be locked to one running agent. Connect through qms-mcp-proxy (it sends "
+                "both); do not try to work around it.",
+                identity=identity,
             )
         if user != identity:
             raise PermissionDenied(

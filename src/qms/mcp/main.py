@@ -73,7 +73,10 @@ def _serve(args: argparse.Namespace, project: Project) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv.pop(0) if argv and argv[0] in COMMANDS else None
-    args = _parser(command).parse_args(argv)
+    parser = _parser(command)
+    args = parser.parse_args(argv)
+    if getattr(args, "identity_ttl", 1) <= 0:  # 0 would expire every lock at once: no locking
+        parser.error("--identity-ttl must be > 0")
     level = getattr(args, "log_level", "INFO")
     logging.basicConfig(stream=sys.stderr, level=level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

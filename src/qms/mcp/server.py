@@ -91,6 +91,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def served_hosts(host: str, allow_hosts: Iterable[str] = ()) -> list[str]:
+    """Extra Host names to accept: `allow_hosts` plus the bound address (unless a wildcard),
+    an IPv6 address in brackets as it appears in a Host header, given with or without them."""
+    if host in WILDCARDS:
+        return list(allow_hosts)
+    address = host.strip("[]")
+    return [*allow_hosts, f"[{address}]" if ":" in address else address]
+
+
 def run(server: MCPServer, transport: Transport, host: str, port: int,
         allow_hosts: Iterable[str] = (), project: str = "") -> None:
     """Serve until interrupted. stdio writes nothing but protocol messages to stdout."""
@@ -98,10 +107,8 @@ def run(server: MCPServer, transport: Transport, host: str, port: int,
         anyio.run(server.run_stdio_async)
         return
     sock = bind(host, port)
-    if host not in WILDCARDS:  # the address the server is bound to is a legitimate Host
-        allow_hosts = [*allow_hosts, f"[{host}]" if ":" in host else host]
     config = uvicorn.Config(
-        http_app(server, transport, allow_hosts, project), log_config=None, access_log=False,
-        timeout_graceful_shutdown=3,
+        http_app(server, transport, served_hosts(host, allow_hosts), project), log_config=None,
+        access_log=False, timeout_graceful_shutdown=3,
     )
     asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))

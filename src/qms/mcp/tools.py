@@ -44,6 +44,9 @@ class ToolOutput(BaseModel):
 Out = Annotated[CallToolResult, ToolOutput]
 User = Annotated[str, Field(description="Your own QMS identity, e.g. 'claude' (never another's).")]
 DocId = Annotated[str, Field(description="Document ID, e.g. 'CR-001' or 'CR-001-VAR-001'.")]
+Version = Annotated[str | None, Field(description="A version 'N.X', e.g. '1.0' or '0.1' (no 'v').")]
+Comment = Annotated[str, Field(description="Your comment (required, not empty).")]
+Reason = Annotated[str, Field(description="Why (required; recorded in the audit trail).")]
 
 
 def _ok(text: str, result: dict[str, Any]) -> CallToolResult:
@@ -85,9 +88,12 @@ async def qms_status(user: User, doc_id: DocId, ctx: Context) -> Out:
     return _call(ctx, user, "status", doc_id=doc_id)
 
 
-async def qms_read(user: User, doc_id: DocId, ctx: Context, version: str | None = None,
-                   draft: bool = False) -> Out:
-    """Read a document: the effective version by default, a given `version`, or the `draft`."""
+async def qms_read(
+    user: User, doc_id: DocId, ctx: Context, version: Version = None,
+    draft: Annotated[bool, Field(description="Read the current draft instead.")] = False,
+) -> Out:
+    """Read a document: by default its effective version (the draft if it was never
+    effective), or an archived `version`, or the current `draft`."""
     return _call(ctx, user, "read", doc_id=doc_id, version=version, draft=draft)
 
 
@@ -96,13 +102,22 @@ async def qms_history(user: User, doc_id: DocId, ctx: Context) -> Out:
     return _call(ctx, user, "history", doc_id=doc_id)
 
 
-async def qms_comments(user: User, doc_id: DocId, ctx: Context, version: str | None = None) -> Out:
+async def qms_comments(user: User, doc_id: DocId, ctx: Context, version: Version = None) -> Out:
     """Show the review/approval comments on a document (optionally for one `version`)."""
     return _call(ctx, user, "comments", doc_id=doc_id, version=version)
 
 
-def qms_create(user: User, doc_type: str, title: str, ctx: Context, parent: str | None = None,
-               name: str | None = None) -> Out:
+def qms_create(
+    user: User,
+    doc_type: Annotated[str, Field(description="CR, INV, SOP, TP, ER, VAR, ADD, VR, TEMPLATE or "
+                                               "{NS}-RS / {NS}-RTM (case-insensitive).")],
+    title: Annotated[str, Field(description="The document's title.")],
+    ctx: Context,
+    parent: Annotated[str | None, Field(description="Parent document ID; required for the "
+                                                    "child types TP, ER, VAR, ADD, VR.")] = None,
+    name: Annotated[str | None, Field(description="Template name, TEMPLATE only (e.g. 'CR' "
+                                                  "gives TEMPLATE-CR).")] = None,
+) -> Out:
     """Create a document of `doc_type` (CR, INV, SOP, TP, ER, VAR, ADD, VR, TEMPLATE with `name`,
     {NS}-RS/{NS}-RTM; child types need `parent`), checked out to `user`."""
     return _call(ctx, user, "create", doc_type=doc_type, title=title, parent=parent, name=name)
@@ -113,30 +128,59 @@ def qms_checkout(user: User, doc_id: DocId, ctx: Context) -> Out:
     return _call(ctx, user, "checkout", doc_id=doc_id)
 
 
-def qms_checkin(user: User, doc_id: DocId, ctx: Context, content: str | None = None) -> Out:
+def qms_checkin(
+    user: User, doc_id: DocId, ctx: Context,
+    content: Annotated[str | None, Field(
+        description="The complete new text of the document, starting with a '---' frontmatter "
+                    "block holding 'title:' and 'revision_summary:'. Omit to check in the "
+                    "workspace copy as it is.")] = None,
+) -> Out:
     """Check a document in. When `content` is given it first replaces the workspace copy,
-    so an agent without write access to the tree can still check in."""
+    so an agent without write access to the tree can still check in. VRs are authored with
+    `qms_interact` instead; their `content` is ignored."""
     return _call(ctx, user, "checkin", doc_id=doc_id, content=content)
 
 
-def qms_cancel(user: User, doc_id: DocId, ctx: Context, confirm: bool = False) -> Out:
-    """Cancel a never-effective document (requires `confirm=true`; the ID is never reused)."""
+def qms_cancel(
+    user: User, doc_id: DocId, ctx: Context,
+    confirm: Annotated[bool, Field(description="true cancels; false only lists what would "
+                                               "be deleted (and is refused).")] = False,
+) -> Out:
+    """Cancel a never-approved document, version 0.x (requires `confirm=true`; the audit trail
+    is kept and the ID is never reused)."""
     return _call(ctx, user, "cancel", doc_id=doc_id, confirm=confirm)
 
 
-def qms_route(user: User, doc_id: DocId, route_type: Literal["review", "approval"], ctx: Context,
-              retire: bool = False) -> Out:
-    """Route your document for review or approval (`retire=true`: the approval retires it)."""
+def qms_route(
+    user: User, doc_id: DocId,
+    route_type: Annotated[Literal["review", "approval"], Field(
+        description="'review' (from DRAFT, or IN_EXECUTION once executed) or 'approval' "
+                    "(after a completed review round without update requests).")],
+    ctx: Context,
+    retire: Annotated[bool, Field(description="With route_type='approval': the approval "
+                                              "retires the document.")] = False,
+) -> Out:
+    """Route your document for review or approval (`retire=true`: the approval retires it).
+    The task goes to `qa`; a quality user adds others with `qms_assign`."""
     return _call(ctx, user, "route", doc_id=doc_id, route_type=route_type, retire=retire)
 
 
-def qms_assign(user: User, doc_id: DocId, assignees: list[str], ctx: Context) -> Out:
+def qms_assign(
+    user: User, doc_id: DocId,
+    assignees: Annotated[list[str], Field(description="QMS users to add, e.g. ['tu'] (approval: "
+                                                      "quality or reviewer users only).")],
+    ctx: Context,
+) -> Out:
     """Add assignees to a document's current review or approval."""
     return _call(ctx, user, "assign", doc_id=doc_id, assignees=assignees)
 
 
-def qms_review(user: User, doc_id: DocId, outcome: Literal["recommend", "request-updates"],
-               comment: str, ctx: Context) -> Out:
+def qms_review(
+    user: User, doc_id: DocId,
+    outcome: Annotated[Literal["recommend", "request-updates"], Field(
+        description="'recommend' or 'request-updates' (the owner must revise).")],
+    comment: Comment, ctx: Context,
+) -> Out:
     """Submit a review: `recommend` or `request-updates`, with a comment."""
     return _call(ctx, user, "review", doc_id=doc_id, outcome=outcome, comment=comment)
 
@@ -146,7 +190,7 @@ def qms_approve(user: User, doc_id: DocId, ctx: Context) -> Out:
     return _call(ctx, user, "approve", doc_id=doc_id)
 
 
-def qms_reject(user: User, doc_id: DocId, comment: str, ctx: Context) -> Out:
+def qms_reject(user: User, doc_id: DocId, comment: Comment, ctx: Context) -> Out:
     """Reject a document assigned to you for approval, with a comment."""
     return _call(ctx, user, "reject", doc_id=doc_id, comment=comment)
 
@@ -161,7 +205,7 @@ def qms_release(user: User, doc_id: DocId, ctx: Context) -> Out:
     return _call(ctx, user, "release", doc_id=doc_id)
 
 
-def qms_revert(user: User, doc_id: DocId, reason: str, ctx: Context) -> Out:
+def qms_revert(user: User, doc_id: DocId, reason: Reason, ctx: Context) -> Out:
     """Deprecated (prefer checkout): move a POST_REVIEWED document back to execution."""
     return _call(ctx, user, "revert", doc_id=doc_id, reason=reason)
 
@@ -176,7 +220,7 @@ def qms_fix(user: User, doc_id: DocId, ctx: Context) -> Out:
     return _call(ctx, user, "fix", doc_id=doc_id)
 
 
-def qms_unlock(user: User, doc_id: DocId, reason: str, ctx: Context) -> Out:
+def qms_unlock(user: User, doc_id: DocId, reason: Reason, ctx: Context) -> Out:
     """Administrator: release a stale checkout, with a reason (audited)."""
     return _call(ctx, user, "unlock", doc_id=doc_id, reason=reason)
 
@@ -185,18 +229,28 @@ def qms_interact(
     user: User,
     doc_id: DocId,
     ctx: Context,
-    respond: str | None = None,
-    file: str | None = None,
-    reason: str | None = None,
-    goto: str | None = None,
-    cancel_goto: bool = False,
-    reopen: str | None = None,
-    progress: bool = False,
-    compile: bool = False,
+    respond: Annotated[str | None, Field(
+        description="Your answer to the current prompt (gates: 'yes' or 'no').")] = None,
+    file: Annotated[str | None, Field(
+        description="Instead of `respond`: a UTF-8 text file inside the project (relative "
+                    "to the project root) whose text is the answer.")] = None,
+    reason: Annotated[str | None, Field(
+        description="Why: required with `goto` and `reopen`; with `respond` only during an "
+                    "amendment (it then replaces the goto reason).")] = None,
+    goto: Annotated[str | None, Field(
+        description="Amend an answered prompt, e.g. 'objective' or 'step_actual.2'; the next "
+                    "`respond` is appended to it.")] = None,
+    cancel_goto: Annotated[bool, Field(description="Abandon the amendment in progress.")] = False,
+    reopen: Annotated[str | None, Field(
+        description="Reopen a closed loop by name, e.g. 'steps'.")] = None,
+    progress: Annotated[bool, Field(description="Only list every prompt and whether it is "
+                                                "answered.")] = False,
+    compile: Annotated[bool, Field(description="Only preview the compiled document.")] = False,
 ) -> Out:
-    """Author a Verification Record interactively: show the current prompt, `respond` (or
-    answer from `file`, a path inside the project), `goto`/`cancel_goto`/`reopen` a prompt (with
-    a `reason`), show `progress`, or preview the `compile`d document."""
+    """Author a Verification Record interactively: with no options, show the current prompt;
+    `respond` (or answer from `file`), `goto`/`cancel_goto`/`reopen` a prompt (with a
+    `reason`), show `progress`, or preview the `compile`d document. When every prompt is
+    answered, `qms_checkin` the VR."""
     return _call(
         ctx, user, "interact", doc_id=doc_id, respond=respond, file=file, reason=reason, goto=goto,
         cancel_goto=cancel_goto, reopen=reopen, progress=progress, compile=compile,

@@ -110,9 +110,13 @@ def on_checkout(tx: Transaction, project: Project, user: str, doc_id: str, draft
     return placeholder(doc_id, user)
 
 
-def on_checkin(tx: Transaction, project: Project, user: str, doc_id: str, text: str) -> str:
-    """Compile the session into the draft; save the source; return the draft text."""
+def on_checkin(tx: Transaction, project: Project, user: str, doc_id: str, text: str,
+               notices: list[str] | None = None) -> str:
+    """Compile the session into the draft; save the source; return the draft text. A notice
+    goes to `notices` when prompts are still unanswered (an incomplete record)."""
+    from qms.domain.interact import engine
     from qms.domain.interact.compiler import compile_template
+    from qms.domain.interact.template import END
 
     path = session_path(project, user, doc_id)
     session = tx.read_text(path)
@@ -124,6 +128,9 @@ def on_checkin(tx: Transaction, project: Project, user: str, doc_id: str, text: 
     source = load(template, session, project.rel(path))
     tx.write_text(project.source_path(doc_id), source.dumps())
     tx.delete(path)
+    if notices is not None and source.cursor != END and not engine.amending(source):
+        notices.append(f"{doc_id} is incomplete: prompt {source.cursor} and later ones are "
+                       "unanswered. To finish it: checkout, interact, checkin.")
     return compile_template(template, source)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from qms.domain import doctypes, permissions, versions, workflow
-from qms.errors import InvalidTransition, NotFound, ValidationError
+from qms.errors import Conflict, InvalidTransition, NotFound, ValidationError
 from qms.store import atomic, audit, frontmatter, inbox, users
 from qms.store import meta as meta_store
 from qms.store.project import Project
@@ -125,6 +125,11 @@ def open_task(project: Project, user: str, command: str, doc_id: str, tx: Transa
     doc_id, meta = open_doc(project, user, command, doc_id, tx)
     if meta["status"] not in states:
         raise InvalidTransition(f"{doc_id} is {meta['status']}, not in {phase}.")
+    done_already = (meta.get("review_outcomes") or {}).get(user)
+    if command == "review" and done_already and user not in meta["pending_assignees"]:
+        waiting = ", ".join(meta["pending_assignees"]) or "nobody"
+        raise Conflict(f"{user} has already reviewed {doc_id} in this round ({done_already}); "
+                       f"still waiting for: {waiting}.")
     permissions.check_assigned(command, user, meta["pending_assignees"], doc_id)
     return doc_id, meta
 

@@ -38,15 +38,15 @@ def _checkin(tx, project: Project, user: str, meta: dict, content: str | None) -
         raise ValidationError(f"The document is too large (limit {MAX_TEXT} bytes).")
     check_text(text, "document")
     text = text.removeprefix("\ufeff")  # a byte-order mark some editors add
+    notices: list[str] = []
     if _interactive.is_interactive(doc_id):
-        text = _interactive.on_checkin(tx, project, user, doc_id, text)
+        text = _interactive.on_checkin(tx, project, user, doc_id, text, notices)
     elif not frontmatter.split(text)[0]:  # malformed frontmatter raises here too
         raise ValidationError(
             f"{doc_id}: the workspace copy has no frontmatter; it must start with a '---' "
             "block holding 'title:' and 'revision_summary:'.")
     text = frontmatter.minimal(text)
 
-    notices: list[str] = []
     status = meta["status"]
     if status in (wf.IN_EXECUTION,) and meta.get("checkout_from_version", None) is not None:
         prev = meta["checkout_from_version"]

@@ -24,8 +24,8 @@ def checkout(project: Project, user: str, *, doc_id: str) -> DocResult:
             if holder == user:
                 raise Conflict(f"{doc_id} is already checked out by you "
                                f"({project.rel(project.workspace_path(user, doc_id))}).")
-            raise Conflict(f"{doc_id} is checked out by {holder}. An administrator can "
-                           f"release a stale checkout: qms unlock {doc_id} --reason ...",
+            raise Conflict(f"{doc_id} is checked out by {holder}. An administrator can release "
+                           f"a stale checkout: qms --user lead unlock {doc_id} --reason \"...\"",
                            holder=holder)
         notices: list[str] = []
         if status in wf.IN_WORKFLOW:

@@ -135,7 +135,7 @@ def _check_parent(project: Project, dt: doctypes.DocType, parent: str | None, tx
         raise NotFound(f"Parent document {parent_id} not found.") from None
     if dt.parent_status and parent_meta["status"] != dt.parent_status:
         raise InvalidTransition(
-            f"A {dt.name} needs its parent {dt.parent_status}; {parent_id} is "
+            f"{dt.name} documents need their parent {dt.parent_status}; {parent_id} is "
             f"{parent_meta['status']}.")
     if parent_meta["status"] in workflow.TERMINAL and dt.parent_status != workflow.CLOSED:
         raise InvalidTransition(f"Parent {parent_id} is {parent_meta['status']}.")

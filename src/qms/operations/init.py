@@ -35,8 +35,11 @@ def _resource(*parts: str):
 def init(root: str | Path | None = None, *, yes: bool = False,
          confirm: Callable[[str], bool] | None = None) -> InitResult:
     base = Path(root or ".").expanduser().resolve()
+    if base.exists() and not base.is_dir():
+        raise ValidationError(f"--root {base} is not a directory.")
     if not base.is_dir():
-        raise ValidationError(f"--root {base} does not exist or is not a directory.")
+        raise ValidationError(f"--root {base} does not exist; create it first "
+                              f"(mkdir -p {base}).")
     for parent in base.parents:
         if (parent / CONFIG_FILE).is_file():
             raise Conflict(f"{base} is inside the QMS project at {parent}; refusing to nest.")

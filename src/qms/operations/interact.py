@@ -19,7 +19,7 @@ from qms.domain.interact.template import END, Template
 from qms.errors import (
     Conflict, InvalidTransition, NotFound, PermissionDenied, UsageError, ValidationError)
 from qms.operations import _interactive
-from qms.operations._shared import MAX_TEXT, Result, open_doc
+from qms.operations._shared import MAX_TEXT, Result, check_text, open_doc
 from qms.store import git
 from qms.store.project import Project
 from qms.store.transaction import Transaction
@@ -50,6 +50,7 @@ def interact(project: Project, user: str, *, doc_id: str, respond: str | None = 
     if respond and file:
         raise UsageError("Give the answer either as --respond VALUE or as --respond --file "
                          "PATH, not both.")
+    respond, reason = _text(respond, "response"), _text(reason, "reason")
     with project.transaction() as tx:
         doc_id, meta = open_doc(project, user, "interact", doc_id, tx)
         template, source, path = _session(tx, project, user, doc_id, meta)
@@ -69,6 +70,15 @@ def interact(project: Project, user: str, *, doc_id: str, respond: str | None = 
         text = engine.status_text(template, source, user)
     return InteractResult(doc_id, action, engine.position(template, source).key,
                           source.cursor == END, message, text, recorded, notices)
+
+
+def _text(value: str | None, what: str) -> str | None:
+    """Refuse an oversized or non-UTF-8 answer/reason before it reaches the source file."""
+    if value is None:
+        return None
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_TEXT:
+        raise ValidationError(f"The {what} is too large (limit {MAX_TEXT} bytes).")
+    return check_text(value, what)
 
 
 def _read_file(project: Project, file: str) -> str:

@@ -92,6 +92,6 @@ def _assignees(project: Project, names: list[str] | None, task_type: str) -> lis
         group = users.group_of(project, name)
         if group not in allowed:
             raise ValidationError(
-                f"{name} (group {group}) cannot be assigned a {task_type.lower()} task; "
+                f"{name} (group {group}) cannot be assigned {task_type.lower()} tasks; "
                 f"allowed groups: {', '.join(sorted(allowed))}.")
     return names

@@ -34,14 +34,13 @@ from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import ClientMessageMetadata, SessionMessage
 from qms.proxy.config import ProxyConfig
 from qms.proxy.envelope import HeaderMap, outbound_headers, tool_header_maps
-from qms.proxy.upstream_http import UpstreamTransport
+from qms.proxy.upstream_http import MAY_HAVE_EXECUTED, UpstreamTransport
 
 logger = logging.getLogger(__name__)
 
 REINIT_PREFIX = "qms-mcp-proxy-reinit-"
 CLOSE_GRACE = 5.0
 MAX_SSE_EVENT = 64 * 1024 * 1024  # the SDK default (1 MiB) would cut off large documents
-MAY_HAVE_EXECUTED = "The call may have executed; it was NOT re-sent. Check its effect before retrying."
 
 
 class LinkFailed(Exception):

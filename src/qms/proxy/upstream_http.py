@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 SESSION_HEADER = "mcp-session-id"
 BACKOFF_CAP = 4.0
 
+MAY_HAVE_EXECUTED = "The call may have executed; it was NOT re-sent. Check its effect before retrying."
+
 # Failures that happen before a single byte of the request was sent.
 NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 
@@ -99,8 +101,7 @@ class UpstreamTransport(httpx2.AsyncBaseTransport):
                     request,
                     502,
                     f"qms-mcp-proxy: the connection to {url} broke before the answer arrived "
-                    f"({type(exc).__name__}). The call may have executed; it was NOT re-sent. "
-                    "Check its effect before retrying.",
+                    f"({type(exc).__name__}). {MAY_HAVE_EXECUTED}",
                 )
 
     async def aclose(self) -> None:

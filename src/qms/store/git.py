@@ -17,8 +17,10 @@ TIMEOUT_S = 60
 
 def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                              timeout=TIMEOUT_S, stdin=subprocess.DEVNULL)
+        # literal pathspecs: a '[' or '*' in a path must never widen what is committed
+        return subprocess.run(["git", "--literal-pathspecs", *args], cwd=cwd,
+                              capture_output=True, text=True, timeout=TIMEOUT_S,
+                              stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise ProjectError("Evidence commit failed: git is not installed.") from None
     except subprocess.TimeoutExpired:
@@ -44,6 +46,8 @@ def repo_top(root: Path) -> Path | None:
 
 def _changed(top: Path, paths: list[Path]) -> list[str]:
     """Changed or new (not ignored) files among ``paths``, relative to ``top``."""
+    if not paths:
+        return []  # no pathspec would mean the whole tree
     specs = [str(p.resolve().relative_to(top.resolve())) for p in paths]
     out = _checked(top, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *specs)
     tokens, names = out.split("\0"), []

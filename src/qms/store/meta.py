@@ -18,6 +18,9 @@ def load(project: Project, doc_id: str, tx: Transaction | None = None) -> dict[s
     path = project.meta_path(doc_id)
     text = tx.read_text(path) if tx else atomic.read_text(path)
     if text is None:
+        if project.audit_path(doc_id).is_file():  # meta gone, trail kept: cancelled
+            raise NotFound(f"Document {doc_id} not found: it was cancelled (its audit trail "
+                           f"is kept: qms history {doc_id}).", doc_id=doc_id)
         raise NotFound(f"Document {doc_id} not found.", doc_id=doc_id)
     try:
         meta = json.loads(text)

@@ -257,6 +257,9 @@ def reopen(template: Template, source: Source, loop: str, *, reason: str | None,
     if amending(source):
         raise InvalidTransition("finish or cancel the amendment (--cancel-goto) first")
     ctx = source.cursor_context
+    if "reopen_return" in ctx:  # one return point only: a second would lose the first
+        raise InvalidTransition(f"loop '{ctx.get('loop')}' is reopened; finish it (answer "
+                                "through to its exit) before reopening another loop")
     ctx["reopen_return"] = source.cursor
     ctx["reopen_return_ctx"] = _loop_ctx(ctx)
     state.setdefault("reopenings", []).append(
@@ -271,21 +274,27 @@ def reopen(template: Template, source: Source, loop: str, *, reason: str | None,
 # -- reporting ----------------------------------------------------------------------------
 
 def progress(template: Template, source: Source) -> list[ProgressItem]:
-    """Every prompt and gate in template order; loop members once per iteration."""
+    """Every prompt and gate in template order; a loop's members once per iteration,
+    iteration by iteration (all of iteration 1, then all of iteration 2, ...)."""
     current = position(template, source).key
     items: list[ProgressItem] = []
+
+    def add(node: Node, n: int | None) -> None:
+        key = entry_key(node.id, n)
+        store = source.gates if node.kind == "gate" else source.responses
+        items.append(ProgressItem(
+            key=key, done=key in store, current=key == current, commit=node.commit,
+            loop=f"{node.loop}.{n}" if node.loop else None,
+            amended=len(source.entries(key)) > 1))
+
     for node in template.nodes.values():
-        iterations: list[int | None] = [None]
-        if node.loop:
+        if not node.loop:
+            add(node, None)
+        elif node.id == template.loops[node.loop].entry:  # the whole loop, at its first node
             count = source.loops.get(node.loop, {}).get("iterations", 0)
-            iterations = list(range(1, max(count, 1) + 1))
-        for n in iterations:
-            key = entry_key(node.id, n)
-            store = source.gates if node.kind == "gate" else source.responses
-            items.append(ProgressItem(
-                key=key, done=key in store, current=key == current, commit=node.commit,
-                loop=f"{node.loop}.{n}" if node.loop else None,
-                amended=len(source.entries(key)) > 1))
+            for n in range(1, max(count, 1) + 1):
+                for member in template.loops[node.loop].nodes:
+                    add(template.nodes[member], n)
     return items
 
 
@@ -319,7 +328,9 @@ def status_text(template: Template, source: Source, user: str) -> str:
     if pos.node.loop:
         lines.append(f"Loop {pos.node.loop}, iteration {pos.iteration}.")
     if "reopen_return" in ctx:
-        lines.append(f"Loop reopened; leaving it returns to {ctx['reopen_return']}.")
+        back = ctx["reopen_return"]
+        back = "the end (all prompts answered)" if back == END else back
+        lines.append(f"Loop reopened; leaving it returns to {back}.")
     if pos.node.guidance:
         lines += ["", interpolate(pos.node.guidance, source, pos.iteration), ""]
     if pos.node.commit:
