@@ -81,3 +81,24 @@ def test_header_mode_on_sse(serve):
         assert (await refused_as(served, {}, "qms_inbox", user="qa")).startswith("IDENTITY LOCKED:")
 
     anyio.run(scenario)
+
+
+@pytest.mark.req("REQ-MCP-009")
+def test_route_chooses_assignees_by_the_callers_rules(serve):
+    served = serve("streamable-http")
+
+    async def scenario() -> None:
+        async with served.client({}) as client:
+            doc = (await ok(client, "qms_create", user="claude", doc_type="SOP",
+                            title="Routed"))["doc_id"]
+            text = await refused(client, "qms_route", user="claude", doc_id=doc,
+                                 route_type="review", assignees=["nobody"])
+            assert "nobody" in text
+            routed = await ok(client, "qms_route", user="claude", doc_id=doc,
+                              route_type="review", assignees=["qa", "tu"])
+            assert "qa, tu" in routed["message"]
+            assert (await ok(client, "qms_status", user="qa", doc_id=doc))[
+                "pending_assignees"] == ["qa", "tu"]
+            assert doc in str(await ok(client, "qms_inbox", user="tu"))
+
+    anyio.run(scenario)

@@ -159,10 +159,15 @@ def qms_route(
     ctx: Context,
     retire: Annotated[bool, Field(description="With route_type='approval': the approval "
                                               "retires the document.")] = False,
+    assignees: Annotated[list[str] | None, Field(
+        description="Who gets the task (default ['qa']); approval: quality or reviewer "
+                    "users only.")] = None,
 ) -> Out:
     """Route your document for review or approval (`retire=true`: the approval retires it).
-    The task goes to `qa`; a quality user adds others with `qms_assign`."""
-    return _call(ctx, user, "route", doc_id=doc_id, route_type=route_type, retire=retire)
+    The task goes to `assignees` (default `qa`); a quality user adds others with
+    `qms_assign`."""
+    return _call(ctx, user, "route", doc_id=doc_id, route_type=route_type, retire=retire,
+                 assignees=assignees)
 
 
 def qms_assign(
