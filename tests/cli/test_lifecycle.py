@@ -317,7 +317,7 @@ def test_revert_is_deprecated_but_works(q, consistent):
     assert q.status(doc) == "POST_REVIEWED"
     q.fail("claude", "revert", doc, code=2)  # --reason is required
     run = q.ok("claude", "revert", doc, "--reason", "more testing needed")
-    assert "deprecated" in (run.out + run.err).lower()
+    assert "deprecated" in run.err.lower() and "deprecated" not in run.out.lower()
     assert q.status(doc) == "IN_EXECUTION"
     ev = q.audit(doc)
     assert ev[-2]["event"] == "REVERT" and ev[-2]["reason"] == "more testing needed"

@@ -357,6 +357,8 @@ def _main(argv: Sequence[str] | None) -> int:
         text = result.render()
         if text:
             print(text)
+        for warning in getattr(result, "warnings", ()):
+            print(warning, file=sys.stderr)
     return 0
 
 

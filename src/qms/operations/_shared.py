@@ -91,13 +91,16 @@ class DocResult(Result):
     status: str
     message: str
     notices: list[str] = []
+    warnings: list[str] = []  # the CLI prints these on stderr
 
     def render(self) -> str:
         return "\n".join([self.message, *self.notices])
 
 
-def done(meta: dict[str, Any], message: str, notices: list[str] | None = None) -> DocResult:
-    return DocResult(meta["doc_id"], meta["version"], meta["status"], message, notices or [])
+def done(meta: dict[str, Any], message: str, notices: list[str] | None = None,
+         warnings: list[str] | None = None) -> DocResult:
+    return DocResult(meta["doc_id"], meta["version"], meta["status"], message, notices or [],
+                     warnings or [])
 
 
 def authorize(project: Project, user: str, command: str) -> str:

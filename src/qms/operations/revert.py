@@ -26,4 +26,4 @@ def revert(project: Project, user: str, *, doc_id: str, reason: str) -> DocResul
         set_status(tx, project, meta, user, wf.IN_EXECUTION)
         clear_tracking(meta)
         meta_store.save(tx, project, meta)
-    return done(meta, f"Reverted {doc_id} to IN_EXECUTION", [DEPRECATION])
+    return done(meta, f"Reverted {doc_id} to IN_EXECUTION", warnings=[DEPRECATION])
