@@ -61,3 +61,17 @@ def test_the_bound_address_is_a_served_host_name():
     assert served_hosts("0.0.0.0", ["qms.internal"]) == ["qms.internal"]
     assert served_hosts("10.0.0.5") == ["10.0.0.5"]
     assert served_hosts("fe80::1") == served_hosts("[fe80::1]") == ["[fe80::1]"]  # never [[...]]
+
+
+@pytest.mark.req("REQ-MCP-018")
+def test_mcp_config_points_at_the_running_background_server(tmp_path, monkeypatch):
+    from qms.mcp import state
+
+    record = json.dumps({"pid": 4242, "url": "http://127.0.0.1:8123/mcp"})
+    (tmp_path / ".qms").mkdir()
+    state.pid_path(tmp_path).write_text(record)
+    monkeypatch.setattr(state, "alive", lambda pid: True)
+    assert "http://127.0.0.1:8123/mcp" in mcp_config_text(tmp_path)
+    monkeypatch.setattr(state, "alive", lambda pid: False)  # stale record: ignored, removed
+    assert "http://127.0.0.1:8000/mcp" in mcp_config_text(tmp_path)
+    assert not state.pid_path(tmp_path).exists()

@@ -204,8 +204,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("mcp-config", help="print the .mcp.json snippet for Claude Code",
                        description="Print the .mcp.json snippet (HTTP single authority, "
                        "stdio fallback).")
-    p.add_argument("--url", default="http://127.0.0.1:8000/mcp",
-                   help="the server's endpoint (default: %(default)s)")
+    p.add_argument("--url", help="the server's endpoint (default: the project's running "
+                   "background server, else http://127.0.0.1:8000/mcp)")
 
     p = sub.add_parser("hook", help="Claude Code hooks", description="Claude Code hooks.")
     p.add_argument("name", choices=["write-guard"], help="the hook to run (reads the "

@@ -52,8 +52,11 @@ def stdio_config(project_root: str | Path) -> dict:
 
 
 def mcp_config_text(project_root: str | Path, url: str | None = None) -> str:
-    """What `qms mcp-config` prints: both snippets, HTTP first."""
-    url = url or endpoint_url()
+    """What `qms mcp-config` prints: both snippets, HTTP first. Without ``url``: the
+    project's running background server, else the default address."""
+    from qms.mcp.state import running
+
+    url = url or (running(Path(project_root)) or {}).get("url") or endpoint_url()
     return "\n".join([
         "# .mcp.json - the single-authority HTTP server (recommended);",
         "# start it with: qms-mcp start --background",

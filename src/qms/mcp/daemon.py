@@ -18,51 +18,15 @@ from pathlib import Path
 from qms.errors import Conflict, QMSError
 from qms.mcp.config import WILDCARDS, base_url, claude_add_command, endpoint_url
 from qms.mcp.server import bind
+from qms.mcp.state import STATE_DIR, alive, pid_path, running
 
-STATE_DIR = ".qms"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an HTTP proxy
 
 
-def pid_path(root: Path) -> Path:
-    return root / STATE_DIR / "mcp.pid"
-
-
 def log_path(root: Path) -> Path:
     return root / STATE_DIR / "mcp.log"
-
-
-def running(root: Path) -> dict | None:
-    """The state of this project's live server, or None (a stale pid file is removed)."""
-    path = pid_path(root)
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if _alive(state.get("pid", -1)):
-        return state
-    path.unlink(missing_ok=True)
-    return None
-
-
-def _alive(pid: int) -> bool:
-    """True if `pid` is a live (non-zombie) qms-mcp process."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    proc = Path(f"/proc/{pid}")
-    if not proc.exists():  # not Linux: trust the signal probe
-        return True
-    try:
-        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        cmdline = (proc / "cmdline").read_bytes()
-    except (OSError, IndexError):
-        return False
-    return state != "Z" and b"qms" in cmdline and b"mcp" in cmdline
 
 
 def healthy(url: str, timeout: float = 2.0) -> dict | None:
@@ -130,9 +94,9 @@ def stop(root: Path) -> int:
     pid = state["pid"]
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(pid):
+    if alive(pid):
         with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     pid_path(root).unlink(missing_ok=True)

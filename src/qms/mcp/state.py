@@ -1,0 +1,46 @@
+"""Where a project's background `qms-mcp` records itself (``.qms/mcp.pid``, JSON: pid, url,
+...). Importable without the MCP SDK, so `qms mcp-config` can point at the running server."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+STATE_DIR = ".qms"
+
+
+def pid_path(root: Path) -> Path:
+    return root / STATE_DIR / "mcp.pid"
+
+
+def running(root: Path) -> dict | None:
+    """The state of this project's live server, or None (a stale pid file is removed)."""
+    path = pid_path(root)
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if alive(state.get("pid", -1)):
+        return state
+    path.unlink(missing_ok=True)
+    return None
+
+
+def alive(pid: int) -> bool:
+    """True if `pid` is a live (non-zombie) qms-mcp process."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path(f"/proc/{pid}")
+    if not proc.exists():  # not Linux: trust the signal probe
+        return True
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = (proc / "cmdline").read_bytes()
+    except (OSError, IndexError):
+        return False
+    return state != "Z" and b"qms" in cmdline and b"mcp" in cmdline
