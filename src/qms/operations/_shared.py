@@ -144,13 +144,14 @@ def require_owner(command: str, user: str, meta: dict) -> None:
 def require_text(value: str | None, what: str, flag: str) -> str:
     if value is None or not str(value).strip():
         raise ValidationError(f"A {what} is required ({flag} TEXT).")
-    if len(str(value).encode("utf-8", "surrogatepass")) > MAX_TEXT:
-        raise ValidationError(f"The {what} is too large (limit {MAX_TEXT} bytes).")
     return check_text(str(value), what)
 
 
 def check_text(value: str, what: str) -> str:
-    """Refuse NUL bytes and text that is not valid Unicode (e.g. undecodable argv bytes)."""
+    """Refuse oversized text, NUL bytes and text that is not valid Unicode (e.g.
+    undecodable argv bytes)."""
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_TEXT:
+        raise ValidationError(f"The {what} is too large (limit {MAX_TEXT} bytes).")
     if "\x00" in value:
         raise ValidationError(f"The {what} contains NUL bytes; is it a binary file?")
     try:

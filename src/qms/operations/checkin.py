@@ -6,7 +6,7 @@ from qms.domain import versions, workflow as wf
 from qms.errors import InvalidTransition, NotFound, ValidationError
 from qms.operations import _interactive
 from qms.operations._shared import (
-    MAX_TEXT, DocResult, archive_once, check_text, clear_tracking, done, open_doc, release_checkout,
+    DocResult, archive_once, check_text, clear_tracking, done, open_doc, release_checkout,
     require_owner, set_status)
 from qms.store import audit, frontmatter
 from qms.store import meta as meta_store
@@ -34,8 +34,6 @@ def _checkin(tx, project: Project, user: str, meta: dict, content: str | None) -
         text = tx.read_text(ws_path)
         if text is None:
             raise NotFound(f"{doc_id} is not in your workspace ({project.rel(ws_path)}).")
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT:
-        raise ValidationError(f"The document is too large (limit {MAX_TEXT} bytes).")
     check_text(text, "document")
     text = text.removeprefix("\ufeff")  # a byte-order mark some editors add
     notices: list[str] = []
@@ -48,13 +46,7 @@ def _checkin(tx, project: Project, user: str, meta: dict, content: str | None) -
     text = frontmatter.minimal(text)
 
     status = meta["status"]
-    if status in (wf.IN_EXECUTION,) and meta.get("checkout_from_version", None) is not None:
-        prev = meta["checkout_from_version"]
-    elif status == wf.IN_EXECUTION:
-        major, minor = versions.parse(meta["version"])
-        prev = f"{major}.{minor - 1}" if minor > 0 else None
-    else:
-        prev = None
+    prev = _checked_out_from(meta) if status == wf.IN_EXECUTION else None
     if prev:
         old = tx.read_text(project.draft_path(doc_id))
         if old is not None:
@@ -70,3 +62,12 @@ def _checkin(tx, project: Project, user: str, meta: dict, content: str | None) -
     meta_store.save(tx, project, meta)
     audit.append(tx, project, doc_id, "CHECKIN", user, meta["version"])
     return notices
+
+
+def _checked_out_from(meta: dict) -> str | None:
+    """The version an execution checkout bumped from (recorded, or N.(X-1) for checkouts
+    made by the earlier tool)."""
+    if meta.get("checkout_from_version"):
+        return meta["checkout_from_version"]
+    major, minor = versions.parse(meta["version"])
+    return f"{major}.{minor - 1}" if minor > 0 else None
