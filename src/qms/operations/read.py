@@ -30,7 +30,7 @@ def read(project: Project, user: str, *, doc_id: str, version: str | None = None
     draft_path, eff_path = project.draft_path(doc_id), project.effective_path(doc_id)
     if version:
         versions.parse(version)
-        candidates = [project.archive_path(doc_id, version)]
+        candidates = project.archive_paths(doc_id, version)
         if version == current:
             candidates.insert(0, draft_path if draft_path.exists() else eff_path)
         elif version == meta.get("effective_version"):
