@@ -12,13 +12,12 @@ clone without ../shared runs them); the same checks also run on ../shared when i
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import SHARED, tree_digest
+from conftest import SHARED, copy_writable, tree_digest
 from test_legacy import archived_versions, doc_file, legacy_docs, state_digest
 
 req = pytest.mark.req
@@ -31,12 +30,7 @@ NO_SHARED = f"../shared is not available ({SHARED_LAYOUTS} missing)"
 def copy_tree(source: Path, dest: Path) -> Path:
     if not source.is_dir():
         pytest.skip(NO_SHARED)
-    shutil.copytree(source, dest)
-    for dirpath, dirnames, filenames in os.walk(dest):
-        for name in dirnames + filenames:
-            p = Path(dirpath) / name
-            p.chmod(p.stat().st_mode | 0o200)
-    return dest
+    return copy_writable(source, dest)
 
 
 @pytest.fixture(params=["tests-data", "shared"])
