@@ -201,3 +201,15 @@ def test_flat_archives_of_roots_and_deep_children_read_and_ours_wins(own, cli):
     res = run_json(cli, own, "qa", "read", "CR-028", "--version", "1.0")
     assert res["source"] == "QMS/.archive/CR/CR-028/CR-028-v1.0.md"
     assert res["content"] != "stale flat copy\n"
+
+
+@req("REQ-LEGACY-001")
+@req("REQ-LEGACY-002")
+def test_both_layouts_read_through_the_installed_cli(own, qms_proc):
+    run = qms_proc(own, "--user", "qa", "status", "VAR-001")
+    assert run.code == 0 and "QMS/CR/VAR-001-draft.md" in run.out, run.err
+    run = qms_proc(own, "--user", "qa", "read", "CR-028-VAR-001", "--version", "0.1")
+    flat = own / "QMS/.archive/CR/CR-028-VAR-001-v0.1.md"
+    assert run.code == 0 and run.out.rstrip("\n") == flat.read_text(encoding="utf-8").rstrip("\n")
+    run = qms_proc(own, "--user", "qa", "history", "VAR-001")
+    assert run.code == 0 and "CREATE by claude" in run.out
