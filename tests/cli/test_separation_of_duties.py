@@ -75,16 +75,20 @@ def test_quality_cannot_assign_the_author(q, digest):
 def test_author_holding_a_legacy_review_task_cannot_review(q, digest):
     doc = _routed(q)
     _as_legacy(q, doc, pending_assignees=["qa", "claude"])
+    task = q.root / ".claude/users/qa/inbox" / q.inbox("qa")[0]
+    (q.root / ".claude/users/claude/inbox" / task.name).write_text(task.read_text())
     before = digest(q.root)
     run = q.fail("claude", "review", doc, "--recommend", "--comment", "fine by me", match=RULE)
     assert "cannot review it" in run.err and "withdraw" in run.err
     assert digest(q.root) == before
     # still readable; the others proceed; the author can withdraw
     assert q.json("tu", "status", doc)["result"]["pending_assignees"] == ["qa", "claude"]
+    assert [t["doc_id"] for t in q.json("claude", "inbox")["result"]["tasks"]] == [doc]
     q.ok("qa", "review", doc, "--recommend", "--comment", "ok")
     assert q.status(doc) == "IN_REVIEW"
     q.ok("claude", "withdraw", doc)
     assert q.status(doc) == "DRAFT" and q.meta(doc)["pending_assignees"] == []
+    assert q.inbox("claude") == []
 
 
 @req("REQ-SOD-002")
