@@ -45,7 +45,12 @@ def make_project(root: Path) -> Path:
 def copy_legacy(dest: Path) -> Path:
     if not LEGACY.is_dir():
         pytest.skip(f"legacy fixture not found at {LEGACY}")
-    shutil.copytree(LEGACY, dest)
+    return copy_writable(LEGACY, dest)
+
+
+def copy_writable(source: Path, dest: Path) -> Path:
+    """Copy a tree (e.g. read-only fixture data) so that every file in it is writable."""
+    shutil.copytree(source, dest)
     for dirpath, dirnames, filenames in os.walk(dest):
         for name in dirnames + filenames:
             p = Path(dirpath) / name

@@ -72,12 +72,12 @@ DRIVER = textwrap.dedent(r'''
         r = rng.random()
         if status == "DRAFT":
             if out:
-                if meta["version"].startswith("0.") and r < 0.1:
-                    return "cancel", lambda: ops.cancel(project, "claude", doc_id=doc_id,
-                                                        confirm=True)
                 return "checkin", lambda: ops.checkin(
                     project, "claude", doc_id=doc_id,
                     content=f"---\ntitle: {doc_id}\n---\n\n# {doc_id}\n\nrev {rng.random()}\n")
+            if meta["version"].startswith("0.") and r < 0.1:  # cancel needs it checked in
+                return "cancel", lambda: ops.cancel(project, "claude", doc_id=doc_id,
+                                                    confirm=True)
             return "route", lambda: ops.route(project, "claude", doc_id=doc_id,
                                               route_type="review")
         if status.startswith("IN_") and status.endswith("REVIEW"):

@@ -411,17 +411,17 @@ def test_route_rules(q):
     q.fail("claude", "route", doc, "--review", "--approval", code=2)
     q.fail("claude", "route", doc, "--review", "--assign", "ghost", match="Unknown user 'ghost'")
     q.fail("claude", "route", doc, "--approval", match="REVIEWED")
-    q.ok("claude", "route", doc, "--review", "--assign", "ini", "claude", "qa")
-    assert q.meta(doc)["pending_assignees"] == ["ini", "claude", "qa"]
+    q.ok("claude", "route", doc, "--review", "--assign", "ini", "lead", "qa")
+    assert q.meta(doc)["pending_assignees"] == ["ini", "lead", "qa"]
     task = (q.root / ".claude" / "users" / "ini" / "inbox" / f"task-{doc}-review-v0-1.md").read_text()
     for key in ("task_id:", "task_type: REVIEW", "workflow_type: REVIEW", f"doc_id: {doc}",
                 "version:", "assigned_by: claude", "responsible_user: claude"):
         assert key in task, key
     ev = q.audit(doc)[-1]
     assert ev["event"] == "ROUTE_REVIEW" and ev["review_type"] == "REVIEW"
-    assert ev["assignees"] == ["ini", "claude", "qa"]
+    assert ev["assignees"] == ["ini", "lead", "qa"]
     q.fail("claude", "route", doc, "--review", match="Cannot route")
-    for r in ("ini", "claude", "qa"):
+    for r in ("ini", "lead", "qa"):
         q.ok(r, "review", doc, "--recommend", "--comment", "ok")
     # approval tasks only go to quality/reviewer users
     q.fail("claude", "route", doc, "--approval", "--assign", "ini",

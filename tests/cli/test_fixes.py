@@ -292,8 +292,10 @@ def test_cancel_rules(q):
     q.ok("ini", "checkin", doc)
     q.fail("ini2", "cancel", doc, "--confirm", match="responsible user")
     q.ok("lead", "cancel", doc, "--confirm")                              # or an administrator
-    # the owner may cancel a document they still hold (e.g. right after create)
+    # the owner too checks a document in before cancelling it (e.g. right after create)
     mine = q.create("CR", "y", "ini")
+    q.fail("ini", "cancel", mine, "--confirm", match="check it in first")
+    q.ok("ini", "checkin", mine)
     q.ok("ini", "cancel", mine, "--confirm")
     assert not q.workspace_file("ini", mine).exists()
     sop = q.effective_sop()
@@ -415,11 +417,14 @@ def test_cancelled_ids_stay_retired_for_children_and_without_counters(q):
     cr = q.create("CR")
     var = q.create("VAR", "v", "claude", "--parent", cr)
     assert var == "CR-001-VAR-001"
-    q.ok("claude", "cancel", var, "--confirm")
+    def cancel(doc):
+        q.ok("claude", "checkin", doc)
+        q.ok("claude", "cancel", doc, "--confirm")
+
+    cancel(var)
     assert q.create("VAR", "v", "claude", "--parent", cr) == "CR-001-VAR-002"
-    q.ok("claude", "cancel", "CR-001-VAR-002", "--confirm")
-    other = q.create("CR")
-    q.ok("claude", "cancel", other, "--confirm")
+    cancel("CR-001-VAR-002")
+    cancel(q.create("CR"))
     # a project whose counters were lost (or one from the earlier tool) still never reuses
     import shutil
     shutil.rmtree(q.root / "QMS" / ".meta" / ".seq")

@@ -130,3 +130,27 @@ def test_id_formatting():
     assert doctypes.format_root("CR", 7) == "CR-007"
     assert doctypes.format_root("CR", 1234) == "CR-1234"
     assert doctypes.format_child("CR-001", "VAR", 2) == "CR-001-VAR-002"
+
+
+@req("REQ-LEGACY-001")
+@pytest.mark.parametrize("kind", ["TP", "ER", "VAR", "ADD", "VR"])
+def test_orphan_child_ids_of_the_earlier_tool(kind):
+    doc_id = f"{kind}-001"
+    assert doctypes.normalize_id(doc_id.lower()) == doc_id
+    assert doctypes.type_of(doc_id) == kind and doctypes.is_orphan(doc_id)
+    assert doctypes.folder_of(doc_id) == "CR"          # QMS/CR/VAR-001-draft.md
+    assert doctypes.parent_of(doc_id) is None
+    assert doctypes.flat_archive_folder(doc_id) is None
+    assert not doctypes.is_orphan(f"CR-001-{kind}-001")
+    for bad in (f"{kind}-1", f"{kind}-001-VAR-001", f"SOP-001-{kind}-001"):
+        with pytest.raises(ValidationError):
+            doctypes.normalize_id(bad)
+
+
+@req("REQ-LEGACY-002")
+def test_flat_archive_folder_only_for_documents_of_a_cr_or_inv_folder():
+    assert doctypes.flat_archive_folder("CR-028-VAR-001") == "CR"
+    assert doctypes.flat_archive_folder("INV-002-VAR-001-ADD-001") == "INV"
+    assert doctypes.flat_archive_folder("CR-028") == "CR"
+    for doc_id in ("SOP-001", "TEMPLATE-CR", "SDLC-QMS-RS", "VAR-001"):
+        assert doctypes.flat_archive_folder(doc_id) is None

@@ -156,7 +156,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                    help="route for approval (after a completed review round)")
     p.add_argument("--retire", action="store_true", help="approval retires the document")
     p.add_argument("--assign", dest="assignees", nargs="+", metavar="USER",
-                   help="assignees (default: qa)")
+                   help="assignees (default: qa; never the author)")
 
     p = _doc(sub, "assign", "add reviewers/approvers (quality)")
     p.add_argument("--assignees", nargs="+", required=True, metavar="USER",
@@ -178,7 +178,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = _doc(sub, "revert", "deprecated: POST_REVIEWED back to IN_EXECUTION")
     p.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
     _doc(sub, "close", "close a post-approved document (cascades to its VRs)")
-    p = _doc(sub, "cancel", "cancel a never-approved document")
+    p = _doc(sub, "cancel", "cancel a never-approved, checked-in document")
     p.add_argument("--confirm", action="store_true", help="really delete it")
     _doc(sub, "fix", "repair legacy frontmatter (administrator)")
     _doc(sub, "history", "show the audit trail")

@@ -56,6 +56,10 @@ _SOP_RE = re.compile(rf"^SOP-{_NUM}$")
 _TEMPLATE_RE = re.compile(r"^TEMPLATE-([A-Z0-9][A-Z0-9_]{0,63})$")
 _SDLC_RE = re.compile(r"^SDLC-([A-Z][A-Z0-9_]{0,31})-(RS|RTM)$")
 _LAST_SEG_RE = re.compile(rf"-(TP|ER|VAR|ADD|VR)-({_NUM})$")
+# A child with no parent in its ID (``VAR-001``), created by a bug of the earlier tool and
+# stored in ``QMS/CR/``; such documents are read and worked on, never created.
+_ORPHAN_RE = re.compile(rf"^(TP|ER|VAR|ADD|VR)-{_NUM}$")
+ORPHAN_FOLDER = "CR"
 _MAX_ID_LEN = 120
 
 
@@ -78,6 +82,8 @@ def type_of(doc_id: str) -> str:
         return m.group(1)
     if _CHILD_RE.match(doc_id):
         return _LAST_SEG_RE.search(doc_id).group(1)
+    if m := _ORPHAN_RE.match(doc_id):
+        return m.group(1)
     if _TEMPLATE_RE.match(doc_id):
         return "TEMPLATE"
     if m := _SDLC_RE.match(doc_id):
@@ -85,6 +91,11 @@ def type_of(doc_id: str) -> str:
     raise ValidationError(
         f"Invalid document ID: {doc_id[:60]!r}. Expected SOP-NNN, CR-NNN, INV-NNN, "
         "a child like CR-NNN-VAR-NNN, TEMPLATE-NAME or SDLC-NS-RS/RTM.")
+
+
+def is_orphan(doc_id: str) -> bool:
+    """A legacy child ID without its parent (``VAR-001``)."""
+    return bool(_ORPHAN_RE.match(doc_id))
 
 
 def doctype(type_name: str) -> DocType:
@@ -118,10 +129,20 @@ def root_of(doc_id: str) -> str:
 def folder_of(doc_id: str) -> str:
     """Folder (relative to QMS/) that holds the document's files."""
     t = doctype(type_of(doc_id))
+    if is_orphan(doc_id):
+        return ORPHAN_FOLDER
     if t.is_child or t.folder_per_doc:
         root = root_of(doc_id)
         return f"{type_of(root)}/{root}"
     return t.folder
+
+
+def flat_archive_folder(doc_id: str) -> str | None:
+    """The earlier tool also archived documents of a CR/INV folder flat under
+    ``.archive/{CR|INV}/`` instead of ``.archive/{CR|INV}/{ROOT}/`` (e.g.
+    ``.archive/CR/CR-028-VAR-001-v0.1.md``); None for documents with no such second place."""
+    head, sep, _ = folder_of(doc_id).partition("/")
+    return head if sep else None
 
 
 def number_of(doc_id: str) -> int:

@@ -59,3 +59,16 @@ def check_assigned(command: str, user: str, pending: list[str], doc_id: str) -> 
             f"Permission denied: {user} is not assigned to {doc_id}. "
             f"Ask QA to assign you: qms --user qa assign {doc_id} --assignees {user}",
             command=command)
+
+
+SOD_RULE = "separation of duties (SOP-007 4.1)"
+
+
+def check_not_author(action: str, user: str, owner: str | None, doc_id: str,
+                     hint: str = "") -> None:
+    """Separation of duties: the author (responsible user) neither reviews nor approves
+    their own document, nor is assigned to. ``action`` completes "cannot ... it"."""
+    if owner is not None and user == owner:
+        raise PermissionDenied(
+            f"Permission denied by {SOD_RULE}: {user} is the author (responsible user) of "
+            f"{doc_id} and cannot {action} it.{hint}", rule="separation_of_duties", user=user)

@@ -18,6 +18,8 @@ MAX_TEXT = 2_000_000  # bytes accepted for a document or a comment
 
 
 _MISSING = object()
+_LEGACY_TASK_HINT = (" The task was assigned before this rule; the author can withdraw the "
+                     "document and route it to someone else.")
 
 
 class Result:
@@ -128,6 +130,9 @@ def open_task(project: Project, user: str, command: str, doc_id: str, tx: Transa
     doc_id, meta = open_doc(project, user, command, doc_id, tx)
     if meta["status"] not in states:
         raise InvalidTransition(f"{doc_id} is {meta['status']}, not in {phase}.")
+    # a task the author holds can only come from data written before this rule
+    permissions.check_not_author(command, user, meta.get("responsible_user"), doc_id,
+                                 _LEGACY_TASK_HINT if user in meta["pending_assignees"] else "")
     done_already = (meta.get("review_outcomes") or {}).get(user)
     if command == "review" and done_already and user not in meta["pending_assignees"]:
         waiting = ", ".join(meta["pending_assignees"]) or "nobody"
@@ -222,10 +227,11 @@ def require_draft(project: Project, meta: dict, tx: Transaction) -> str:
 
 def archive_once(tx: Transaction, project: Project, doc_id: str, version: str,
                  text: str) -> None:
-    """Keep ``text`` as ``{ID}-v{version}.md`` unless that version is already archived."""
-    path = project.archive_path(doc_id, version)
-    if not tx.exists(path):
-        tx.write_text(path, text)
+    """Keep ``text`` as ``{ID}-v{version}.md`` unless that version is already archived
+    (also where the earlier tool put it)."""
+    paths = project.archive_paths(doc_id, version)
+    if not any(tx.exists(p) for p in paths):
+        tx.write_text(paths[0], text)
 
 
 def drop_tasks(tx: Transaction, project: Project, doc_id: str, approval_only: bool = False) -> None:

@@ -20,7 +20,7 @@ def assign(project: Project, user: str, *, doc_id: str, assignees: list[str]) ->
         if status not in wf.IN_WORKFLOW:
             raise InvalidTransition(f"{doc_id} is {status}, not in review or approval.")
         workflow_type = wf.WORKFLOW_TYPE[status]
-        names = _assignees(project, assignees, wf.task_type(workflow_type))
+        names = _assignees(project, assignees, wf.task_type(workflow_type), meta)
         pending = meta["pending_assignees"]
         added = [n for n in names if n not in pending]
         skipped = [n for n in names if n in pending]

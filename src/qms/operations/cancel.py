@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qms.domain import permissions, versions
+from qms.domain import doctypes, permissions, versions
 from qms.errors import InvalidTransition, ValidationError
 from qms.operations._shared import DocResult, authorize, done, drop_tasks, load
 from qms.operations.close import children_of
@@ -20,8 +20,11 @@ def cancel(project: Project, user: str, *, doc_id: str, confirm: bool = False) -
         if versions.major(meta["version"]) >= 1:
             raise InvalidTransition(f"{doc_id} has been approved (v{meta['version']}); it "
                                     "cannot be cancelled. Retire or close it instead.")
-        if meta.get("checked_out") and owner != user:
-            raise InvalidTransition(f"{doc_id} is checked out by {owner}.")
+        if meta.get("checked_out"):  # REQ-DOC-010: the workspace copy is never discarded
+            raise InvalidTransition(
+                f"{doc_id} is checked out by {owner}; check it in first (qms --user {owner} "
+                f"checkin {doc_id}) or have an administrator release the checkout (qms --user "
+                f"lead unlock {doc_id} --reason TEXT), then cancel.", checked_out_by=owner)
         live = [c for c, _ in children_of(project, doc_id, tx)]
         if live:
             raise InvalidTransition(f"{doc_id} has child documents: {', '.join(live)}.")
@@ -45,8 +48,9 @@ def cancel(project: Project, user: str, *, doc_id: str, confirm: bool = False) -
         drop_tasks(tx, project, doc_id)
         audit.append(tx, project, doc_id, "CANCEL", user, meta["version"],
                      from_status=meta["status"])
-        folder = project.doc_dir(doc_id)
-        tx.after_commit.append(lambda: _rmdir_if_empty(folder))
+        if "/" in doctypes.folder_of(doc_id):  # a CR/INV's own folder, never QMS/CR or QMS/SOP
+            folder = project.doc_dir(doc_id)
+            tx.after_commit.append(lambda: _rmdir_if_empty(folder))
     meta["status"] = "CANCELLED"
     return done(meta, f"Cancelled {doc_id}; its audit trail is kept and the ID is retired.")
 

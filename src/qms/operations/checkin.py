@@ -33,7 +33,9 @@ def _checkin(tx, project: Project, user: str, meta: dict, content: str | None) -
     else:
         text = tx.read_text(ws_path)
         if text is None:
-            raise NotFound(f"{doc_id} is not in your workspace ({project.rel(ws_path)}).")
+            raise NotFound(f"{doc_id} is not in your workspace ({project.rel(ws_path)}). If "
+                           "the copy is lost, an administrator can release the checkout: "
+                           f"qms --user lead unlock {doc_id} --reason \"...\"")
     check_text(text, "document")
     text = text.removeprefix("\ufeff")  # a byte-order mark some editors add
     notices: list[str] = []

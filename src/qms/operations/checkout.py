@@ -22,8 +22,12 @@ def checkout(project: Project, user: str, *, doc_id: str) -> DocResult:
         if meta.get("checked_out"):
             holder = meta.get("responsible_user")
             if holder == user:
+                ws = project.workspace_path(user, doc_id)
+                lost = "" if tx.exists(ws) else (
+                    f" Your workspace copy is missing; an administrator can release the "
+                    f"checkout: qms --user lead unlock {doc_id} --reason \"...\"")
                 raise Conflict(f"{doc_id} is already checked out by you "
-                               f"({project.rel(project.workspace_path(user, doc_id))}).")
+                               f"({project.rel(ws)}).{lost}")
             raise Conflict(f"{doc_id} is checked out by {holder}. An administrator can release "
                            f"a stale checkout: qms --user lead unlock {doc_id} --reason \"...\"",
                            holder=holder)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qms.domain import doctypes, templates, workflow
-from qms.errors import Conflict, InvalidTransition, NotFound, ValidationError
+from qms.errors import Conflict, InvalidTransition, NotFound, UsageError, ValidationError
 from qms.operations import _interactive
 from qms.operations._shared import Result, authorize, check_text
 from qms.store import atomic, audit, frontmatter, namespaces, sequence
@@ -38,6 +38,9 @@ def create(project: Project, user: str, *, doc_type: str, title: str,
            parent: str | None = None, name: str | None = None) -> CreateResult:
     authorize(project, user, "create")
     type_name = _type_name(project, doc_type)
+    if name is not None and type_name != "TEMPLATE":
+        raise UsageError(f"--name applies to TEMPLATE documents only; a {type_name} is "
+                         "numbered automatically. Leave out --name.")
     dt = doctypes.doctype(type_name)
     title = _valid_title(title)
     with project.transaction() as tx:
@@ -125,6 +128,9 @@ def _check_parent(project: Project, dt: doctypes.DocType, parent: str | None, tx
     if not parent:
         raise ValidationError(f"{dt.name} needs --parent (a {' or '.join(dt.parents)}).")
     parent_id = doctypes.normalize_id(parent)
+    if doctypes.is_orphan(parent_id):
+        raise ValidationError(f"{parent_id} is a legacy document without a parent in its ID; "
+                              "it cannot take child documents.")
     parent_type = doctypes.type_of(parent_id)
     if parent_type not in dt.parents:
         raise ValidationError(

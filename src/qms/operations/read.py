@@ -27,12 +27,19 @@ def read(project: Project, user: str, *, doc_id: str, version: str | None = None
     if version and draft:
         raise ValidationError("Use either --draft or --version, not both.")
     current = meta["version"]
+    # during an execution checkout meta names the next version; the draft keeps the one
+    # checked out until checkin
+    held = (meta.get("checked_out") and meta.get("checkout_from_version")) or current
     draft_path, eff_path = project.draft_path(doc_id), project.effective_path(doc_id)
     if version:
         versions.parse(version)
-        candidates = [project.archive_path(doc_id, version)]
-        if version == current:
+        candidates = project.archive_paths(doc_id, version)
+        if version == held:
             candidates.insert(0, draft_path if draft_path.exists() else eff_path)
+        elif version == current:
+            raise NotFound(f"{doc_id} v{version} is checked out to "
+                           f"{meta.get('responsible_user')} and not checked in yet; the draft "
+                           f"holds v{held}.")
         elif version == meta.get("effective_version"):
             candidates.insert(0, eff_path)
         for path in candidates:
@@ -44,12 +51,12 @@ def read(project: Project, user: str, *, doc_id: str, version: str | None = None
         text = atomic.read_text(draft_path)
         if text is None:
             raise NotFound(f"{doc_id} has no draft.")
-        return ReadResult(doc_id, current, project.rel(draft_path), text)
+        return ReadResult(doc_id, held, project.rel(draft_path), text)
     if _interactive.is_interactive(doc_id):
         live = _interactive.on_read(project, meta)
         if live is not None:
             return ReadResult(doc_id, current, *live)
-    for path, ver in ((eff_path, meta.get("effective_version") or current), (draft_path, current)):
+    for path, ver in ((eff_path, meta.get("effective_version") or current), (draft_path, held)):
         text = atomic.read_text(path)
         if text is not None:
             return ReadResult(doc_id, ver, project.rel(path), text)

@@ -12,6 +12,7 @@ from qms.store import meta as meta_store
 from qms.store.project import Project
 
 DEFAULT_ASSIGNEES = ["qa"]
+_VERB = {"REVIEW": "review", "APPROVAL": "approve"}
 
 
 def route(project: Project, user: str, *, doc_id: str, route_type: str, retire: bool = False,
@@ -42,7 +43,7 @@ def route(project: Project, user: str, *, doc_id: str, route_type: str, retire: 
                         "--retire needs a document that has been in force (version 1.0 or "
                         "later) routed for APPROVAL or POST_APPROVAL.")
                 meta["retiring"] = True
-        names = _assignees(project, assignees, wf.task_type(workflow_type))
+        names = _assignees(project, assignees, wf.task_type(workflow_type), meta)
         set_status(tx, project, meta, user, target)
         meta["pending_assignees"] = names
         event, key = (("ROUTE_REVIEW", "review_type") if kind == "review"
@@ -85,10 +86,15 @@ def _group(project: Project, user: str) -> str | None:
         return None
 
 
-def _assignees(project: Project, names: list[str] | None, task_type: str) -> list[str]:
+def _assignees(project: Project, names: list[str] | None, task_type: str,
+               meta: dict) -> list[str]:
+    """Validate who gets the tasks: real users of an assignable group, never the author."""
+    hint = "" if names else " It is the default assignee: name other assignees (--assign U ...)."
     names = list(dict.fromkeys(names or DEFAULT_ASSIGNEES))
     allowed = permissions.ASSIGNABLE[task_type]
     for name in names:
+        permissions.check_not_author(f"be assigned to {_VERB[task_type]}", name,
+                                     meta.get("responsible_user"), meta["doc_id"], hint)
         group = users.group_of(project, name)
         if group not in allowed:
             raise ValidationError(

@@ -7,7 +7,8 @@ Layout (compatible with the earlier tool)::
     {root}/QMS/{CR,INV}/{ROOT}/{ID}.md | {ID}-draft.md       (children live in the root's folder)
     {root}/QMS/.meta/{TYPE}/{ID}.json    (+ VR {ID}.source.json)
     {root}/QMS/.audit/{TYPE}/{ID}.jsonl
-    {root}/QMS/.archive/{folder}/{ID}-v{N.X}.md
+    {root}/QMS/.archive/{folder}/{ID}-v{N.X}.md   (earlier tool also: .archive/{CR,INV}/{ID}-v{N.X}.md)
+    {root}/QMS/CR/{TYPE}-NNN[-draft].md  legacy child without parent in its ID (read, never created)
     {root}/.claude/users/{u}/{workspace,inbox}/
     {root}/.claude/agents/{u}.md
     {root}/.qms/                         lock, journal, server pid/log (not versioned)
@@ -105,6 +106,13 @@ class Project:
 
     def archive_path(self, doc_id: str, version: str) -> Path:
         return self.qms / ".archive" / doctypes.folder_of(doc_id) / f"{doc_id}-v{version}.md"
+
+    def archive_paths(self, doc_id: str, version: str) -> list[Path]:
+        """Where an archived version may be: ours, then the earlier tool's flat place."""
+        paths = [self.archive_path(doc_id, version)]
+        if flat := doctypes.flat_archive_folder(doc_id):
+            paths.append(self.qms / ".archive" / flat / f"{doc_id}-v{version}.md")
+        return paths
 
     def seq_path(self, key: str) -> Path:
         return self.qms / ".meta" / ".seq" / key
