@@ -146,8 +146,8 @@ def qms_cancel(
     confirm: Annotated[bool, Field(description="true cancels; false only lists what would "
                                                "be deleted (and is refused).")] = False,
 ) -> Out:
-    """Cancel a never-approved document, version 0.x (requires `confirm=true`; the audit trail
-    is kept and the ID is never reused)."""
+    """Cancel a never-approved, checked-in document, version 0.x (requires `confirm=true`; the
+    audit trail is kept and the ID is never reused). Check a checked-out document in first."""
     return _call(ctx, user, "cancel", doc_id=doc_id, confirm=confirm)
 
 
@@ -160,8 +160,8 @@ def qms_route(
     retire: Annotated[bool, Field(description="With route_type='approval': the approval "
                                               "retires the document.")] = False,
     assignees: Annotated[list[str] | None, Field(
-        description="Who gets the task (default ['qa']); approval: quality or reviewer "
-                    "users only.")] = None,
+        description="Who gets the task (default ['qa']; never the document's author); "
+                    "approval: quality or reviewer users only.")] = None,
 ) -> Out:
     """Route your document for review or approval (`retire=true`: the approval retires it).
     The task goes to `assignees` (default `qa`); a quality user adds others with
