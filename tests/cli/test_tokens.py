@@ -41,8 +41,9 @@ def test_issue_prints_a_high_entropy_token_once_and_stores_only_its_hash(q, proj
     for path in project.rglob("*"):  # the secret is in no file at all
         if path.is_file():
             assert token.encode() not in path.read_bytes(), path
-    human = q.ok("lead", "token", "issue", "tu").out
-    assert human.splitlines()[0].startswith("qms_") and "only time" in human
+    human = q("lead", "token", "issue", "tu")
+    assert human.code == 0 and tokens.SECRET_RE.match(human.out.strip())  # stdout: the secret
+    assert "only time" in human.err and human.out.strip() not in human.err
     assert issue(q, "qa")["token"] != token
 
 

@@ -27,11 +27,16 @@ class TokenIssued(Result):
     expires: str | None
 
     def render(self) -> str:
+        """Only the secret (so `qms token issue qa > qa.token` makes a secret file)."""
+        return self.token
+
+    @property
+    def warnings(self) -> list[str]:
+        """The note the CLI prints on stderr."""
         until = f", expires {self.expires}" if self.expires else ""
-        return (f"{self.token}\n"
-                f"Token {self.token_id} for {self.user}{until}. This is the only time the "
-                "token is shown: store it now (e.g. as a Docker secret file). Revoke with: "
-                f"qms --user <admin> token revoke {self.token_id}")
+        return [f"Token {self.token_id} for {self.user}{until}. This is the only time it is "
+                "shown: store it now (e.g. as a Docker secret file). Revoke with: "
+                f"qms --user <admin> token revoke {self.token_id}"]
 
 
 class TokenList(Result):
