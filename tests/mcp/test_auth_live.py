@@ -241,3 +241,32 @@ def test_unknown_or_refused_callers_take_no_lock(serve, project):
             await ok(trusted, "qms_inbox", user="qa")
 
     anyio.run(scenario)
+
+
+@pytest.mark.req("REQ-AUTH-007")
+@pytest.mark.req("REQ-MCP-017")
+def test_background_daemon_keeps_auth_required(project):
+    import os
+    import signal
+
+    from _mcp_support import free_port
+
+    port = free_port()
+    pid_file = project / ".qms" / "mcp.pid"
+    qa = issue(project, "qa")
+    try:
+        started = subprocess.run(
+            [QMS_MCP, "start", "--background", "--host", "0.0.0.0", "--auth", "required",
+             "--port", str(port), "--project-root", str(project)],
+            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert started.returncode == 0, started.stderr
+        assert "auth:     required" in started.stdout
+        assert '--header "Authorization: Bearer <token>"' in started.stdout
+
+        class Served:
+            base = f"http://127.0.0.1:{port}"
+
+        assert ping(Served, {})[0] == 401 and ping(Served, bearer(qa))[0] == 200
+    finally:
+        if pid_file.exists():
+            os.kill(json.loads(pid_file.read_text())["pid"], signal.SIGTERM)
