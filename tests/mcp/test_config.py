@@ -39,9 +39,9 @@ def test_snippets(tmp_path):
 
 @pytest.mark.req("REQ-MCP-013")
 def test_allow_lists_cover_defaults():
-    hosts = allowed_hosts(["qms.internal", "QMS.Other"])
+    hosts = allowed_hosts(["qms.internal", "QMS.Other", "named.host:8000"])
     for name in ("localhost", "127.0.0.1", "[::1]", "host.docker.internal", "qms.internal",
-                 "qms.other"):
+                 "qms.other", "named.host"):
         assert name in hosts
 
 

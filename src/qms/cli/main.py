@@ -132,7 +132,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("token", help="issue, list or revoke tokens (administrator)",
                        description="Per-user bearer tokens for the MCP server and the CLI "
                        "(administrator).")
-    t = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    t = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True,
+                         help="issue, list or revoke")
     q = t.add_parser("issue", help="issue a token to USER (shown once)")
     q.add_argument("name", metavar="USER", help="the token's user")
     q.add_argument("--label", help="what the token is for, e.g. 'container qa'")
@@ -144,7 +145,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="show or change project settings",
                        description="Project settings (set: administrator). auth.cli = off | "
                        "required: every command needs a token for its --user.")
-    t = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    t = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True,
+                         help="get or set")
     q = t.add_parser("get", help="show a setting (default: all)")
     q.add_argument("key", nargs="?", metavar="KEY", help="e.g. auth.cli")
     q = t.add_parser("set", help="change a setting (audited)")

@@ -30,8 +30,9 @@ TRANSPORT_SETTINGS = TransportSecuritySettings(enable_dns_rebinding_protection=F
 
 
 def allowed_hosts(extra: Iterable[str] = ()) -> frozenset[str]:
-    """Every allowed host name, lower-case (IPv6 addresses in brackets)."""
-    return frozenset(name.lower() for name in (*DEFAULT_HOSTS, *extra))
+    """Every allowed host name, lower-case (IPv6 addresses in brackets; a port given with a
+    name is dropped: any port is accepted)."""
+    return frozenset(host_name(name) or name.lower() for name in (*DEFAULT_HOSTS, *extra))
 
 
 def host_name(value: str | None) -> str | None:
