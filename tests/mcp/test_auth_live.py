@@ -270,3 +270,14 @@ def test_background_daemon_keeps_auth_required(project):
     finally:
         if pid_file.exists():
             os.kill(json.loads(pid_file.read_text())["pid"], signal.SIGTERM)
+
+
+@pytest.mark.req("REQ-AUTH-005")
+def test_a_damaged_token_store_refuses_every_token_clearly(serve, project):
+    qa = issue(project, "qa")
+    served = serve("streamable-http", "--auth", "required")
+    (project / ".qms" / "tokens.json").write_text("[not json")
+    assert ping(served, bearer(qa))[0] == 401
+    assert "token store" in served.stderr() and qa not in served.stderr()
+    reply = qms(project, "--user", "lead", "token", "list")
+    assert not reply["ok"] and "damaged" in reply["error"]["message"]

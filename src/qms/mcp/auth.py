@@ -17,6 +17,7 @@ The verified token's user reaches identity resolution (`qms.mcp.identity`) as a
 from __future__ import annotations
 
 import ipaddress
+import logging
 from enum import StrEnum
 
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
@@ -29,12 +30,13 @@ from mcp.server.auth.provider import AccessToken
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from qms.errors import PermissionDenied
+from qms.errors import PermissionDenied, QMSError
 from qms.mcp.identity import Credential
 from qms.store import tokens
 from qms.store.project import Project
 
 ENV_AUTH = "QMS_AUTH"
+log = logging.getLogger(__name__)
 OPEN_PATHS = frozenset({"/healthz"})
 
 
@@ -61,7 +63,11 @@ class ProjectTokenVerifier:
         self.project = project
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        entry = tokens.verify(self.project, token)
+        try:
+            entry = tokens.verify(self.project, token)
+        except QMSError as err:  # a damaged store: refuse (401), tell the operator
+            log.error("cannot verify tokens: %s", err.message)
+            return None
         if entry is None:
             return None
         # the secret itself is never kept: the token id stands in for it

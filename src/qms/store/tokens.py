@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from qms.errors import ProjectError
+from qms.store import atomic
 from qms.store.project import Project
 
 TYPE_CHECKING = False
@@ -140,24 +141,8 @@ def secret_from_env(token_file: str | None = None,
 
 # -- writing (caller holds the project lock) -----------------------------------------------
 def save(project: Project, tokens: list[dict[str, Any]]) -> None:
-    """Replace the store atomically; the file is created 0600 and stays so."""
+    """Replace the store atomically; the file is created 0600 (only its owner reads it)."""
     file = path(project)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps({"version": 1, "tokens": tokens}, indent=2).encode()
-    tmp = file.with_name(f".{file.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.replace(tmp, file)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(file.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    atomic.write_bytes(file, json.dumps({"version": 1, "tokens": tokens}, indent=2).encode(),
+                       mode=0o600)
+    atomic.fsync_dir(file.parent)
