@@ -43,7 +43,6 @@ class Credential(NamedTuple):
 
 
 class Mode(StrEnum):
-    AUTHENTICATED = "authenticated"
     ENFORCED = "enforced"
     TRUSTED = "trusted"
     STDIO = "stdio"
@@ -180,8 +179,8 @@ class IdentityRegistry:
         held = self._locks.get(user)
         if held is not None:
             raise Conflict(
-                f"IDENTITY LOCKED: identity '{user}' belongs to a running agent connected in "
-                f"enforced mode (instance {_short(held[0])}); this {mode.value} request is "
+                f"IDENTITY LOCKED: identity '{user}' belongs to a running agent that holds its "
+                f"lock (instance {_short(held[0])}); this {mode.value} request is "
                 "refused. Do not troubleshoot: stop and tell the user. Use your own identity, or "
                 "wait until that agent has stopped and its lock has expired.",
                 identity=user,

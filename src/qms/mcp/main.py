@@ -20,14 +20,13 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
-
 from functools import partial
+from pathlib import Path
 
 from qms import operations
 from qms.errors import QMSError, UsageError
-from qms.mcp.auth import ENV_AUTH, AuthMode, is_loopback, stdio_credential
 from qms.mcp import daemon
+from qms.mcp.auth import ENV_AUTH, AuthMode, is_loopback, stdio_credential
 from qms.mcp.config import DEFAULT_HOST, DEFAULT_PORT, endpoint_url
 from qms.mcp.identity import DEFAULT_TTL, IdentityRegistry
 from qms.mcp.server import TRANSPORTS, build, run

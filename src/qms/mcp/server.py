@@ -54,7 +54,7 @@ def http_app(
     JSON replies: any client (or a proxy posting one message at a time) works without
     session bookkeeping, and no reply pays for an SSE stream.
     """
-    security = TRANSPORT_SETTINGS
+    security = TRANSPORT_SETTINGS  # the transports' own Host check is off: the guard does it
 
     @server.custom_route("/healthz", methods=["GET"])
     async def healthz(_: Request) -> Response:
