@@ -102,7 +102,10 @@ class IdentityRegistry:
                 self._purge(self._clock())
                 self._check_unlocked(user, mode)
             return user
-        self._known(identity)  # an unknown user never takes a lock
+        with self._mutex:
+            held = self._locks.get(identity)
+        if held is None or held[0] != instance:  # a lock is only ever given to a known user
+            self._known(identity)
         with self._mutex:
             now = self._clock()
             self._purge(now)
