@@ -96,16 +96,22 @@ def _epoch(ts: str | None) -> float | None:
         return None
     from datetime import datetime
 
-    return datetime.fromisoformat(ts).timestamp()
+    try:
+        return datetime.fromisoformat(ts).timestamp()
+    except (TypeError, ValueError):
+        raise ProjectError(f"The token store has a bad expiry date {ts!r}; it was edited "
+                           "outside qms.") from None
 
 
 def verify(project: Project, secret: str) -> dict[str, Any] | None:
     """The entry of a valid (known, unrevoked, unexpired) token, else None."""
-    match = SECRET_RE.match(secret.strip()) if isinstance(secret, str) else None
+    secret = secret.strip() if isinstance(secret, str) else ""
+    match = SECRET_RE.match(secret)
     if match is None:
         return None
     entry = _index(project).get(match.group(1))
-    if entry is None or not hmac.compare_digest(entry.get("hash", ""), digest(secret.strip())):
+    stored = str(entry.get("hash", "")).encode() if entry else b""
+    if entry is None or not hmac.compare_digest(stored, digest(secret).encode()):
         return None
     return entry if state(entry) == "active" else None
 
