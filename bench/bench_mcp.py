@@ -5,7 +5,8 @@ every tool and then does nothing) on a throw-away project, and reports in one ru
   1. median `qms_status` latency / median `qms_noop` latency, same server (target <= 1.5);
   2. speedup of a `qms_status` call over spawning `qms status` per call, the earlier
      process-per-call design (target >= 50x);
-  3. throughput with 16 concurrent sessions.
+  3. throughput with 16 concurrent sessions;
+  4. median `qms_status` latency with a bearer token / without one, same server (target <= 1.1).
 The primary client is lean (one keep-alive HTTP connection posting JSON-RPC, as the container
 proxy does), so the figures measure the server. The official SDK client is timed as well: its
 own per-call cost comes on top.
@@ -29,6 +30,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from _server import BIN, free_port, project_with_cr, start_server
+from qms.operations.tokens import token_issue
+from qms.store.project import Project
 
 MODERN, HANDSHAKE = "2026-07-28", "2025-06-18"
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
@@ -38,13 +41,15 @@ class LeanSession:
     """JSON-RPC over one keep-alive HTTP connection (what the container proxy does), speaking
     the current protocol (2026-07-28, per-request envelope) or 2025-06-18 (stateless)."""
 
-    def __init__(self, port: int, version: str = MODERN) -> None:
+    def __init__(self, port: int, version: str = MODERN,
+                 headers: dict[str, str] | None = None) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.version = version
+        self.headers = headers or {}
 
     def call(self, tool: str, args: dict) -> float:
         params: dict = {"name": tool, "arguments": args}
-        headers = {**HEADERS, "MCP-Protocol-Version": self.version}
+        headers = {**HEADERS, **self.headers, "MCP-Protocol-Version": self.version}
         if self.version == MODERN:
             params["_meta"] = {"io.modelcontextprotocol/protocolVersion": MODERN,
                                "io.modelcontextprotocol/clientCapabilities": {}}
@@ -78,6 +83,20 @@ async def lean_latencies(port: int, version: str, tools: dict[str, dict],
         return session.call(tool, args)
 
     return await interleaved(call, tools, n)
+
+
+async def token_latencies(port: int, doc_id: str, secret: str, n: int) -> dict[str, list[float]]:
+    """`qms_status` by a token holder (qa, verified per call, identity locked) against a
+    caller without a token (tu, trusted), interleaved on two keep-alive connections."""
+    sessions = {"with token": (LeanSession(port, headers={"Authorization": f"Bearer {secret}"}),
+                               {"user": "qa", "doc_id": doc_id}),
+                "without": (LeanSession(port), {"user": "tu", "doc_id": doc_id})}
+
+    async def call(name: str, _: dict) -> float:
+        session, args = sessions[name]
+        return session.call("qms_status", args)
+
+    return await interleaved(call, dict.fromkeys(sessions, {}), n)
 
 
 def lean_throughput(port: int, args: dict, sessions: int, per_session: int) -> float:
@@ -130,6 +149,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         doc_id = project_with_cr(root)
+        secret = token_issue(Project.open(root), "lead", name="qa").token
         tools = {"qms_status": {"user": "claude", "doc_id": doc_id}, "qms_noop": {"user": "claude"}}
         port = free_port()
         server = start_server(root, port)
@@ -139,6 +159,7 @@ def main() -> None:
                     for version in (MODERN, HANDSHAKE)}
             rows["official SDK client"] = anyio.run(sdk_latencies, port, tools, args.calls // 5)
             rate = lean_throughput(port, tools["qms_status"], args.sessions, args.per_session)
+            auth = anyio.run(token_latencies, port, doc_id, secret, args.calls)
         finally:
             server.terminate()
             server.wait(10)
@@ -153,6 +174,9 @@ def main() -> None:
     print("targets: ratio <= 1.5, speedup >= 50x")
     print(f"throughput: {rate:.0f} qms_status calls/s with {args.sessions} concurrent sessions "
           f"(lean client, {MODERN})")
+    with_token, without = (statistics.median(auth[k]) for k in ("with token", "without"))
+    print(f"qms_status with a bearer token {with_token * 1e3:.2f} ms, without "
+          f"{without * 1e3:.2f} ms: ratio {with_token / without:.3f} (target <= 1.1)")
 
 
 if __name__ == "__main__":

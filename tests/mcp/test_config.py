@@ -12,7 +12,7 @@ from _mcp_support import EXPOSED
 from qms import operations
 from qms.mcp.config import (
     claude_add_command, endpoint_url, http_config, mcp_config_text, stdio_config)
-from qms.mcp.security import allowed_hosts, transport_security
+from qms.mcp.security import allowed_hosts, host_name, origin_name
 
 
 @pytest.mark.req("REQ-MCP-018")
@@ -38,14 +38,34 @@ def test_snippets(tmp_path):
 
 
 @pytest.mark.req("REQ-MCP-013")
-def test_allow_lists_cover_defaults_with_and_without_port():
-    hosts = allowed_hosts(["qms.internal"])
-    for name in ("localhost", "127.0.0.1", "[::1]", "host.docker.internal", "qms.internal"):
-        assert name in hosts and f"{name}:*" in hosts
-    settings = transport_security()
-    assert settings.enable_dns_rebinding_protection
-    assert "http://host.docker.internal:*" in settings.allowed_origins
-    assert "http://evil.example" not in settings.allowed_origins
+def test_allow_lists_cover_defaults():
+    hosts = allowed_hosts(["qms.internal", "QMS.Other", "named.host:8000"])
+    for name in ("localhost", "127.0.0.1", "[::1]", "host.docker.internal", "qms.internal",
+                 "qms.other", "named.host"):
+        assert name in hosts
+
+
+@pytest.mark.req("REQ-MCP-021")
+@pytest.mark.parametrize("value, name", [
+    ("localhost", "localhost"), ("LOCALHOST:8000", "localhost"), ("127.0.0.1:1", "127.0.0.1"),
+    ("[::1]:8000", "[::1]"), ("[::1]", "[::1]"), ("Host.Docker.Internal", "host.docker.internal"),
+    ("127.0.0.1:80@evil.com", None), ("127.0.0.1:80/x", None), ("127.0.0.1:", None),
+    ("127.0.0.1:0", None), ("127.0.0.1:65536", None), ("127.0.0.1:8000:1", None),
+    ("localhost.", None), ("user@localhost", None), ("", None), (None, None), ("::1", None),
+    ("127.0.0.1 ", None), ("127.0.0.1.evil.example", "127.0.0.1.evil.example"),
+])
+def test_host_header_is_parsed_exactly(value, name):
+    assert host_name(value) == name
+
+
+@pytest.mark.req("REQ-MCP-021")
+@pytest.mark.parametrize("value, name", [
+    ("http://localhost:3000", "localhost"), ("HTTPS://LOCALHOST", "localhost"),
+    ("http://127.0.0.1:80@evil.com", None), ("http://localhost/", None), ("null", None),
+    ("ftp://localhost", None), ("http://evil.example", "evil.example"),
+])
+def test_origin_is_parsed_exactly(value, name):
+    assert origin_name(value) == name
 
 
 @pytest.mark.req("REQ-MCP-010")

@@ -28,7 +28,8 @@ def get(url: str, host: str, origin: str | None = None) -> int:
 
 @pytest.mark.parametrize("bind", ["127.0.0.1", "0.0.0.0"])
 def test_host_and_origin_checks(serve, bind):
-    served = serve("streamable-http", "--allow-host", "qms.internal", host=bind)
+    insecure = ["--insecure"] if bind == "0.0.0.0" else []  # Host checks, not auth, are tested
+    served = serve("streamable-http", "--allow-host", "qms.internal", *insecure, host=bind)
     port = served.port
     mcp, health = f"{served.base}/mcp", f"{served.base}/healthz"
     for host in ("127.0.0.1", f"127.0.0.1:{port}", f"localhost:{port}", "localhost",
@@ -49,9 +50,31 @@ def test_host_and_origin_checks(serve, bind):
 
 
 def test_sse_endpoints_are_guarded(serve):
-    served = serve("sse", host="0.0.0.0")
+    served = serve("sse", "--auth", "required", host="0.0.0.0")
     local = f"localhost:{served.port}"
     assert get(f"{served.base}/sse", "evil.example") == 421
     assert post(f"{served.base}/messages/?session_id=x", "evil.example") == 421
     assert post(f"{served.base}/messages/?session_id=x", local, "http://evil.example") == 403
     assert get(f"{served.base}/healthz", local) == 200
+
+
+@pytest.mark.req("REQ-MCP-021")
+def test_host_variants_are_compared_exactly_case_insensitively(serve):
+    served = serve("streamable-http", "--allow-host", "qms.internal")
+    port = served.port
+    mcp, health = f"{served.base}/mcp", f"{served.base}/healthz"
+    for host in (f"LOCALHOST:{port}", "LocalHost", f"Host.Docker.Internal:{port}",
+                 f"QMS.INTERNAL:{port}", "127.0.0.1:1", f"[::1]:{port}"):
+        assert post(mcp, host) == 200, host
+        assert get(health, host) == 200, host
+    for host in (f"127.0.0.1:80@evil.com", f"localhost:{port}@evil.com", f"127.0.0.1:{port}/x",
+                 "127.0.0.1:", "127.0.0.1:99999", f"localhost.:{port}", f"evil@localhost:{port}",
+                 f"localhost:{port}:1", "localhost.evil.com", "[::1]evil"):
+        assert post(mcp, host) == 421, host
+        assert get(health, host) == 421, host
+    good = f"localhost:{port}"
+    for origin in (f"HTTP://LOCALHOST:{port}", "https://Host.Docker.Internal"):
+        assert post(mcp, good, origin) == 200, origin
+    for origin in (f"http://localhost:{port}@evil.com", "http://127.0.0.1:80@evil.com",
+                   f"http://localhost:{port}/path", "file://localhost"):
+        assert post(mcp, good, origin) == 403, origin

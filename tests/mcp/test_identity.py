@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from qms.errors import Conflict, PermissionDenied, UsageError
-from qms.mcp.identity import IdentityRegistry, Mode, select_mode
+from qms.errors import Conflict, NotFound, PermissionDenied, UsageError
+from qms.mcp.identity import Credential, IdentityRegistry, Mode, select_mode
 
 pytestmark = pytest.mark.req("REQ-MCP-015")
 
@@ -66,16 +66,63 @@ def test_enforced_empty_header_is_refused(registry):
         registry.resolve("qa", {"x-qms-identity": " "})
 
 
-@pytest.mark.req("REQ-MCP-016")
+@pytest.mark.req("REQ-AUTH-010")
 @pytest.mark.parametrize("instance", [None, "", "  "])
-def test_enforced_without_instance_is_refused_never_a_shared_lock(registry, instance):
+def test_identity_header_without_instance_is_an_instance_of_its_own(registry, instance):
     headers = {"x-qms-identity": "qa"}
     if instance is not None:
         headers["x-qms-instance"] = instance
-    for _ in range(2):  # two instance-less agents must not share one lock
-        with pytest.raises(PermissionDenied, match="without an X-QMS-Instance"):
-            registry.resolve("qa", headers)
+    for _ in range(2):  # the holder keeps working
+        assert registry.resolve("qa", headers) == "qa"
+    assert registry.locks() == {"qa": "header:qa"}
+    with pytest.raises(Conflict, match=r"^IDENTITY LOCKED: .*header:qa"):
+        registry.resolve("qa", enforced("qa", "inst-b"))  # a different instance is refused
+    with pytest.raises(Conflict, match=r"^IDENTITY LOCKED"):
+        registry.resolve("qa", {})  # and so is a trusted call
+
+
+@pytest.mark.req("REQ-MCP-022")
+def test_locks_are_taken_only_after_every_identity_check(clock):
+    def known(user: str) -> None:
+        if user != "qa":
+            raise NotFound(f"Unknown user '{user}'.")
+
+    registry = IdentityRegistry(ttl=10, clock=clock, known=known)
+    with pytest.raises(NotFound):
+        registry.resolve("ghost", enforced("ghost"))
+    with pytest.raises(PermissionDenied):
+        registry.resolve("claude", enforced("qa"))  # mismatch
+    with pytest.raises(PermissionDenied):
+        registry.resolve("qa", {"x-qms-identity": " "})
+    with pytest.raises(PermissionDenied):
+        registry.resolve("qa", enforced("qa"), Credential("tu", "t1"))  # header vs token
     assert registry.locks() == {}
+    assert registry.resolve("ghost", {}) == "ghost"  # trusted: the operation refuses it later
+    assert registry.locks() == {}
+
+
+@pytest.mark.req("REQ-AUTH-004")
+def test_token_identity_wins_and_others_are_refused_naming_it(registry):
+    token = Credential("qa", "ab12cd34")
+    for user, headers in (("claude", {}), ("claude", None), ("claude", enforced("qa")),
+                          ("qa", enforced("claude")), ("qa", {"x-qms-identity": ""})):
+        with pytest.raises(PermissionDenied, match="your token identifies you as 'qa'"):
+            registry.resolve(user, headers, token)
+    assert registry.locks() == {}
+    assert registry.resolve("qa", {}, token) == "qa"
+    assert registry.locks() == {"qa": "token:ab12cd34"}  # no instance header: its own instance
+    with pytest.raises(Conflict, match="IDENTITY LOCKED"):
+        registry.resolve("qa", {}, Credential("qa", "other"))
+    with pytest.raises(Conflict, match="IDENTITY LOCKED"):
+        registry.resolve("qa", enforced("qa", "inst-z"))
+
+
+@pytest.mark.req("REQ-AUTH-004")
+def test_token_with_instance_header_locks_to_that_instance(registry):
+    token = Credential("qa", "ab12cd34")
+    assert registry.resolve("qa", enforced("qa", "inst-a"), token) == "qa"
+    assert registry.locks() == {"qa": "inst-a"}
+    assert registry.resolve("qa", {"x-qms-instance": "inst-a"}, token) == "qa"
 
 
 @pytest.mark.req("REQ-MCP-016")

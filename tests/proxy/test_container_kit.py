@@ -43,6 +43,9 @@ def interpolate(value: object, env: dict[str, str]) -> object:
     return INTERPOLATION.sub(substitute, value)
 
 
+ENV = {"QMS_USER": "qa", "QMS_PROJECT": "/srv/proj", "QMS_SECRETS": "/srv/secrets"}
+
+
 def compose(env: dict[str, str]) -> dict:
     return interpolate(yaml.safe_load((KIT / "compose.yaml").read_text()), env)
 
@@ -55,7 +58,7 @@ def dockerfile() -> list[tuple[str, str]]:
 
 
 def test_compose_mounts_project_read_only_and_only_own_workspace_writable():
-    agent = compose({"QMS_USER": "qa", "QMS_PROJECT": "/srv/proj"})["services"]["agent"]
+    agent = compose(ENV)["services"]["agent"]
     assert agent["environment"]["QMS_USER"] == "qa"
     assert "host.docker.internal:host-gateway" in agent["extra_hosts"]
     binds = {(v["source"], v["target"]): v["read_only"] for v in agent["volumes"] if v["type"] == "bind"}
@@ -68,16 +71,16 @@ def test_compose_mounts_project_read_only_and_only_own_workspace_writable():
     assert agent["working_dir"] == "/project"
 
 
-@pytest.mark.parametrize("missing", ["QMS_USER", "QMS_PROJECT"])
+@pytest.mark.parametrize("missing", ["QMS_USER", "QMS_PROJECT", "QMS_SECRETS"])
 def test_compose_refuses_to_start_without_identity_or_project(missing):
-    env = {"QMS_USER": "qa", "QMS_PROJECT": "/srv/proj"}
+    env = dict(ENV)
     del env[missing]
     with pytest.raises(KeyError, match=missing):
         compose(env)
 
 
 def test_compose_builds_the_kit_dockerfile_from_the_repository():
-    build = compose({"QMS_USER": "qa", "QMS_PROJECT": "/p"})["services"]["agent"]["build"]
+    build = compose(ENV)["services"]["agent"]["build"]
     context = (KIT / build["context"]).resolve()
     assert context == REPO and (context / build["dockerfile"]).is_file()
 
@@ -122,3 +125,20 @@ def test_container_mcp_json_runs_the_proxy_against_the_host_server():
     assert scripts[server["command"]] == "qms.proxy.main:main"
     assert server["args"] == [f"http://host.docker.internal:{DEFAULT_PORT}/mcp"]
     assert server["env"]["QMS_USER"] == "${QMS_USER}"
+
+
+@pytest.mark.req("REQ-AUTH-008")
+def test_compose_gives_each_agent_its_own_token_as_a_secret_file_not_an_env_variable():
+    config = compose(ENV)
+    agent = config["services"]["agent"]
+    assert "QMS_TOKEN" not in agent["environment"]  # no secret in the compose environment
+    assert agent["environment"]["QMS_TOKEN_FILE"] == "/run/secrets/qms_token"
+    assert agent["secrets"] == ["qms_token"]
+    secret = config["secrets"]["qms_token"]["file"]
+    assert secret == "/srv/secrets/qa.token"  # one file per agent, outside the project mount
+    assert not secret.startswith(ENV["QMS_PROJECT"])
+    other = compose({**ENV, "QMS_USER": "tu"})["secrets"]["qms_token"]["file"]
+    assert other == "/srv/secrets/tu.token"
+    server = json.loads((KIT / ".mcp.json").read_text())["mcpServers"]["qms"]
+    assert server["env"]["QMS_TOKEN_FILE"] == "${QMS_TOKEN_FILE:-}"
+    assert "QMS_TOKEN" not in server["env"]

@@ -88,9 +88,9 @@ def _command_word(argv: Sequence[str]) -> str | None:
     """The command in ``argv`` (after the global options), or None if unclear."""
     tokens = iter(argv)
     for token in tokens:
-        if token in ("-u", "--user"):
+        if token in ("-u", "--user", "--token-file"):
             next(tokens, None)
-        elif token == "--json" or token.startswith("--user=") or \
+        elif token == "--json" or token.startswith(("--user=", "--token-file=")) or \
                 (token.startswith("-u") and not token.startswith("--")):
             continue
         else:
@@ -110,6 +110,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("-u", "--user", help="act as this QMS user (required except for init, "
                         "mcp-config and hook)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--token-file", metavar="FILE", help="file holding your token (else "
+                        "$QMS_TOKEN_FILE, $QMS_TOKEN); needed when the project sets auth.cli")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     if command is not None:
         sub = _OnlyCommand(sub, command)
@@ -126,6 +128,30 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     g.add_argument("--list", action="store_true", help="list users and groups")
     p.add_argument("--group", choices=["administrator", "initiator", "quality", "reviewer"],
                    help="the new user's group (with --add)")
+
+    p = sub.add_parser("token", help="issue, list or revoke tokens (administrator)",
+                       description="Per-user bearer tokens for the MCP server and the CLI "
+                       "(administrator).")
+    t = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True,
+                         help="issue, list or revoke")
+    q = t.add_parser("issue", help="issue a token to USER (shown once)")
+    q.add_argument("name", metavar="USER", help="the token's user")
+    q.add_argument("--label", help="what the token is for, e.g. 'container qa'")
+    q.add_argument("--expires-days", type=int, metavar="N", help="expire after N days")
+    t.add_parser("list", help="list tokens (never secrets)")
+    q = t.add_parser("revoke", help="revoke a token (refused from the next call on)")
+    q.add_argument("token_id", metavar="TOKEN_ID", help="from qms token list")
+
+    p = sub.add_parser("config", help="show or change project settings",
+                       description="Project settings (set: administrator). auth.cli = off | "
+                       "required: every command needs a token for its --user.")
+    t = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True,
+                         help="get or set")
+    q = t.add_parser("get", help="show a setting (default: all)")
+    q.add_argument("key", nargs="?", metavar="KEY", help="e.g. auth.cli")
+    q = t.add_parser("set", help="change a setting (audited)")
+    q.add_argument("key", metavar="KEY", help="e.g. auth.cli")
+    q.add_argument("value", metavar="VALUE", help="e.g. required")
 
     p = sub.add_parser("namespace", help="list or add SDLC namespaces",
                        description="List or add SDLC namespaces for {NS}-RS/{NS}-RTM documents.")
@@ -224,8 +250,11 @@ def _call(args: argparse.Namespace) -> Any:
         return ops.init(args.root, yes=args.yes, confirm=_ask)
     from qms.store.project import Project
 
+    from qms.cli import auth
+
     project = Project.discover()
     user = args.user
+    auth.check(project, user, args.token_file)
     if cmd in _DOC_ONLY:
         return getattr(ops, cmd)(project, user, doc_id=args.doc_id)
     if cmd == "user":
@@ -240,6 +269,17 @@ def _call(args: argparse.Namespace) -> Any:
         if not args.name:
             raise UsageError("namespace add needs a NAME.")
         return ops.namespace_add(project, user, name=args.name)
+    if cmd == "token":
+        if args.action == "issue":
+            return ops.token_issue(project, user, name=args.name, label=args.label,
+                                   expires_days=args.expires_days)
+        if args.action == "list":
+            return ops.token_list(project, user)
+        return ops.token_revoke(project, user, token_id=args.token_id)
+    if cmd == "config":
+        if args.action == "get":
+            return ops.config_get(project, user, key=args.key)
+        return ops.config_set(project, user, key=args.key, value=args.value)
     if cmd == "create":
         return ops.create(project, user, doc_type=args.doc_type, title=args.title,
                           parent=args.parent, name=args.name)

@@ -28,6 +28,9 @@ MATRIX: dict[str, frozenset[str]] = {
     **{c: _EVERYONE for c in (
         "read", "status", "history", "comments", "inbox", "workspace", "namespace_list")},
     **{c: _ADMIN for c in ("fix", "unlock", "user_add", "user_list", "namespace_add")},
+    # credentials and project settings: CLI only, never MCP tools
+    **{c: _ADMIN for c in ("token_issue", "token_list", "token_revoke", "config_set")},
+    "config_get": _EVERYONE,
 }
 
 # who may be assigned to which kind of task

@@ -68,7 +68,10 @@ def start(root: Path, host: str, port: int, serve_args: list[str]) -> int:
     if host in WILDCARDS:
         print(f"  from containers: http://host.docker.internal:{port}/mcp")
     print(f"  log:      {log}")
-    print(f"  connect Claude Code: {claude_add_command(url)}")
+    auth = serve_args[serve_args.index("--auth") + 1] if "--auth" in serve_args else "optional"
+    header = ' --header "Authorization: Bearer <token>"' if auth == "required" else ""
+    print(f"  auth:     {auth}" + (" (tokens: qms token issue USER)" if header else ""))
+    print(f"  connect Claude Code: {claude_add_command(url)}{header}")
     return 0
 
 

@@ -1,13 +1,20 @@
 """Caller identity: the one place that decides who a tool call acts as.
 
-Mode is chosen by the presence of the ``X-QMS-Identity`` header, never by transport:
+Inputs: the `user` argument, the HTTP headers (None on stdio) and the caller's verified
+bearer token (a `Credential`, see `qms.mcp.auth`), if any.
 
-- header present -> ENFORCED: ``user`` must equal the header; the identity is locked to the
-  caller's ``X-QMS-Instance`` (required: without it two agents would share one lock) for
-  ``ttl`` seconds, refreshed by every call (heartbeat);
+- token -> AUTHENTICATED: the identity is the token's user; `user` and an `X-QMS-Identity`
+  header, when sent, must name the same user;
+- `X-QMS-Identity` present, no token -> ENFORCED: ``user`` must equal the header;
 - header absent on HTTP -> TRUSTED: identity is ``user``; no lock is taken, but the call is
-  refused while an enforced lock on that identity is alive;
+  refused while a lock on that identity is alive;
 - no HTTP request at all (stdio) -> STDIO: the explicit trusted path, same lock check.
+
+AUTHENTICATED and ENFORCED callers lock the identity to their instance for ``ttl`` seconds,
+refreshed by every call (heartbeat). The instance is `X-QMS-Instance`; a caller without one
+(the MCP Inspector, a static Claude Code `--header` config) is an instance of its own:
+``header:<identity>``, or ``token:<token id>`` with a token. A lock is only taken once every
+identity check has passed, including that the identity is a known user.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from enum import StrEnum
+from typing import NamedTuple
 
 from qms.errors import Conflict, PermissionDenied, UsageError
 
@@ -25,6 +33,13 @@ INSTANCE_HEADER = "x-qms-instance"
 DEFAULT_TTL = 300.0
 
 log = logging.getLogger(__name__)
+
+
+class Credential(NamedTuple):
+    """A verified bearer token: whose it is and its id (never the secret)."""
+
+    user: str
+    token_id: str
 
 
 class Mode(StrEnum):
@@ -46,20 +61,29 @@ def _get(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def _short(instance: str) -> str:
-    return instance[:8]
+    """Random instance ids shortened; synthetic ones (``header:qa``) shown whole."""
+    return instance if ":" in instance else instance[:8]
+
+
+def _no_check(identity: str) -> None:
+    return None
 
 
 class IdentityRegistry:
     """Thread-safe TTL locks ``identity -> (instance, last_seen)`` for enforced callers."""
 
     def __init__(self, ttl: float = DEFAULT_TTL,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 known: Callable[[str], object] = _no_check) -> None:
+        """`known(identity)` raises a QMSError for an identity that is not a user."""
         self.ttl = ttl
         self._clock = clock
+        self._known = known
         self._locks: dict[str, tuple[str, float]] = {}
         self._mutex = threading.Lock()
 
-    def resolve(self, user: str | None, headers: Mapping[str, str] | None) -> str:
+    def resolve(self, user: str | None, headers: Mapping[str, str] | None,
+                credential: Credential | None = None) -> str:
         """Return the identity this call acts as, or raise a QMSError saying why not."""
         if not user or not user.strip():
             raise UsageError(
@@ -67,15 +91,25 @@ class IdentityRegistry:
                 "e.g. user='claude'. Every qms tool acts on behalf of a named user."
             )
         user = user.strip()
-        mode = select_mode(headers)
+        if credential is not None:
+            identity, instance = self._authenticated(user, headers or {}, credential)
+        elif select_mode(headers) is Mode.ENFORCED:
+            assert headers is not None
+            identity, instance = self._enforced(user, headers)
+        else:
+            mode = Mode.STDIO if headers is None else Mode.TRUSTED
+            with self._mutex:
+                self._purge(self._clock())
+                self._check_unlocked(user, mode)
+            return user
+        with self._mutex:
+            held = self._locks.get(identity)
+        if held is None or held[0] != instance:  # a lock is only ever given to a known user
+            self._known(identity)
         with self._mutex:
             now = self._clock()
             self._purge(now)
-            if mode is Mode.ENFORCED:
-                assert headers is not None
-                return self._enforce(user, headers, now)
-            self._check_unlocked(user, mode)
-            return user
+            return self._lock(identity, instance, now)
 
     def locks(self) -> dict[str, str]:
         """Live locks as ``identity -> instance`` (for diagnostics)."""
@@ -88,20 +122,33 @@ class IdentityRegistry:
             log.info("identity lock on %r expired", ident)
             del self._locks[ident]
 
-    def _enforce(self, user: str, headers: Mapping[str, str], now: float) -> str:
-        identity = (_get(headers, IDENTITY_HEADER) or "").strip()
+    @staticmethod
+    def _authenticated(user: str, headers: Mapping[str, str],
+                       credential: Credential) -> tuple[str, str]:
+        identity = credential.user
+        claimed = _get(headers, IDENTITY_HEADER)
+        if claimed is not None and claimed.strip() != identity:
+            raise PermissionDenied(
+                f"Identity mismatch: your token identifies you as '{identity}', but the "
+                f"X-QMS-Identity header says '{claimed.strip()}'. Fix QMS_USER (or the header) "
+                f"to '{identity}'. Acting as another identity is impersonation and a violation "
+                "of the QMS.", identity=identity, requested=claimed.strip())
+        if user != identity:
+            raise PermissionDenied(
+                f"Identity mismatch: your token identifies you as '{identity}', but "
+                f"user='{user}' was passed. Pass user='{identity}'. Acting as another identity "
+                "is impersonation and a violation of the QMS.",
+                identity=identity, requested=user)
         instance = (_get(headers, INSTANCE_HEADER) or "").strip()
+        return identity, instance or f"token:{credential.token_id}"
+
+    @staticmethod
+    def _enforced(user: str, headers: Mapping[str, str]) -> tuple[str, str]:
+        identity = (_get(headers, IDENTITY_HEADER) or "").strip()
         if not identity:
             raise PermissionDenied(
                 "The X-QMS-Identity header is present but empty: this connection has no identity. "
                 "Fix the proxy configuration (QMS_USER); do not try to work around it."
-            )
-        if not instance:
-            raise PermissionDenied(
-                "The X-QMS-Identity header comes without an X-QMS-Instance header: the identity "
-                "cannot be locked to one running agent. Connect through qms-mcp-proxy (it sends "
-                "both); do not try to work around it.",
-                identity=identity,
             )
         if user != identity:
             raise PermissionDenied(
@@ -111,6 +158,10 @@ class IdentityRegistry:
                 identity=identity,
                 requested=user,
             )
+        instance = (_get(headers, INSTANCE_HEADER) or "").strip()
+        return identity, instance or f"header:{identity}"
+
+    def _lock(self, identity: str, instance: str, now: float) -> str:
         held = self._locks.get(identity)
         if held is not None and held[0] != instance:
             raise Conflict(
@@ -131,8 +182,8 @@ class IdentityRegistry:
         held = self._locks.get(user)
         if held is not None:
             raise Conflict(
-                f"IDENTITY LOCKED: identity '{user}' belongs to a running agent connected in "
-                f"enforced mode (instance {_short(held[0])}); this {mode.value} request is "
+                f"IDENTITY LOCKED: identity '{user}' belongs to a running agent that holds its "
+                f"lock (instance {_short(held[0])}); this {mode.value} request is "
                 "refused. Do not troubleshoot: stop and tell the user. Use your own identity, or "
                 "wait until that agent has stopped and its lock has expired.",
                 identity=user,

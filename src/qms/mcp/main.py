@@ -1,12 +1,17 @@
 """`qms-mcp`: serve a qms project over MCP, or manage its background server.
 
     qms-mcp [--transport stdio|sse|streamable-http] [--host H] [--port P] [--project-root DIR]
+            [--auth off|optional|required] [--insecure]
             [--identity-ttl SECONDS] [--allow-host NAME ...] [--log-level LEVEL]
     qms-mcp start [--background] [same options; transport defaults to streamable-http]
     qms-mcp status|stop [--project-root DIR]
 
 The project is `--project-root`, else `$QMS_PROJECT_ROOT`, else found walking up from the cwd.
 Logs go to stderr only (in stdio mode stdout belongs to the protocol).
+
+--auth (else $QMS_AUTH; default optional): `required` makes every MCP request carry a valid
+bearer token (`qms token issue USER`); a stdio server then takes its token from
+$QMS_TOKEN/$QMS_TOKEN_FILE. A non-loopback --host needs `--auth required` (or --insecure).
 """
 
 from __future__ import annotations
@@ -15,15 +20,18 @@ import argparse
 import logging
 import os
 import sys
+from functools import partial
 from pathlib import Path
 
 from qms import operations
-from qms.errors import QMSError
+from qms.errors import QMSError, UsageError
 from qms.mcp import daemon
+from qms.mcp.auth import ENV_AUTH, AuthMode, is_loopback, stdio_credential
 from qms.mcp.config import DEFAULT_HOST, DEFAULT_PORT, endpoint_url
 from qms.mcp.identity import DEFAULT_TTL, IdentityRegistry
 from qms.mcp.server import TRANSPORTS, build, run
 from qms.mcp.tools import Backend
+from qms.store import tokens, users
 from qms.store.project import Project
 
 NOOP_ENV = "QMS_MCP_BENCH_NOOP"  # "1": also expose the benchmark-only `qms_noop` tool
@@ -45,6 +53,12 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
                         default=transport, help=f"default: {transport}")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"bind address ({DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port ({DEFAULT_PORT})")
+    parser.add_argument("--auth", choices=[m.value for m in AuthMode],
+                        default=os.environ.get(ENV_AUTH) or None,
+                        help="bearer tokens: off | optional | required (default: $QMS_AUTH, "
+                        "else optional)")
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow a non-loopback --host without --auth required")
     parser.add_argument("--identity-ttl", type=float, default=DEFAULT_TTL, metavar="SECONDS",
                         help=f"identity lock lifetime without requests ({DEFAULT_TTL:.0f})")
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
@@ -58,16 +72,43 @@ def _serve_args(args: argparse.Namespace, root: Path) -> list[str]:
     """The command line of the detached server: the foreground form of `args`."""
     argv = ["--transport", args.transport, "--host", args.host, "--port", str(args.port),
             "--project-root", str(root), "--identity-ttl", str(args.identity_ttl),
-            "--log-level", args.log_level]
+            "--log-level", args.log_level, "--auth", args.auth]
+    argv += ["--insecure"] if args.insecure else []
     return argv + [a for host in args.allow_host for a in ("--allow-host", host)]
 
 
-def _serve(args: argparse.Namespace, project: Project) -> None:
-    backend = Backend(project, operations, IdentityRegistry(args.identity_ttl))
+def _check_auth(args: argparse.Namespace, project: Project) -> str | None:
+    """Settle `args.auth`; refuse an unauthenticated non-loopback bind; return the stdio
+    server's own token secret (if it has one)."""
+    if args.auth and args.auth not in set(AuthMode):
+        raise UsageError(f"${ENV_AUTH} must be off, optional or required, not {args.auth!r}")
+    args.auth = args.auth or AuthMode.OPTIONAL.value
+    http = args.transport != "stdio"
+    if http and args.auth != AuthMode.REQUIRED and not is_loopback(args.host) \
+            and not args.insecure:
+        raise UsageError(
+            f"refusing to serve {args.host} (not a loopback address) without authentication: "
+            "pass --auth required (tokens: qms token issue USER), or --insecure if you really "
+            "mean to trust every caller that can reach the port")
+    if http or args.auth == AuthMode.OFF:
+        return None
+    secret = tokens.secret_from_env()
+    if secret is None and args.auth == AuthMode.REQUIRED:
+        raise UsageError("--auth required over stdio needs this server's token in $QMS_TOKEN "
+                         "or $QMS_TOKEN_FILE")
+    stdio_credential(project, secret)  # refuse a bad token at start, not at the first call
+    return secret
+
+
+def _serve(args: argparse.Namespace, project: Project, secret: str | None) -> None:
+    registry = IdentityRegistry(args.identity_ttl, known=partial(users.group_of, project))
+    backend = Backend(project, operations, registry, secret)
     server = build(backend, noop=os.environ.get(NOOP_ENV) == "1")
     where = "stdin/stdout" if args.transport == "stdio" else endpoint_url(args.host, args.port)
     log.info("qms-mcp serving %s over %s: %s", project.root, args.transport, where)
-    run(server, args.transport, args.host, args.port, args.allow_host, str(project.root))
+    log.info("authentication: %s", args.auth)
+    run(server, args.transport, args.host, args.port, args.allow_host, str(project.root),
+        AuthMode(args.auth))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
             return daemon.status(project.root)
         if command == "stop":
             return daemon.stop(project.root)
+        secret = _check_auth(args, project)
         if command == "start" and args.background:
             return daemon.start(project.root, args.host, args.port, _serve_args(args, project.root))
-        _serve(args, project)
+        _serve(args, project, secret)
     except QMSError as err:
         print(f"qms-mcp: error: {err.message}", file=sys.stderr)
         return err.exit_code

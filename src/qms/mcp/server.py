@@ -20,8 +20,10 @@ from starlette.responses import JSONResponse, Response
 from qms import __version__
 from qms.errors import Conflict
 from qms.mcp.config import WILDCARDS
-from qms.mcp.security import HostOriginGuard, transport_security
+from qms.mcp.auth import AuthMode, BearerGate
+from qms.mcp.security import TRANSPORT_SETTINGS, HostOriginGuard, allowed_hosts
 from qms.mcp.tools import Backend, register
+from qms.store.project import Project
 
 Transport = Literal["stdio", "sse", "streamable-http"]
 TRANSPORTS: tuple[Transport, ...] = ("stdio", "sse", "streamable-http")
@@ -42,15 +44,17 @@ def build(backend: Backend, *, noop: bool = False) -> MCPServer:
 
 
 def http_app(
-    server: MCPServer, transport: Transport, allow_hosts: Iterable[str] = (), project: str = ""
+    server: MCPServer, transport: Transport, allow_hosts: Iterable[str] = (), project: str = "",
+    auth: AuthMode = AuthMode.OFF,
 ) -> Starlette:
     """The ASGI app: `/mcp` (streamable-http) or `/sse` + `/messages/` (sse), plus `/healthz`.
 
-    Host/Origin checks are always on, whatever address the server is bound to. `/mcp` is
-    stateless with plain JSON replies: any client (or a proxy posting one message at a time)
-    works without session bookkeeping, and no reply pays for an SSE stream.
+    Host/Origin checks are always on, whatever address the server is bound to, in front of
+    the bearer-token gate (`auth`; `/healthz` stays open). `/mcp` is stateless with plain
+    JSON replies: any client (or a proxy posting one message at a time) works without
+    session bookkeeping, and no reply pays for an SSE stream.
     """
-    security = transport_security(allow_hosts)
+    security = TRANSPORT_SETTINGS  # the transports' own Host check is off: the guard does it
 
     @server.custom_route("/healthz", methods=["GET"])
     async def healthz(_: Request) -> Response:
@@ -65,7 +69,9 @@ def http_app(
         app = server.streamable_http_app(
             transport_security=security, stateless_http=True, json_response=True
         )
-    app.add_middleware(HostOriginGuard, settings=security)
+    if auth is not AuthMode.OFF:
+        app.add_middleware(BearerGate, project=Project.open(project), mode=auth)
+    app.add_middleware(HostOriginGuard, allowed=allowed_hosts(allow_hosts))  # outermost
     return app
 
 
@@ -101,14 +107,14 @@ def served_hosts(host: str, allow_hosts: Iterable[str] = ()) -> list[str]:
 
 
 def run(server: MCPServer, transport: Transport, host: str, port: int,
-        allow_hosts: Iterable[str] = (), project: str = "") -> None:
+        allow_hosts: Iterable[str] = (), project: str = "", auth: AuthMode = AuthMode.OFF) -> None:
     """Serve until interrupted. stdio writes nothing but protocol messages to stdout."""
     if transport == "stdio":
         anyio.run(server.run_stdio_async)
         return
     sock = bind(host, port)
     config = uvicorn.Config(
-        http_app(server, transport, served_hosts(host, allow_hosts), project), log_config=None,
+        http_app(server, transport, served_hosts(host, allow_hosts), project, auth), log_config=None,
         access_log=False, timeout_graceful_shutdown=3,
     )
     asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))

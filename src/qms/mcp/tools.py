@@ -11,7 +11,7 @@ the SDK runs on worker threads, because they may wait for the project lock.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Annotated, Any, Literal
 
@@ -20,7 +20,8 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from qms.errors import QMSError
-from qms.mcp.identity import IdentityRegistry
+from qms.mcp.auth import request_credential, stdio_credential
+from qms.mcp.identity import Credential, IdentityRegistry
 from qms.store.project import Project
 
 
@@ -31,6 +32,13 @@ class Backend:
     project: Project
     ops: ModuleType
     registry: IdentityRegistry
+    stdio_secret: str | None = field(default=None, repr=False)  # stdio: the server's own token
+
+    def credential(self, request: object) -> Credential | None:
+        """The caller's verified token: the HTTP request's, or on stdio the server's own."""
+        if request is None:
+            return stdio_credential(self.project, self.stdio_secret)
+        return request_credential(request)
 
 
 class ToolOutput(BaseModel):
@@ -61,7 +69,8 @@ def _refused(err: QMSError) -> CallToolResult:
 
 def _identity(ctx: Context, user: str) -> tuple[Backend, str]:
     backend: Backend = ctx.request_context.lifespan_context
-    return backend, backend.registry.resolve(user, ctx.headers)
+    credential = backend.credential(ctx.request_context.request)
+    return backend, backend.registry.resolve(user, ctx.headers, credential)
 
 
 def _call(ctx: Context, user: str, command: str, **kwargs: Any) -> CallToolResult:

@@ -23,9 +23,11 @@ _MODULES = {
     "workspace": "workspace", "unlock": "unlock", "interact": "interact",
     "user_add": "users", "user_list": "users",
     "namespace_add": "namespaces", "namespace_list": "namespaces",
+    "token_issue": "tokens", "token_list": "tokens", "token_revoke": "tokens",
+    "config_get": "config", "config_set": "config",
 }
 
-# commands the MCP server exposes (never init, user, namespace)
+# commands the MCP server exposes (never init, user, namespace, token, config)
 TOOLS = ("inbox", "workspace", "status", "read", "history", "comments", "create", "checkout",
          "checkin", "cancel", "route", "assign", "review", "approve", "reject", "withdraw",
          "release", "revert", "close", "fix", "unlock", "interact")

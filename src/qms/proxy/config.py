@@ -10,6 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 
+from qms.store.tokens import secret_from_env
+
 IDENTITY_HEADER = "X-QMS-Identity"
 INSTANCE_HEADER = "X-QMS-Instance"
 CONNECT_TIMEOUT_CAP = 10.0
@@ -26,7 +28,8 @@ class ProxyConfig:
 
     @classmethod
     def from_env(cls, url: str, retries: int, timeout: float, env: Mapping[str, str] = os.environ) -> ProxyConfig:
-        """Identity from `QMS_USER`, bearer token from `QMS_TOKEN`.
+        """Identity from `QMS_USER`, bearer token from `QMS_TOKEN_FILE` (a Docker secret file;
+        a trailing newline is ignored) or `QMS_TOKEN`.
 
         A `QMS_USER` that is set but blank still sends the (empty) identity header, so the
         server refuses every call instead of silently trusting the caller. A blank token is unset.
@@ -37,7 +40,7 @@ class ProxyConfig:
             retries=retries,
             timeout=timeout,
             identity=None if identity is None else identity.strip(),
-            token=env.get("QMS_TOKEN", "").strip() or None,
+            token=secret_from_env(env=dict(env)),
         )
 
     def headers(self) -> dict[str, str]:

@@ -9,6 +9,7 @@ import sys
 import anyio
 
 from mcp.server.stdio import stdio_server
+from qms.errors import QMSError
 from qms.proxy.bridge import Bridge
 from qms.proxy.config import ProxyConfig
 
@@ -21,7 +22,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="qms-mcp-proxy",
         description="stdio MCP server that forwards every message to a streamable-http MCP server. "
-        "Identity: QMS_USER (X-QMS-Identity); bearer token: QMS_TOKEN.",
+        "Identity: QMS_USER (X-QMS-Identity); bearer token: QMS_TOKEN_FILE or QMS_TOKEN.",
     )
     parser.add_argument("url", help="streamable-http endpoint, e.g. http://host.docker.internal:8000/mcp")
     parser.add_argument("--retries", type=int, default=3, help="connection attempts to repeat (default 3)")
@@ -51,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=args.log_level, format="qms-mcp-proxy %(levelname)s: %(message)s")
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
-    config = ProxyConfig.from_env(args.url, args.retries, args.timeout)
+    try:
+        config = ProxyConfig.from_env(args.url, args.retries, args.timeout)
+    except QMSError as err:  # an unreadable $QMS_TOKEN_FILE
+        print(f"qms-mcp-proxy: error: {err.message}", file=sys.stderr)
+        return 1
     logger.info(
         "forwarding stdio to %s as %s, instance %s, token %s",
         config.safe_url,

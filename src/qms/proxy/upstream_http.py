@@ -7,6 +7,7 @@ so that the SDK answers the waiting request instead of hanging or crashing:
   retried with backoff, at most `retries` times, then answered "unreachable";
 - anything after that (timeout, reset, malformed reply) is answered, never re-sent:
   the call may have executed;
+- a 401 means the token is missing or not valid: answered "not executed", never retried;
 - a 404 for our session id means the server forgot the session (it restarted): the
   owner is told (`on_session_lost`) and the call is answered "not executed, retry".
 """
@@ -56,6 +57,17 @@ class UpstreamTransport(httpx2.AsyncBaseTransport):
         if request.method == "GET":  # the server-push stream may stay silent for hours
             request.extensions["timeout"] = {**request.extensions.get("timeout", {}), "read": None}
         response = await self._send(request)
+        if response.status_code == 401:
+            await response.aclose()
+            why = ("the token (QMS_TOKEN_FILE or QMS_TOKEN) is unknown, revoked or expired"
+                   if self._config.token else "no token is set (QMS_TOKEN_FILE or QMS_TOKEN)")
+            return error_response(
+                request,
+                401,
+                f"qms-mcp-proxy: the QMS server requires a valid token (HTTP 401): {why}. The "
+                "call was NOT executed. Do not troubleshoot: stop and tell the user, who can "
+                "issue a new token (qms token issue).",
+            )
         if response.status_code == 404 and SESSION_HEADER in request.headers:
             await response.aclose()
             self._on_session_lost()

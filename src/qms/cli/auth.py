@@ -1,0 +1,37 @@
+"""CLI authentication: with ``auth.cli = required`` every command proves its ``--user``.
+
+The token comes from ``--token-file``, else ``$QMS_TOKEN_FILE``, else ``$QMS_TOKEN``. When
+the project does not require it, only an explicit ``--token-file`` is checked, and nothing
+beyond ``qms.config.json`` is read (CLI start-up stays cheap).
+"""
+
+from __future__ import annotations
+
+from qms.errors import PermissionDenied
+from qms.store import settings
+from qms.store.project import Project
+
+
+def check(project: Project, user: str, token_file: str | None) -> None:
+    """Raise PermissionDenied unless the caller may act as ``user``."""
+    required = settings.get(project, "auth.cli") == "required"
+    if not required and not token_file:
+        return
+    from qms.store import tokens
+
+    secret = tokens.secret_from_env(token_file)
+    if secret is None:
+        raise PermissionDenied(
+            "This project requires CLI authentication (auth.cli = required): set $QMS_TOKEN or "
+            f"$QMS_TOKEN_FILE, or pass --token-file, with a token issued to {user}. "
+            "Nothing was changed.", user=user)
+    owner = tokens.authenticate(project, secret)
+    if owner is None:
+        raise PermissionDenied(
+            "The token is not valid (unknown, revoked or expired). Ask an administrator for a "
+            "new one (qms token issue). Nothing was changed.", user=user)
+    if owner != user:
+        raise PermissionDenied(
+            f"Identity mismatch: the token belongs to '{owner}', but --user {user} was given. "
+            f"Pass --user {owner}. Acting as another identity is impersonation and a violation "
+            "of the QMS. Nothing was changed.", identity=owner, requested=user)

@@ -1,0 +1,154 @@
+"""Per-user bearer tokens: ``<root>/.qms/tokens.json`` (mode 0600, outside ``QMS/``).
+
+Only a SHA-256 hash of each secret is stored. A secret reads ``qms_<id>_<random>``: the id
+finds the entry, the hash is compared in constant time. :func:`authenticate` is what every
+adapter calls; it re-reads the file only when it changed (inode, size, mtime), so a
+revocation or an expiry counts from the very next call at the cost of one ``stat``.
+Writers (:func:`save`) must hold the project lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from pathlib import Path
+
+from qms.errors import ProjectError
+from qms.store import atomic
+from qms.store.project import Project
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+PREFIX = "qms_"
+SECRET_RE = re.compile(r"^qms_([0-9a-f]{8})_[A-Za-z0-9_-]{43}\Z")
+ENV_TOKEN, ENV_TOKEN_FILE = "QMS_TOKEN", "QMS_TOKEN_FILE"
+
+
+def path(project: Project) -> Path:
+    return project.state_dir / "tokens.json"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> tuple[str, str]:
+    """A fresh ``(token_id, secret)``: 32 random bytes, recognisable by its ``qms_`` prefix."""
+    token_id = secrets.token_hex(4)
+    return token_id, f"{PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
+
+
+# -- reading ------------------------------------------------------------------------------
+def load(project: Project) -> list[dict[str, Any]]:
+    """Every token entry (no secrets: ids, users, labels, hashes, dates)."""
+    try:
+        text = path(project).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    try:
+        tokens = json.loads(text)["tokens"]
+        if not isinstance(tokens, list) or not all(isinstance(t, dict) for t in tokens):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise ProjectError(f"The token store {path(project)} is damaged; it was edited "
+                           "outside qms.") from None
+    return tokens
+
+
+class _Cache:
+    """Parsed store per file, keyed by what an atomic replace or an edit always changes."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: dict[Path, tuple[tuple[int, int, int], dict[str, dict[str, Any]]]] = {}
+
+
+_CACHE = _Cache()
+
+
+def _index(project: Project) -> dict[str, dict[str, Any]]:
+    """``token_id -> entry`` of the current file (empty when there is none)."""
+    file = path(project)
+    try:
+        st = os.stat(file)
+    except FileNotFoundError:
+        return {}
+    key = (st.st_ino, st.st_size, st.st_mtime_ns)
+    cached = _CACHE.entries.get(file)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    index = {t.get("id"): {**t, "_expires": _epoch(t.get("expires"))} for t in load(project)}
+    with _CACHE.lock:
+        _CACHE.entries[file] = (key, index)
+    return index
+
+
+def _epoch(ts: str | None) -> float | None:
+    if not ts:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(ts).timestamp()
+    except (TypeError, ValueError):
+        raise ProjectError(f"The token store has a bad expiry date {ts!r}; it was edited "
+                           "outside qms.") from None
+
+
+def verify(project: Project, secret: str) -> dict[str, Any] | None:
+    """The entry of a valid (known, unrevoked, unexpired) token, else None."""
+    secret = secret.strip() if isinstance(secret, str) else ""
+    match = SECRET_RE.match(secret)
+    if match is None:
+        return None
+    entry = _index(project).get(match.group(1))
+    stored = str(entry.get("hash", "")).encode() if entry else b""
+    if entry is None or not hmac.compare_digest(stored, digest(secret).encode()):
+        return None
+    return entry if state(entry) == "active" else None
+
+
+def state(entry: dict[str, Any]) -> str:
+    """``active``, ``revoked`` or ``expired``."""
+    if entry.get("revoked"):
+        return "revoked"
+    expires = entry["_expires"] if "_expires" in entry else _epoch(entry.get("expires"))
+    return "expired" if expires is not None and expires <= time.time() else "active"
+
+
+def authenticate(project: Project, secret: str) -> str | None:
+    """The user of a valid, unrevoked, unexpired token, else None."""
+    entry = verify(project, secret)
+    return entry["user"] if entry else None
+
+
+def secret_from_env(token_file: str | None = None,
+                    env: dict[str, str] | None = None) -> str | None:
+    """The caller's secret: ``token_file``, else ``$QMS_TOKEN_FILE``, else ``$QMS_TOKEN``
+    (a trailing newline, as a Docker secret file has, is ignored)."""
+    env = os.environ if env is None else env
+    file = token_file or env.get(ENV_TOKEN_FILE)
+    if file:
+        try:
+            return Path(file).read_text(encoding="utf-8").strip() or None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProjectError(f"Cannot read the token file {file}: "
+                               f"{getattr(exc, 'strerror', None) or exc}.") from None
+    return env.get(ENV_TOKEN, "").strip() or None
+
+
+# -- writing (caller holds the project lock) -----------------------------------------------
+def save(project: Project, tokens: list[dict[str, Any]]) -> None:
+    """Replace the store atomically; the file is created 0600 (only its owner reads it)."""
+    file = path(project)
+    atomic.write_bytes(file, json.dumps({"version": 1, "tokens": tokens}, indent=2).encode(),
+                       mode=0o600)
+    atomic.fsync_dir(file.parent)
