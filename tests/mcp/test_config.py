@@ -37,7 +37,7 @@ def test_snippets(tmp_path):
         json.loads(block[block.index("{"): block.rindex("}") + 1])
 
 
-@pytest.mark.req("REQ-MCP-013")
+@pytest.mark.req("REQ-MCP-014")
 def test_allow_lists_cover_defaults_with_and_without_port():
     hosts = allowed_hosts(["qms.internal"])
     for name in ("localhost", "127.0.0.1", "[::1]", "host.docker.internal", "qms.internal"):
@@ -54,7 +54,7 @@ def test_tool_set_is_the_operations_contract():
     assert not {"qms_init", "qms_user", "qms_namespace", "qms_migrate"} & EXPOSED
 
 
-@pytest.mark.req("REQ-MCP-013")
+@pytest.mark.req("REQ-MCP-014")
 def test_the_bound_address_is_a_served_host_name():
     from qms.mcp.server import served_hosts
 

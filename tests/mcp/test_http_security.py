@@ -9,7 +9,7 @@ import pytest
 
 from _mcp_support import http
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(60), pytest.mark.req("REQ-MCP-013")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60), pytest.mark.req("REQ-MCP-014")]
 
 PING = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
 
