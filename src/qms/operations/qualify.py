@@ -86,7 +86,8 @@ def qualify(project: Project, user: str, *, namespace: str, junit: list[str],
 def _namespace(project: Project, namespace: str) -> str:
     ns = (namespace or "").strip().upper()
     if not doctypes.NAMESPACE_RE.match(ns):
-        raise ValidationError(f"Invalid namespace {namespace[:40]!r}: use e.g. QMS or WEB.")
+        raise ValidationError(f"Invalid namespace {str(namespace)[:40]!r}: use e.g. QMS or "
+                              "WEB.")
     if not namespaces.known(project, ns):
         raise NotFound(f"Unknown SDLC namespace {ns}. An administrator can add it: "
                        f"qms --user lead namespace add {ns}")
@@ -94,7 +95,8 @@ def _namespace(project: Project, namespace: str) -> str:
 
 
 def _junit_files(project: Project, junit: list[str]) -> list[dict[str, Any]]:
-    """Each file's text (inside the project only, a regular UTF-8 file), hash and size."""
+    """Each file's text (inside the project only, UTF-8), SHA-256 and test cases; a file
+    given twice (same hash) counts once."""
     from qms.operations.interact import _read_file  # the project-confined file reader
 
     if not junit:
