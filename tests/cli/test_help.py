@@ -14,7 +14,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 SPEC_COMMANDS = {"init", "user", "namespace", "create", "read", "checkout", "checkin", "status",
                  "route", "assign", "review", "approve", "reject", "withdraw", "release",
                  "revert", "close", "cancel", "fix", "history", "comments", "inbox",
-                 "workspace", "interact", "unlock"}
+                 "workspace", "interact", "unlock", "qualify"}
 
 
 def _subparsers() -> dict[str, argparse.ArgumentParser]:

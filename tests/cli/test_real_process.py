@@ -7,7 +7,7 @@ import json
 import pytest
 
 req = pytest.mark.req
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, req("REQ-CLI-001")]
 
 
 def _ok(qms_proc, root, *args):

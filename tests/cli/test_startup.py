@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.req("REQ-CLI-002")
+
 HEAVY = ("mcp", "pydantic", "starlette", "uvicorn", "httpx", "anyio", "qms.mcp.server")
 PROBE = """
 import sys

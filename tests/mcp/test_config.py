@@ -37,7 +37,7 @@ def test_snippets(tmp_path):
         json.loads(block[block.index("{"): block.rindex("}") + 1])
 
 
-@pytest.mark.req("REQ-MCP-013")
+@pytest.mark.req("REQ-MCP-014")
 def test_allow_lists_cover_defaults():
     hosts = allowed_hosts(["qms.internal", "QMS.Other", "named.host:8000"])
     for name in ("localhost", "127.0.0.1", "[::1]", "host.docker.internal", "qms.internal",
@@ -45,7 +45,7 @@ def test_allow_lists_cover_defaults():
         assert name in hosts
 
 
-@pytest.mark.req("REQ-MCP-021")
+@pytest.mark.req("REQ-MCP-023")
 @pytest.mark.parametrize("value, name", [
     ("localhost", "localhost"), ("LOCALHOST:8000", "localhost"), ("127.0.0.1:1", "127.0.0.1"),
     ("[::1]:8000", "[::1]"), ("[::1]", "[::1]"), ("Host.Docker.Internal", "host.docker.internal"),
@@ -58,7 +58,7 @@ def test_host_header_is_parsed_exactly(value, name):
     assert host_name(value) == name
 
 
-@pytest.mark.req("REQ-MCP-021")
+@pytest.mark.req("REQ-MCP-023")
 @pytest.mark.parametrize("value, name", [
     ("http://localhost:3000", "localhost"), ("HTTPS://LOCALHOST", "localhost"),
     ("http://127.0.0.1:80@evil.com", None), ("http://localhost/", None), ("null", None),
@@ -74,7 +74,7 @@ def test_tool_set_is_the_operations_contract():
     assert not {"qms_init", "qms_user", "qms_namespace", "qms_migrate"} & EXPOSED
 
 
-@pytest.mark.req("REQ-MCP-013")
+@pytest.mark.req("REQ-MCP-014")
 def test_the_bound_address_is_a_served_host_name():
     from qms.mcp.server import served_hosts
 

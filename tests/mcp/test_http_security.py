@@ -9,7 +9,7 @@ import pytest
 
 from _mcp_support import http
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(60), pytest.mark.req("REQ-MCP-013")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60), pytest.mark.req("REQ-MCP-014")]
 
 PING = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
 
@@ -58,7 +58,7 @@ def test_sse_endpoints_are_guarded(serve):
     assert get(f"{served.base}/healthz", local) == 200
 
 
-@pytest.mark.req("REQ-MCP-021")
+@pytest.mark.req("REQ-MCP-023")
 def test_host_variants_are_compared_exactly_case_insensitively(serve):
     served = serve("streamable-http", "--allow-host", "qms.internal")
     port = served.port

@@ -23,6 +23,7 @@ def qms_mcp(*args: str, cwd=None, env=None, timeout: float = 40) -> subprocess.C
 
 
 @pytest.mark.req("REQ-MCP-011")
+@pytest.mark.req("REQ-MCP-012")
 def test_clear_startup_errors(project, tmp_path):
     missing = qms_mcp("--transport", "streamable-http", "--port", str(free_port()),
                       "--project-root", str(tmp_path / "nowhere"))
@@ -75,7 +76,7 @@ def test_stdio_stdout_carries_only_protocol(project, tmp_path):
     assert "serving" in stderr  # logs went to stderr
 
 
-@pytest.mark.req("REQ-MCP-011")
+@pytest.mark.req("REQ-MCP-013")
 def test_project_root_flag_wins_over_env(serve, project, tmp_path):
     served = serve("streamable-http", env={"QMS_PROJECT_ROOT": str(tmp_path / "elsewhere")})
     assert json.loads(http(f"{served.base}/healthz")[1])["project"] == str(project)

@@ -14,7 +14,7 @@ from mcp_types import ElicitResult
 
 from mcp.shared.exceptions import MCPError
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.req("REQ-MCP-021")]
 
 
 async def test_tools_and_identity_headers(echo_server):

@@ -13,7 +13,7 @@ from _proxy_support import proxied, text
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.req("REQ-MCP-021")]
 
 QMS_MCP = str(Path(sys.executable).with_name("qms-mcp"))
 TTL = 2.0

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.req("REQ-SEC-001"), pytest.mark.req("REQ-SEC-002")]
 
 ADMIN, INIT, QUAL, REV = "administrator", "initiator", "quality", "reviewer"
 AUTHORING = ["create", "checkout", "checkin", "route", "release", "revert", "close",
-             "withdraw", "cancel", "interact"]
+             "withdraw", "cancel", "interact", "qualify"]
 QUERIES = ["read", "status", "history", "comments", "inbox", "workspace", "namespace_list",
            "config_get"]
 ADMIN_ONLY = ["fix", "unlock", "user_add", "user_list", "namespace_add",

@@ -202,3 +202,28 @@ def test_atomic_write_leaves_no_temp_files(proj):
     atomic.write_bytes(target, b"x" * (3 << 20))  # > 1 MiB takes the chunked path
     assert target.stat().st_size == 3 << 20
     assert [p.name for p in proj.qms.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.req("REQ-QUAL-006")
+def test_a_nested_transaction_joins_the_outer_one(proj: Project):
+    import threading
+
+    with proj.transaction() as outer:
+        with proj.transaction() as inner:  # would wait for the lock if it did not join
+            assert inner is outer
+            inner.write_text(proj.qms / "inner.md", "x")
+        assert not (proj.qms / "inner.md").exists()  # the outermost transaction commits
+        seen = []
+        other = threading.Thread(target=lambda: seen.append(proj._open_tx.get(
+            threading.get_ident())))
+        other.start()
+        other.join()
+        assert seen == [None]  # other threads never join (they wait for the lock)
+    assert (proj.qms / "inner.md").read_text() == "x"
+
+    with pytest.raises(Conflict):
+        with proj.transaction():
+            with proj.transaction() as inner:
+                inner.write_text(proj.qms / "lost.md", "x")
+            raise Conflict("refused after the inner operation")
+    assert not (proj.qms / "lost.md").exists() and not proj._open_tx

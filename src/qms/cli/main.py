@@ -227,6 +227,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="show progress")
     p.add_argument("--compile", action="store_true", help="preview the compiled document")
 
+    p = sub.add_parser("qualify", help="traceability matrix from JUnit XML test results",
+                       description="Trace test results (JUnit XML) to the requirements of "
+                       "the effective SDLC-{NS}-RS; write SDLC-{NS}-RTM with the evidence, or "
+                       "with --check only report the gaps (exit 1 if any).")
+    p.add_argument("namespace", metavar="NS", help="SDLC namespace, e.g. QMS")
+    p.add_argument("--junit", action="append", required=True, metavar="FILE",
+                   help="JUnit XML file inside the project (repeatable)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 on any "
+                   "failing or untested requirement or unknown ID")
+
     p = sub.add_parser("mcp-config", help="print the .mcp.json snippet for Claude Code",
                        description="Print the .mcp.json snippet (HTTP single authority, "
                        "stdio fallback).")
@@ -312,6 +322,9 @@ def _call(args: argparse.Namespace) -> Any:
                             file=os.path.abspath(args.file) if args.file else None, reason=args.reason, goto=args.goto,
                             cancel_goto=args.cancel_goto, reopen=args.reopen,
                             progress=args.progress, compile=args.compile)
+    if cmd == "qualify":
+        return ops.qualify(project, user, namespace=args.namespace,
+                           junit=[os.path.abspath(f) for f in args.junit], check=args.check)
     raise UsageError(f"Unknown command {cmd!r}.")  # pragma: no cover - argparse prevents it
 
 
@@ -399,7 +412,7 @@ def _main(argv: Sequence[str] | None) -> int:
             print(text)
         for warning in getattr(result, "warnings", ()):
             print(warning, file=sys.stderr)
-    return 0
+    return getattr(result, "exit_code", 0)  # qualify --check: 1 when there are gaps
 
 
 if __name__ == "__main__":  # pragma: no cover

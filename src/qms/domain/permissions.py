@@ -20,7 +20,7 @@ _ADMIN = frozenset({ADMINISTRATOR})
 MATRIX: dict[str, frozenset[str]] = {
     **{c: _AUTHORS for c in (
         "create", "checkout", "checkin", "route", "release", "revert", "close",
-        "withdraw", "cancel", "interact")},
+        "withdraw", "cancel", "interact", "qualify")},
     "assign": frozenset({QUALITY}),
     "review": _EVERYONE,
     "approve": frozenset({QUALITY, REVIEWER}),

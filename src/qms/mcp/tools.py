@@ -271,6 +271,24 @@ def qms_interact(
     )
 
 
+def qms_qualify(
+    user: User,
+    namespace: Annotated[str, Field(description="SDLC namespace whose SDLC-{NS}-RS states the "
+                                                "requirements, e.g. 'QMS'.")],
+    junit: Annotated[list[str], Field(description="JUnit XML files inside the project "
+                                                  "(relative to the project root).")],
+    ctx: Context,
+    check: Annotated[bool, Field(description="true: write nothing, only report the gaps "
+                                             "(result.passed is false when there are any).")]
+    = False,
+) -> Out:
+    """Trace JUnit XML test results to the requirements of the effective SDLC-{NS}-RS:
+    per requirement `verified`, `failing` or `untested`, plus unknown IDs. Unless `check`,
+    write SDLC-{NS}-RTM (created or checked out, then checked in) with the stored, hashed
+    evidence, ready to route for review."""
+    return _call(ctx, user, "qualify", namespace=namespace, junit=junit, check=check)
+
+
 async def qms_noop(user: User, ctx: Context) -> Out:
     """Benchmark probe: resolves the identity like every tool, then does nothing."""
     try:
@@ -284,6 +302,7 @@ TOOLS = (
     qms_inbox, qms_workspace, qms_status, qms_read, qms_history, qms_comments, qms_create,
     qms_checkout, qms_checkin, qms_cancel, qms_route, qms_assign, qms_review, qms_approve,
     qms_reject, qms_withdraw, qms_release, qms_revert, qms_close, qms_fix, qms_unlock, qms_interact,
+    qms_qualify,
 )
 
 

@@ -21,6 +21,7 @@ _MODULES = {
     "release": "release", "revert": "revert", "close": "close", "cancel": "cancel",
     "fix": "fix", "history": "history", "comments": "comments", "inbox": "inbox",
     "workspace": "workspace", "unlock": "unlock", "interact": "interact",
+    "qualify": "qualify",
     "user_add": "users", "user_list": "users",
     "namespace_add": "namespaces", "namespace_list": "namespaces",
     "token_issue": "tokens", "token_list": "tokens", "token_revoke": "tokens",
@@ -30,7 +31,7 @@ _MODULES = {
 # commands the MCP server exposes (never init, user, namespace, token, config)
 TOOLS = ("inbox", "workspace", "status", "read", "history", "comments", "create", "checkout",
          "checkin", "cancel", "route", "assign", "review", "approve", "reject", "withdraw",
-         "release", "revert", "close", "fix", "unlock", "interact")
+         "release", "revert", "close", "fix", "unlock", "interact", "qualify")
 
 __all__ = [*_MODULES, "TOOLS"]
 

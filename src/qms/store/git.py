@@ -1,4 +1,5 @@
-"""Evidence commits for interactive prompts marked ``commit: true``.
+"""Evidence commits for interactive prompts marked ``commit: true``; the revision a
+qualification ran on.
 
 Only what the user has already staged plus the named document files are committed; the
 rest of the working tree is never swept in. Git failures raise ProjectError with git's own
@@ -72,3 +73,16 @@ def evidence_commit(root: Path, message: str, paths: list[Path]) -> str | None:
         _checked(top, "add", "-A", "--", *names)
     _checked(top, "commit", "--allow-empty", "-q", "-m", message)
     return _checked(top, "rev-parse", "--short", "HEAD").strip()
+
+
+def revision(root: Path) -> tuple[str | None, bool | None]:
+    """``(HEAD commit, working tree has uncommitted changes)``; ``(None, None)`` outside a
+    repository or without git. Ignored files do not count as changes."""
+    try:
+        head = _git(root, "rev-parse", "--verify", "-q", "HEAD")
+        if head.returncode != 0:
+            return None, None
+        status = _git(root, "status", "--porcelain=v1", "--untracked-files=normal")
+    except ProjectError:
+        return None, None
+    return head.stdout.strip(), bool(status.stdout.strip()) if status.returncode == 0 else None

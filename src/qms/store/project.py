@@ -9,6 +9,7 @@ Layout (compatible with the earlier tool)::
     {root}/QMS/.audit/{TYPE}/{ID}.jsonl
     {root}/QMS/.archive/{folder}/{ID}-v{N.X}.md   (earlier tool also: .archive/{CR,INV}/{ID}-v{N.X}.md)
     {root}/QMS/CR/{TYPE}-NNN[-draft].md  legacy child without parent in its ID (read, never created)
+    {root}/QMS/.evidence/{sha256}.xml    (test results a qualification used; immutable)
     {root}/.claude/users/{u}/{workspace,inbox}/
     {root}/.claude/agents/{u}.md
     {root}/.qms/                         lock, journal, server pid/log (not versioned)
@@ -16,6 +17,7 @@ Layout (compatible with the earlier tool)::
 
 from __future__ import annotations
 
+import _thread
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +43,7 @@ class Project:
         self.journal = self.state_dir / "journal.json"
         self.users_dir = root / ".claude" / "users"
         self.agents_dir = root / ".claude" / "agents"
+        self._open_tx: dict[int, Transaction] = {}  # thread id -> its outermost transaction
 
     # -- opening ---------------------------------------------------------------
     @classmethod
@@ -77,11 +80,23 @@ class Project:
     # -- transactions ----------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
+        """The project lock and one all-or-nothing change set. An operation called inside
+        another's transaction (on the same thread) joins it: the outermost one commits, so a
+        composite operation (``qualify`` creates, checks in and stores evidence) is atomic."""
+        thread = _thread.get_ident()
+        joined = self._open_tx.get(thread)
+        if joined is not None:
+            yield joined
+            return
         with transaction.project_lock(self.state_dir / "lock"):
             transaction.recover(self.root, self.journal)
             tx = Transaction(self.root)
-            yield tx
-            tx.commit(self.journal)
+            self._open_tx[thread] = tx
+            try:
+                yield tx
+                tx.commit(self.journal)
+            finally:
+                del self._open_tx[thread]
         for callback in tx.after_commit:
             callback()
 
@@ -113,6 +128,9 @@ class Project:
         if flat := doctypes.flat_archive_folder(doc_id):
             paths.append(self.qms / ".archive" / flat / f"{doc_id}-v{version}.md")
         return paths
+
+    def evidence_path(self, sha256: str) -> Path:
+        return self.qms / ".evidence" / f"{sha256}.xml"
 
     def seq_path(self, key: str) -> Path:
         return self.qms / ".meta" / ".seq" / key
