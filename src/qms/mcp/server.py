@@ -22,6 +22,7 @@ from qms.errors import Conflict
 from qms.mcp.config import WILDCARDS
 from qms.mcp.security import HostOriginGuard, transport_security
 from qms.mcp.tools import Backend, register
+from qms.store.project import Project
 
 Transport = Literal["stdio", "sse", "streamable-http"]
 TRANSPORTS: tuple[Transport, ...] = ("stdio", "sse", "streamable-http")
@@ -42,9 +43,11 @@ def build(backend: Backend, *, noop: bool = False) -> MCPServer:
 
 
 def http_app(
-    server: MCPServer, transport: Transport, allow_hosts: Iterable[str] = (), project: str = ""
+    server: MCPServer, transport: Transport, allow_hosts: Iterable[str] = (), project: str = "",
+    web: Project | None = None,
 ) -> Starlette:
-    """The ASGI app: `/mcp` (streamable-http) or `/sse` + `/messages/` (sse), plus `/healthz`.
+    """The ASGI app: `/mcp` (streamable-http) or `/sse` + `/messages/` (sse), plus `/healthz`,
+    plus the read-only web pages of `web` (docs/web.md) when given.
 
     Host/Origin checks are always on, whatever address the server is bound to. `/mcp` is
     stateless with plain JSON replies: any client (or a proxy posting one message at a time)
@@ -65,6 +68,10 @@ def http_app(
         app = server.streamable_http_app(
             transport_security=security, stateless_http=True, json_response=True
         )
+    if web is not None:
+        from qms.web.app import mount  # Jinja2 and markdown-it load only when pages are served
+
+        mount(app, web)
     app.add_middleware(HostOriginGuard, settings=security)
     return app
 
@@ -101,14 +108,15 @@ def served_hosts(host: str, allow_hosts: Iterable[str] = ()) -> list[str]:
 
 
 def run(server: MCPServer, transport: Transport, host: str, port: int,
-        allow_hosts: Iterable[str] = (), project: str = "") -> None:
+        allow_hosts: Iterable[str] = (), project: str = "", web: Project | None = None) -> None:
     """Serve until interrupted. stdio writes nothing but protocol messages to stdout."""
     if transport == "stdio":
         anyio.run(server.run_stdio_async)
         return
     sock = bind(host, port)
     config = uvicorn.Config(
-        http_app(server, transport, served_hosts(host, allow_hosts), project), log_config=None,
+        http_app(server, transport, served_hosts(host, allow_hosts), project, web),
+        log_config=None,
         access_log=False, timeout_graceful_shutdown=3,
     )
     asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))

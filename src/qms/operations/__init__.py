@@ -23,6 +23,7 @@ _MODULES = {
     "workspace": "workspace", "unlock": "unlock", "interact": "interact",
     "user_add": "users", "user_list": "users",
     "namespace_add": "namespaces", "namespace_list": "namespaces",
+    "documents": "browse", "document_versions": "browse", "trace": "browse",
 }
 
 # commands the MCP server exposes (never init, user, namespace)
