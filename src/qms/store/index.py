@@ -29,13 +29,13 @@ _cache: dict[str, tuple[tuple[int, int, int], Any]] = {}
 def documents(project: Project) -> list[tuple[dict[str, Any], str]]:
     """``(meta, title)`` for every document that has a meta file (cancelled ones have none)."""
     found = []
-    meta_root = project.qms / ".meta"
     try:
-        folders = [e for e in os.scandir(meta_root) if e.is_dir() and not e.name.startswith(".")]
+        folders = [e.path for e in os.scandir(project.qms / ".meta")
+                   if e.is_dir() and not e.name.startswith(".")]
     except FileNotFoundError:
         return []
     for folder in folders:
-        for entry in os.scandir(folder.path):
+        for entry in os.scandir(folder):
             name = entry.name
             if not name.endswith(".json") or name.endswith(".source.json"):
                 continue
@@ -47,13 +47,21 @@ def documents(project: Project) -> list[tuple[dict[str, Any], str]]:
     return found
 
 
+_files: dict[tuple[str, str], tuple[str, ...]] = {}  # (root, ID) -> (draft, effective) paths
+
+
 def _title(project: Project, doc_id: str) -> str:
-    try:
-        folder = project.doc_dir(doctypes.normalize_id(doc_id))
-    except ValidationError:
-        return ""
-    for name in (f"{doc_id}-draft.md", f"{doc_id}.md"):
-        title = _cached(str(folder / name), _load_title)
+    """The title in the draft if there is one, else in the effective file (as `qms status`)."""
+    key = (str(project.root), doc_id)
+    paths = _files.get(key)
+    if paths is None:
+        try:
+            doc_id = doctypes.normalize_id(doc_id)
+        except ValidationError:
+            return ""
+        paths = _files[key] = (str(project.draft_path(doc_id)), str(project.effective_path(doc_id)))
+    for path in paths:
+        title = _cached(path, _load_title)
         if title is not None:
             return title
     return ""

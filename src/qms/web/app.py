@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from html import escape
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -27,7 +30,7 @@ from qms import __version__, operations as ops
 from qms.domain import workflow
 from qms.errors import NotFound, PermissionDenied, QMSError, UsageError, ValidationError
 from qms.operations.comments import is_hidden
-from qms.store import frontmatter
+from qms.store import frontmatter, index
 from qms.store.project import Project
 from qms.web import auth
 
@@ -49,10 +52,13 @@ Page = Callable[[Request, str], Response]
 
 
 def mount(app: Starlette, project: Project) -> None:
-    """Add the pages (and an HTML 404 for unknown paths) to the server's Starlette app."""
+    """Add the pages (and an HTML 404 for unknown paths) to the server's Starlette app, and
+    read the document index once in the background so the first dashboard is already warm."""
     web = Web(project)
     app.router.routes.extend(web.routes())
     app.add_exception_handler(404, web.not_found)
+    threading.Thread(target=index.documents, args=(project,), name="qms-web-index",
+                     daemon=True).start()
 
 
 class Web:
@@ -65,6 +71,7 @@ class Web:
         self.env.filters["inline"] = lambda text: Markup(self.markdown.renderInline(text or ""))
         self.env.filters["when"] = when
         self.env.filters["verdict"] = verdict
+        self.env.globals["doc_rows"] = doc_rows
         self.env.globals.update(version=__version__, project_name=project.root.name)
         self.markdown = MarkdownIt("commonmark", {"html": False}).enable(
             ["table", "strikethrough"])
@@ -240,6 +247,23 @@ VERDICTS = {"pass": "effective", "passed": "effective", "verified": "effective",
 def verdict(cell: str) -> str:
     """The badge class for a verdict-like RTM cell ('PASS', 'failing', ...), else ''."""
     return VERDICTS.get(str(cell).strip().strip("*").lower(), "")
+
+
+def doc_rows(rows: list[dict]) -> Markup:
+    """The dashboard's table rows. Built here rather than in the template: a 10,000-document
+    project renders ~25x faster (bench/bench_web.py), every value still escaped."""
+    out = []
+    for d in rows:
+        doc_id, owner = escape(d["doc_id"]), escape(d["responsible_user"] or "–")
+        checkout = (f'<span class="co">{owner}</span> <span class="muted">'
+                    f'{escape(d["checked_out_date"] or "")}</span>' if d["checked_out"]
+                    else '<span class="muted">–</span>')
+        out.append(
+            f'<tr><td><a class="docid" href="/documents/{doc_id}">{doc_id}</a></td>'
+            f'<td>{escape(d["title"])}</td><td class="num">{escape(d["version"])}</td>'
+            f'<td><span class="badge b-{badge(d["status"])}">{escape(d["status"])}</span></td>'
+            f'<td>{owner}</td><td>{checkout}</td></tr>')
+    return Markup("\n".join(out))
 
 
 def diff_hunks(old: str, new: str, context: int = 3) -> tuple[list[dict], int, int]:
