@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 
 from qms.domain import doctypes
 from qms.errors import ValidationError
@@ -24,10 +25,17 @@ if TYPE_CHECKING:
 _HEAD = 4096  # bytes read for a title: the frontmatter sits at the top of the file
 _TITLE_RE = re.compile(rb"^title:", re.M)
 _cache: dict[str, tuple[tuple[int, int, int], Any]] = {}
+_lock = threading.Lock()
 
 
 def documents(project: Project) -> list[tuple[dict[str, Any], str]]:
-    """``(meta, title)`` for every document that has a meta file (cancelled ones have none)."""
+    """``(meta, title)`` for every document that has a meta file (cancelled ones have none).
+    One listing at a time: a second caller waits and then finds the files already read."""
+    with _lock:
+        return _documents(project)
+
+
+def _documents(project: Project) -> list[tuple[dict[str, Any], str]]:
     found = []
     try:
         folders = [e.path for e in os.scandir(project.qms / ".meta")
@@ -59,7 +67,8 @@ def _title(project: Project, doc_id: str) -> str:
             doc_id = doctypes.normalize_id(doc_id)
         except ValidationError:
             return ""
-        paths = _files[key] = (str(project.draft_path(doc_id)), str(project.effective_path(doc_id)))
+        folder = os.path.join(project.qms, doctypes.folder_of(doc_id), doc_id)  # no pathlib:
+        paths = _files[key] = (f"{folder}-draft.md", f"{folder}.md")  # 10,000 of them, cold
     for path in paths:
         title = _cached(path, _load_title)
         if title is not None:
@@ -68,39 +77,40 @@ def _title(project: Project, doc_id: str) -> str:
 
 
 def _cached(path: str, load: Any) -> Any:
-    """``load(path)`` memoised on the file's identity; None when the file is absent."""
+    """``load(open file)`` memoised on the file's identity; None when the file is absent.
+    Known file: one ``stat``. New or changed file: opened once, identified by ``fstat``."""
+    hit = _cache.get(path)
+    if hit is not None:
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            del _cache[path]
+            return None
+        if hit[0] == (st.st_ino, st.st_mtime_ns, st.st_size):
+            return hit[1]
     try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            value = load(fh)
+    except OSError:  # absent (or unreadable): not listed, not cached
         _cache.pop(path, None)
         return None
-    key = (st.st_ino, st.st_mtime_ns, st.st_size)
-    hit = _cache.get(path)
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    value = load(path)
-    _cache[path] = (key, value)
+    _cache[path] = ((st.st_ino, st.st_mtime_ns, st.st_size), value)
     return value
 
 
-def _load_meta(path: str) -> Any:
+def _load_meta(fh: Any) -> Any:
     try:
-        with open(path, "rb") as fh:
-            return json.loads(fh.read())
-    except (OSError, ValueError):
+        return json.loads(fh.read())
+    except ValueError:
         return None
 
 
-def _load_title(path: str) -> str:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(_HEAD)
-    except OSError:
-        return ""
+def _load_title(fh: Any) -> str:
+    head = fh.read(_HEAD)
     if not _TITLE_RE.search(head) and len(head) < _HEAD:
         return ""
     text = head.decode("utf-8", errors="replace")
     if len(head) == _HEAD and "\n---" not in text[3:]:  # long frontmatter: read it whole
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
+        text += fh.read().decode("utf-8", errors="replace")
     return frontmatter.title_of(text)
