@@ -31,6 +31,7 @@ _mcp = _load("_qms_tests_mcp_conftest", TESTS / "mcp" / "conftest.py")
 make_project, tree_digest = _root.make_project, _root.tree_digest
 start_server, stop_server = _mcp.start_server, _mcp.stop_server  # real `qms-mcp` processes
 
+SECRET = "An early reviewer's remark"  # hidden while the round is open
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)> "quoted"'
 SIGNATURE = {"ts": "2026-02-03T10:11:12+00:00", "event": "APPROVE", "user": "qa",
              "version": "1.0", "meaning": "Approved: content is correct",
@@ -74,7 +75,8 @@ def doc_text(title: str, body: str) -> str:
 
 def build_project(root: Path) -> Path:
     """SOP-008 EFFECTIVE v1.0 with a v1.1 draft (two readable versions, a diff, a signature
-    record); CR-001 with a hostile title in pre-review waiting on qa; CR-002 released;
+    record); CR-001 with a hostile title in pre-review, reviewed by qa (comment hidden),
+    waiting on tu; CR-002 released;
     namespace QMS with an RS and an RTM."""
     root.mkdir(parents=True, exist_ok=True)
     init(root, yes=True)
@@ -95,6 +97,8 @@ def build_project(root: Path) -> Path:
         fh.write(json.dumps(SIGNATURE) + "\n")
     cr = ops.create(p, "claude", doc_type="CR", title=HOSTILE).doc_id
     ops.route(p, "claude", doc_id=cr, route_type="review")
+    ops.assign(p, "qa", doc_id=cr, assignees=["tu"])
+    ops.review(p, "qa", doc_id=cr, outcome="recommend", comment=SECRET)  # tu still pending
     cr2 = ops.create(p, "claude", doc_type="CR", title="Released change").doc_id
     for user, fn, kw in (("claude", ops.route, {"route_type": "review"}),
                          ("qa", ops.review, {"outcome": "recommend", "comment": "ok"}),

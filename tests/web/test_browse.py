@@ -28,7 +28,7 @@ def test_documents_lists_meta_and_titles_with_counts(proj):
     assert result.total == len(ids) == sum(result.by_type.values())
     cr = next(d for d in result.documents if d["doc_id"] == "CR-001")
     assert cr["title"] == HOSTILE and cr["status"] == "IN_PRE_REVIEW"
-    assert cr["pending_assignees"] == ["qa"]
+    assert cr["pending_assignees"] == ["tu"]
     assert [d["doc_id"] for d in result.waiting] == ["CR-001"]
     only = ops.documents(proj, "lead", doc_type="CR", status="IN_EXECUTION")
     assert [d["doc_id"] for d in only.documents] == ["CR-002"]
@@ -115,3 +115,46 @@ def test_cli_and_stdio_never_load_the_web_stack(tmp_path):
                          cwd=root, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.req("REQ-WEB-016")
+def test_every_page_goes_through_the_one_auth_hook(proj, monkeypatch):
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.testclient import TestClient
+
+    from qms.web import app as web_app, auth
+
+    seen = []
+
+    async def refuse(request):
+        seen.append(request.url.path)
+        return PlainTextResponse("sign in first", 401)
+
+    monkeypatch.setattr(auth, "authenticate", refuse)
+    server = Starlette()
+    web_app.mount(server, proj)
+    client = TestClient(server)
+    pages = ["/", "/documents/SOP-008", "/documents/SOP-008/versions/1.0",
+             "/documents/SOP-008/diff?a=1.0&b=1.1", "/documents/SOP-008/diff/1.0/1.1",
+             "/inbox/tu", "/trace", "/trace/QMS"]
+    for path in pages:
+        response = client.get(path, follow_redirects=False)
+        assert (response.status_code, response.text) == (401, "sign in first"), path
+    assert len(seen) == len(pages)
+    routed = {r.path for r in server.router.routes} - {"/static/{name}"}
+    assert len(routed) == len(pages)          # a new page must be added to this test
+    assert client.get("/static/web.css").status_code == 200   # assets need no identity
+
+
+@pytest.mark.req("REQ-WEB-011")
+def test_background_server_keeps_no_web():
+    import argparse
+    from pathlib import Path
+
+    from qms.mcp.main import _parser, _serve_args
+
+    args = _parser("start").parse_args(["--no-web"])
+    assert "--no-web" in _serve_args(args, Path("/p"))
+    assert "--no-web" not in _serve_args(_parser("start").parse_args([]), Path("/p"))
+    assert isinstance(args, argparse.Namespace)

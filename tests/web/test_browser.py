@@ -21,7 +21,7 @@ def test_dashboard_to_document_to_diff(site, page, shots):
     assert page.title().startswith("Dashboard")
     shot(page, shots, "01-dashboard")
     waiting = page.locator("#waiting")
-    assert "CR-001" in waiting.inner_text() and "qa" in waiting.inner_text()
+    assert "CR-001" in waiting.inner_text() and "tu" in waiting.inner_text()
     assert page.locator(".count .badge", has_text="EFFECTIVE").count() == 1
     assert page.locator("#type-SOP tbody tr").count() == 8
 
@@ -53,7 +53,7 @@ def test_dashboard_to_document_to_diff(site, page, shots):
 def test_archived_version_inbox_and_trace_pages(site, page, shots):
     for name, path, expect in (
         ("04-version", "/documents/SOP-008/versions/0.1", "v0.1"),
-        ("05-inbox", "/inbox/qa", "CR-001"),
+        ("05-inbox", "/inbox/tu", "CR-001"),
         ("06-trace", "/trace/QMS", "REQ-WEB-001"),
         ("07-trace-index", "/trace", "QMS"),
         ("08-filtered", "/?type=CR&status=IN_EXECUTION", "Released change"),
@@ -83,7 +83,7 @@ def test_signature_records_are_shown(site, page, shots):
 
 @pytest.mark.req("REQ-WEB-006")
 def test_hostile_title_stays_text(site, page, shots):
-    for path in ("/", "/documents/CR-001", "/inbox/qa"):
+    for path in ("/", "/documents/CR-001", "/inbox/tu"):
         page.goto(f"{site.base}{path}")
         assert HOSTILE in page.locator("main").inner_text(), path
         assert page.locator("main script, main img").count() == 0, path

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 PAGES = ("/", "/?type=SOP", "/?status=DRAFT", "/documents/SOP-008",
          "/documents/sop-008", "/documents/SOP-008/versions/1.0",
          "/documents/SOP-008/diff/1.0/1.1", "/documents/SOP-008/diff/1.1/0.1",
-         "/documents/CR-001", "/documents/SDLC-QMS-RS", "/inbox/qa", "/inbox/claude",
+         "/documents/CR-001", "/documents/SDLC-QMS-RS", "/inbox/tu", "/inbox/qa", "/inbox/claude",
          "/trace", "/trace/QMS", "/static/web.css", "/static/web.js", "/static/favicon.svg")
 
 TRAVERSAL = (
@@ -54,7 +54,7 @@ def test_unknown_and_odd_paths_are_400_or_404_and_leak_nothing(site):
 
 @pytest.mark.req("REQ-WEB-006")
 def test_every_value_is_escaped(site):
-    for path in ("/", "/documents/CR-001", "/inbox/qa", "/documents/SOP-008"):
+    for path in ("/", "/documents/CR-001", "/inbox/tu", "/documents/SOP-008"):
         body = http(f"{site.base}{path}")[1].decode()
         assert "<script>alert" not in body and "<img src=x" not in body, path
         assert "<b>good</b>" not in body and "<b>QA</b>" not in body, path
@@ -68,7 +68,7 @@ def test_pages_change_nothing(site):
     before = tree_digest(site.root)
     for path in PAGES:
         http(f"{site.base}{path}")
-    for path in ("/", "/documents/SOP-008", "/inbox/qa"):
+    for path in ("/", "/documents/SOP-008", "/inbox/tu"):
         assert http(f"{site.base}{path}", data=b"x=1")[0] == 405   # no form posts anywhere
     assert tree_digest(site.root) == before
 
@@ -103,3 +103,12 @@ def test_no_web_turns_pages_off(tmp_path):
         assert http(f"{served.base}/healthz")[0] == 200
     finally:
         stop_server(served)
+
+
+@pytest.mark.req("REQ-WEB-014")
+def test_review_comments_stay_hidden_while_the_round_is_open(site):
+    from _web_support import SECRET
+
+    body = http(f"{site.base}/documents/CR-001")[1].decode()
+    assert SECRET not in body and "hidden until the review round completes" in body
+    assert "Looks &lt;b&gt;good&lt;/b&gt;." in http(f"{site.base}/documents/SOP-008")[1].decode()
