@@ -75,9 +75,11 @@ def test_diff_rows_mark_added_and_removed_lines():
     from qms.web.app import diff_hunks
 
     hunks, added, removed = diff_hunks("a\nb\nc\n", "a\nB\nc\nd\n")
-    kinds = [(r["kind"], r["text"]) for h in hunks for r in h["rows"]]
+    kinds = [(r["kind"], "".join(t for t, _ in r["parts"])) for h in hunks for r in h["rows"]]
     assert ("del", "b") in kinds and ("add", "B") in kinds and ("add", "d") in kinds
     assert (added, removed) == (2, 1)
+    rows = diff_hunks("Keep the records.\n", "Keep all the records.\n")[0][0]["rows"]
+    assert [p for p in rows[1]["parts"] if p[1]] == [(" all", True)]
     assert diff_hunks("same\n", "same\n") == ([], 0, 0)
 
 

@@ -264,23 +264,43 @@ def doc_rows(rows: list[dict]) -> Markup:
 
 
 def diff_hunks(old: str, new: str, context: int = 3) -> tuple[list[dict], int, int]:
-    """Unified-diff hunks as rows ``{kind: same|add|del, old, new, text}`` plus counts."""
+    """Unified-diff hunks as rows ``{kind: same|add|del, old, new, parts}`` plus counts;
+    ``parts`` is ``[(text, changed)]``, so a line edited in place shows what changed in it."""
     a, b = old.splitlines(), new.splitlines()
     hunks, added, removed = [], 0, 0
     for group in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(context):
         rows = []
         for tag, i1, i2, j1, j2 in group:
             if tag == "equal":
-                rows += [{"kind": "same", "old": i + 1, "new": j1 + k + 1, "text": a[i]}
+                rows += [{"kind": "same", "old": i + 1, "new": j1 + k + 1, "parts": [(a[i], False)]}
                          for k, i in enumerate(range(i1, i2))]
                 continue
-            rows += [{"kind": "del", "old": i + 1, "new": None, "text": a[i]}
-                     for i in range(i1, i2)]
-            rows += [{"kind": "add", "old": None, "new": j + 1, "text": b[j]}
-                     for j in range(j1, j2)]
+            dels = [{"kind": "del", "old": i + 1, "new": None, "parts": [(a[i], False)]}
+                    for i in range(i1, i2)]
+            adds = [{"kind": "add", "old": None, "new": j + 1, "parts": [(b[j], False)]}
+                    for j in range(j1, j2)]
+            for d, n in zip(dels, adds):  # a line replaced by a similar one: mark the words
+                d["parts"], n["parts"] = _changed_words(d["parts"][0][0], n["parts"][0][0])
+            rows += dels + adds
             removed += i2 - i1
             added += j2 - j1
         first = group[0]
         hunks.append({"header": f"@@ -{first[1] + 1} +{first[3] + 1} @@", "rows": rows})
     return hunks, added, removed
 
+
+_WORD = re.compile(r"\w+|\s+|[^\w\s]")
+
+
+def _changed_words(old: str, new: str) -> tuple[list, list]:
+    a, b = _WORD.findall(old), _WORD.findall(new)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.ratio() < 0.5:  # mostly rewritten: marking words would only add noise
+        return [(old, False)], [(new, False)]
+    left, right = [], []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if i2 > i1:
+            left.append(("".join(a[i1:i2]), tag != "equal"))
+        if j2 > j1:
+            right.append(("".join(b[j1:j2]), tag != "equal"))
+    return left, right
