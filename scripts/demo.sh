@@ -14,11 +14,14 @@ if [ ! -d "$DEMO/QMS" ]; then
   (
     cd "$DEMO"
     git init -q 2>/dev/null || true
+    approved() {  # one review round and one approval round by qa: approved(ID, comment)
+      qms --user claude route "$1" --review >/dev/null
+      qms --user qa review "$1" --recommend --comment "$2" >/dev/null
+      qms --user claude route "$1" --approval >/dev/null
+      qms --user qa approve "$1" >/dev/null
+    }
     qms --user claude create SOP --title "Demo procedure" >/dev/null
-    qms --user claude route SOP-008 --review >/dev/null
-    qms --user qa review SOP-008 --recommend --comment "Clear and complete." >/dev/null
-    qms --user claude route SOP-008 --approval >/dev/null
-    qms --user qa approve SOP-008 >/dev/null
+    approved SOP-008 "Clear and complete."
     # a second version of SOP-008, in review: the dashboard shows it waiting on qa, and the
     # document page a diff between v1.0 (in force) and the v1.1 draft
     qms --user claude checkout SOP-008 >/dev/null
@@ -30,10 +33,7 @@ if [ ! -d "$DEMO/QMS" ]; then
     qms --user claude create CR --title "Demo change" >/dev/null
     qms --user claude route CR-001 --review >/dev/null
     qms --user claude create CR --title "Add a login page" >/dev/null
-    qms --user claude route CR-002 --review >/dev/null
-    qms --user qa review CR-002 --recommend --comment "Plan is sound." >/dev/null
-    qms --user claude route CR-002 --approval >/dev/null
-    qms --user qa approve CR-002 >/dev/null
+    approved CR-002 "Plan is sound."
     qms --user claude release CR-002 >/dev/null
     qms --user claude checkout CR-002 >/dev/null
     qms --user claude create INV --title "Login outage on staging" >/dev/null
