@@ -160,3 +160,32 @@ def test_background_server_keeps_no_web():
     assert "--no-web" in _serve_args(args, Path("/p"))
     assert "--no-web" not in _serve_args(_parser("start").parse_args([]), Path("/p"))
     assert isinstance(args, argparse.Namespace)
+
+
+@pytest.mark.req("REQ-WEB-002")
+def test_every_page_of_the_legacy_project_renders(tmp_path):
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from _web_support import _root
+    from qms.web import app as web_app
+
+    root = _root.copy_legacy(tmp_path / "legacy")   # skips without ../shared
+    project = Project.open(root)
+    server = Starlette()
+    web_app.mount(server, project)
+    client = TestClient(server)
+    dashboard = client.get("/")
+    assert dashboard.status_code == 200
+    listed = ops.documents(project, "lead").documents
+    metas = [p for p in (root / "QMS" / ".meta").glob("*/*.json")
+             if not p.name.endswith(".source.json")]
+    assert len(listed) == len(metas) > 20
+    failures = []
+    for doc in listed:
+        response = client.get(f"/documents/{doc['doc_id']}")
+        if response.status_code != 200:
+            failures.append((doc["doc_id"], response.status_code, response.text[-300:]))
+    assert failures == []
+    for ns in ops.namespace_list(project, "lead").namespaces:
+        assert client.get(f"/trace/{ns}").status_code in (200, 404), ns

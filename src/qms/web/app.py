@@ -11,10 +11,9 @@ import difflib
 import re
 import threading
 from collections.abc import Awaitable, Callable
+from html import escape
 from pathlib import Path
 from typing import Any
-
-from html import escape
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -180,9 +179,8 @@ class Web:
         old = ops.read(self.project, user, doc_id=status.doc_id, version=p["a"])
         new = ops.read(self.project, user, doc_id=status.doc_id, version=p["b"])
         hunks, added, removed = diff_hunks(old.content, new.content)
-        versions = ops.document_versions(self.project, user, doc_id=status.doc_id)
         return self.render("diff.html", doc=status, old=old, new=new, hunks=hunks,
-                           added=added, removed=removed, versions=versions)
+                           added=added, removed=removed)
 
     def inbox(self, request: Request, user: str) -> Response:
         """Anyone's inbox (read as its owner: `inbox` lists the caller's own tasks)."""
@@ -196,7 +194,14 @@ class Web:
     def trace(self, request: Request, user: str) -> Response:
         result = ops.trace(self.project, user, namespace=request.path_params["namespace"])
         traced = sum(1 for r in result.requirements if r["rtm"] is not None)
-        return self.render("trace.html", result=result, traced=traced)
+        # the RTM's own copy of the requirement's wording repeats the RS column: leave it out
+        keep = [i for i, c in enumerate(result.columns) if c.lower() != "requirement"]
+        columns = [result.columns[i] for i in keep]
+        rows = [{**r, "rtm": None if r["rtm"] is None else
+                 [r["rtm"][i] if i < len(r["rtm"]) else "" for i in keep]}
+                for r in result.requirements]
+        return self.render("trace.html", result=result, traced=traced, columns=columns,
+                           rows=rows)
 
     def body(self, text: str) -> str:
         """A document's Markdown (without its frontmatter) as HTML; raw HTML is never passed
