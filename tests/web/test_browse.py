@@ -189,3 +189,29 @@ def test_every_page_of_the_legacy_project_renders(tmp_path):
     assert failures == []
     for ns in ops.namespace_list(project, "lead").namespaces:
         assert client.get(f"/trace/{ns}").status_code in (200, 404), ns
+
+
+@pytest.mark.req("REQ-WEB-015")
+def test_warm_listing_rereads_only_changed_files(tmp_path, monkeypatch):
+    import builtins
+
+    from qms.store import index
+
+    p = Project.open(build_project(tmp_path / "p"))
+    opened = []
+
+    def counting_open(path, *args, **kwargs):
+        fh = builtins.open(path, *args, **kwargs)   # an absent draft is no read
+        opened.append(str(path))
+        return fh
+
+    monkeypatch.setattr(index, "open", counting_open, raising=False)
+    cold = len(index.documents(p))
+    assert len(opened) >= 2 * cold            # every meta file and one document file each
+    opened.clear()
+    index.documents(p)
+    assert opened == []                       # nothing changed: nothing read again
+    ops.checkout(p, "claude", doc_id="CR-002")
+    ops.checkin(p, "claude", doc_id="CR-002", content="---\ntitle: New\n---\n\nx\n")
+    index.documents(p)
+    assert opened and all("CR-002" in path for path in opened)

@@ -11,13 +11,12 @@ import difflib
 import re
 import threading
 from collections.abc import Awaitable, Callable
+from functools import cached_property
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
-from markdown_it import MarkdownIt
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -61,19 +60,30 @@ def mount(app: Starlette, project: Project) -> None:
 
 
 class Web:
+    """The pages of one project. Jinja2 and markdown-it load with the first page, so a
+    server that is only used over MCP starts as fast as before."""
+
     def __init__(self, project: Project) -> None:
         self.project = project
-        self.env = Environment(loader=FileSystemLoader(HERE / "templates"),
-                               autoescape=select_autoescape(default=True),
-                               trim_blocks=True, lstrip_blocks=True)
-        self.env.filters["badge"] = badge
-        self.env.filters["inline"] = lambda text: Markup(self.markdown.renderInline(text or ""))
-        self.env.filters["when"] = when
-        self.env.filters["verdict"] = verdict
-        self.env.globals["doc_rows"] = doc_rows
-        self.env.globals.update(version=__version__, project_name=project.root.name)
-        self.markdown = MarkdownIt("commonmark", {"html": False}).enable(
-            ["table", "strikethrough"])
+
+    @cached_property
+    def env(self) -> Any:
+        from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+        env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                          autoescape=select_autoescape(default=True),
+                          trim_blocks=True, lstrip_blocks=True)
+        env.filters.update(badge=badge, when=when, verdict=verdict,
+                           inline=lambda text: Markup(self.markdown.renderInline(text or "")))
+        env.globals.update(doc_rows=doc_rows, version=__version__,
+                           project_name=self.project.root.name)
+        return env
+
+    @cached_property
+    def markdown(self) -> Any:
+        from markdown_it import MarkdownIt
+
+        return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 
     def routes(self) -> list[Route]:
         pages: list[tuple[str, Page]] = [
