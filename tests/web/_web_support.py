@@ -70,7 +70,8 @@ def chromium() -> str | None:
 
 
 def doc_text(title: str, body: str) -> str:
-    return f"---\ntitle: {json.dumps(title)}\nrevision_summary: Update\n---\n\n# {title}\n\n{body}\n"
+    head = f"---\ntitle: {json.dumps(title)}\nrevision_summary: Update\n---\n\n"
+    return f"{head}# {title}\n\n{body}\n"
 
 
 def build_project(root: Path) -> Path:

@@ -129,7 +129,8 @@ def test_every_page_goes_through_the_one_auth_hook(proj, monkeypatch):
 
     seen = []
 
-    async def refuse(request):
+    async def refuse(request, project):
+        assert project is proj
         seen.append(request.url.path)
         return PlainTextResponse("sign in first", 401)
 

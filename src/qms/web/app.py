@@ -104,7 +104,7 @@ class Web:
         """Wrap a page: the authentication hook first, then the handler off the event loop,
         a QMSError rendered as an error page, and the security headers on every answer."""
         async def endpoint(request: Request) -> Response:
-            user = await auth.authenticate(request)
+            user = await auth.authenticate(request, self.project)
             if isinstance(user, Response):
                 return user
             try:
