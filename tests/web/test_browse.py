@@ -216,3 +216,15 @@ def test_warm_listing_rereads_only_changed_files(tmp_path, monkeypatch):
     ops.checkin(p, "claude", doc_id="CR-002", content="---\ntitle: New\n---\n\nx\n")
     index.documents(p)
     assert opened and all("CR-002" in path for path in opened)
+
+
+@pytest.mark.req("REQ-WEB-006")
+def test_markdown_never_passes_html_or_script_links(proj):
+    from qms.web.app import Web
+
+    html = Web(proj).body("---\ntitle: x\n---\n\n# Hi <script>alert(1)</script>\n\n"
+                          "[click](javascript:alert(1)) <img src=x onerror=alert(1)>\n"
+                          "<!-- authoring note -->\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    assert "<script" not in html and "<img" not in html and "href" not in html
+    assert "&lt;script&gt;" in html and "authoring note" not in html
+    assert "<table>" in html and "title: x" not in html
