@@ -77,7 +77,7 @@ def doc_text(title: str, body: str) -> str:
 def build_project(root: Path) -> Path:
     """SOP-008 EFFECTIVE v1.0 with a v1.1 draft (two readable versions, a diff, a signature
     record); CR-001 with a hostile title in pre-review, reviewed by qa (comment hidden),
-    waiting on tu; CR-002 released;
+    waiting on tu; CR-002 released; CR-003 cancelled;
     namespace QMS with an RS and an RTM."""
     root.mkdir(parents=True, exist_ok=True)
     init(root, yes=True)
@@ -106,6 +106,8 @@ def build_project(root: Path) -> Path:
                          ("claude", ops.route, {"route_type": "approval"}),
                          ("qa", ops.approve, {}), ("claude", ops.release, {})):
         fn(p, user, doc_id=cr2, **kw)
+    gone = ops.create(p, "claude", doc_type="CR", title="Abandoned idea").doc_id  # CR-003
+    ops.cancel(p, "claude", doc_id=gone, confirm=True)
     ops.namespace_add(p, "lead", name="QMS")
     for kind, text in (("RS", RS), ("RTM", RTM)):
         doc = ops.create(p, "claude", doc_type=f"QMS-{kind}", title=f"QMS {kind}").doc_id

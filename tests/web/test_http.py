@@ -50,6 +50,7 @@ def test_unknown_and_odd_paths_are_400_or_404_and_leak_nothing(site):
     assert http(f"{site.base}/inbox/nobody")[0] == 404
     assert http(f"{site.base}/inbox/Bad%20Name")[0] == 400
     assert http(f"{site.base}/trace/NOPE")[0] == 404
+    assert http(f"{site.base}/documents/CR-099")[0] == 404
 
 
 @pytest.mark.req("REQ-WEB-006")
@@ -112,3 +113,10 @@ def test_review_comments_stay_hidden_while_the_round_is_open(site):
     body = http(f"{site.base}/documents/CR-001")[1].decode()
     assert SECRET not in body and "hidden until the review round completes" in body
     assert "Looks &lt;b&gt;good&lt;/b&gt;." in http(f"{site.base}/documents/SOP-008")[1].decode()
+
+
+@pytest.mark.req("REQ-WEB-002")
+def test_a_cancelled_document_shows_its_kept_trail(site):
+    status, body = http(f"{site.base}/documents/CR-003")
+    assert status == 200 and "CANCELLED" in body.decode() and "Abandoned idea" in body.decode()
+    assert "CANCEL" in body.decode() and "CREATE" in body.decode()

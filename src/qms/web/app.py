@@ -154,7 +154,13 @@ class Web:
 
     def document(self, request: Request, user: str) -> Response:
         doc_id = request.path_params["doc_id"]
-        status = ops.status(self.project, user, doc_id=doc_id)
+        try:
+            status = ops.status(self.project, user, doc_id=doc_id)
+        except NotFound:  # cancelled: no meta, no file, but the trail is kept (else 404)
+            events = ops.history(self.project, user, doc_id=doc_id)
+            title = next((e.get("title") for e in events.events if e.get("title")), "")
+            return self.render("cancelled.html", doc_id=events.doc_id, title=title,
+                               timeline=list(reversed(events.events)))
         doc = ops.read(self.project, user, doc_id=status.doc_id)
         versions = ops.document_versions(self.project, user, doc_id=status.doc_id)
         events = ops.history(self.project, user, doc_id=status.doc_id).events
