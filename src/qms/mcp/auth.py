@@ -8,7 +8,8 @@ OAuth issuer, while `optional` must let token-less calls through yet refuse a ba
 
 - `required`: every request to an MCP endpoint needs a valid token, else 401;
 - `optional`: a token, when sent, is verified exactly so; calls without one pass;
-- `off`: no checks. `/healthz` is always open.
+- `off`: no checks. `/healthz` is always open. The web pages (when served) authenticate
+  in `qms.web.auth` with the same tokens, so a browser can sign in with a session cookie.
 
 The verified token's user reaches identity resolution (`qms.mcp.identity`) as a
 `Credential`; nothing else decides who a call acts as.
@@ -38,6 +39,7 @@ from qms.store.project import Project
 ENV_AUTH = "QMS_AUTH"
 log = logging.getLogger(__name__)
 OPEN_PATHS = frozenset({"/healthz"})
+MCP_PATHS = ("/mcp", "/sse", "/messages")  # the transports' endpoints
 
 
 class AuthMode(StrEnum):
@@ -78,14 +80,17 @@ class ProjectTokenVerifier:
 class BearerGate:
     """ASGI middleware in front of the MCP endpoints (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, project: Project, mode: AuthMode) -> None:
+    def __init__(self, app: ASGIApp, project: Project, mode: AuthMode,
+                 pages: bool = False) -> None:
         self.app = AuthContextMiddleware(app)
+        self.pages = pages  # web pages are served too: they check tokens themselves
         self.required = mode is AuthMode.REQUIRED
         self.backend = BearerAuthBackend(ProjectTokenVerifier(project))
         self.refuse = RequireAuthMiddleware(app, required_scopes=[])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or \
+                (self.pages and not scope["path"].startswith(MCP_PATHS)):
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)

@@ -1,7 +1,7 @@
 """`qms-mcp`: serve a qms project over MCP, or manage its background server.
 
     qms-mcp [--transport stdio|sse|streamable-http] [--host H] [--port P] [--project-root DIR]
-            [--auth off|optional|required] [--insecure]
+            [--auth off|optional|required] [--insecure] [--no-web]
             [--identity-ttl SECONDS] [--allow-host NAME ...] [--log-level LEVEL]
     qms-mcp start [--background] [same options; transport defaults to streamable-http]
     qms-mcp status|stop [--project-root DIR]
@@ -27,7 +27,7 @@ from qms import operations
 from qms.errors import QMSError, UsageError
 from qms.mcp import daemon
 from qms.mcp.auth import ENV_AUTH, AuthMode, is_loopback, stdio_credential
-from qms.mcp.config import DEFAULT_HOST, DEFAULT_PORT, endpoint_url
+from qms.mcp.config import DEFAULT_HOST, DEFAULT_PORT, base_url, endpoint_url
 from qms.mcp.identity import DEFAULT_TTL, IdentityRegistry
 from qms.mcp.server import TRANSPORTS, build, run
 from qms.mcp.tools import Backend
@@ -63,6 +63,8 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
                         help=f"identity lock lifetime without requests ({DEFAULT_TTL:.0f})")
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                         help="also accept this Host/Origin name (repeatable)")
+    parser.add_argument("--no-web", action="store_true",
+                        help="do not serve the read-only web pages next to /mcp")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
@@ -74,6 +76,7 @@ def _serve_args(args: argparse.Namespace, root: Path) -> list[str]:
             "--project-root", str(root), "--identity-ttl", str(args.identity_ttl),
             "--log-level", args.log_level, "--auth", args.auth]
     argv += ["--insecure"] if args.insecure else []
+    argv += ["--no-web"] if args.no_web else []
     return argv + [a for host in args.allow_host for a in ("--allow-host", host)]
 
 
@@ -107,8 +110,11 @@ def _serve(args: argparse.Namespace, project: Project, secret: str | None) -> No
     where = "stdin/stdout" if args.transport == "stdio" else endpoint_url(args.host, args.port)
     log.info("qms-mcp serving %s over %s: %s", project.root, args.transport, where)
     log.info("authentication: %s", args.auth)
+    web = None if args.no_web or args.transport == "stdio" else project
+    if web is not None:
+        log.info("qms-mcp web pages: %s/", base_url(args.host, args.port))
     run(server, args.transport, args.host, args.port, args.allow_host, str(project.root),
-        AuthMode(args.auth))
+        AuthMode(args.auth), web)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,8 +46,10 @@ def build(backend: Backend, *, noop: bool = False) -> MCPServer:
 def http_app(
     server: MCPServer, transport: Transport, allow_hosts: Iterable[str] = (), project: str = "",
     auth: AuthMode = AuthMode.OFF,
+    web: Project | None = None,
 ) -> Starlette:
-    """The ASGI app: `/mcp` (streamable-http) or `/sse` + `/messages/` (sse), plus `/healthz`.
+    """The ASGI app: `/mcp` (streamable-http) or `/sse` + `/messages/` (sse), plus `/healthz`,
+    plus the read-only web pages of `web` (docs/web.md) when given.
 
     Host/Origin checks are always on, whatever address the server is bound to, in front of
     the bearer-token gate (`auth`; `/healthz` stays open). `/mcp` is stateless with plain
@@ -69,8 +71,13 @@ def http_app(
         app = server.streamable_http_app(
             transport_security=security, stateless_http=True, json_response=True
         )
+    if web is not None:
+        from qms.web.app import mount  # Jinja2 and markdown-it load only when pages are served
+
+        mount(app, web, auth)
     if auth is not AuthMode.OFF:
-        app.add_middleware(BearerGate, project=Project.open(project), mode=auth)
+        app.add_middleware(BearerGate, project=Project.open(project), mode=auth,
+                           pages=web is not None)
     app.add_middleware(HostOriginGuard, allowed=allowed_hosts(allow_hosts))  # outermost
     return app
 
@@ -107,14 +114,16 @@ def served_hosts(host: str, allow_hosts: Iterable[str] = ()) -> list[str]:
 
 
 def run(server: MCPServer, transport: Transport, host: str, port: int,
-        allow_hosts: Iterable[str] = (), project: str = "", auth: AuthMode = AuthMode.OFF) -> None:
+        allow_hosts: Iterable[str] = (), project: str = "", auth: AuthMode = AuthMode.OFF,
+        web: Project | None = None) -> None:
     """Serve until interrupted. stdio writes nothing but protocol messages to stdout."""
     if transport == "stdio":
         anyio.run(server.run_stdio_async)
         return
     sock = bind(host, port)
     config = uvicorn.Config(
-        http_app(server, transport, served_hosts(host, allow_hosts), project, auth), log_config=None,
+        http_app(server, transport, served_hosts(host, allow_hosts), project, auth, web),
+        log_config=None,
         access_log=False, timeout_graceful_shutdown=3,
     )
     asyncio.run(uvicorn.Server(config).serve(sockets=[sock]))

@@ -26,6 +26,7 @@ _MODULES = {
     "namespace_add": "namespaces", "namespace_list": "namespaces",
     "token_issue": "tokens", "token_list": "tokens", "token_revoke": "tokens",
     "config_get": "config", "config_set": "config",
+    "documents": "browse", "document_versions": "browse", "trace": "browse",
 }
 
 # commands the MCP server exposes (never init, user, namespace, token, config)

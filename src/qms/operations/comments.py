@@ -24,24 +24,30 @@ class CommentsResult(Result):
         return "\n".join(out + self.notices).rstrip()
 
 
+def is_hidden(event: dict, meta: dict) -> bool:
+    """A review comment on the current version stays hidden while its round is open, so
+    reviewers judge independently."""
+    return (meta["status"] in wf.REVIEW_STATES and event.get("event") == "REVIEW"
+            and event.get("version") == meta["version"])
+
+
 def comments(project: Project, user: str, *, doc_id: str,
              version: str | None = None) -> CommentsResult:
     authorize(project, user, "comments")
     doc_id, meta = load(project, doc_id)
     if version:
         versions.parse(version)
-    hidden = meta["status"] in wf.REVIEW_STATES
     found, notices = [], []
     for e in audit.read(project, doc_id):
         if e.get("event") not in ("REVIEW", "REJECT") or not e.get("comment"):
             continue
         if version and e.get("version") != version:
             continue
-        if hidden and e.get("version") == meta["version"] and e.get("event") == "REVIEW":
+        if is_hidden(e, meta):
             continue
         found.append({"version": e.get("version"), "user": e.get("user"), "ts": e.get("ts"),
                       "outcome": e.get("outcome") or "REJECTED", "comment": e["comment"]})
-    if hidden:
+    if meta["status"] in wf.REVIEW_STATES:
         notices.append("Review comments on the current version stay hidden until the review "
                        "round completes.")
     return CommentsResult(doc_id, found, notices)

@@ -1,0 +1,95 @@
+"""Benchmark the web dashboard (run on demand: `.venv/bin/python bench/bench_web.py`).
+
+Writes a 10,000-document project in the on-disk format (bench_cli.populate), starts a real
+`qms-mcp --transport streamable-http` on it and times `GET /` (every document, grouped by
+type) over HTTP: the first request (cold: every meta file and title read) and the median of
+the following ones (warm: unchanged files are known by their inode, mtime and size), against
+`GET /healthz` on the same server. Also times one document page. Target: dashboard < 1 s
+(warm; the first request right after start-up also waits for the server's background
+read of the index, and is reported for information). Exit status 0 when the target is met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _server import free_port, start_server  # noqa: E402
+from bench_cli import new_project, populate  # noqa: E402
+
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def get(url: str) -> tuple[float, int]:
+    t = time.perf_counter()
+    with OPENER.open(url, timeout=60) as response:
+        size = len(response.read())
+    return time.perf_counter() - t, size
+
+
+def bare_read(root: Path) -> float:
+    """Machine-speed reference: read and parse every meta file once, nothing else."""
+    t = time.perf_counter()
+    for folder in (root / "QMS" / ".meta").iterdir():
+        if folder.is_dir() and not folder.name.startswith("."):
+            for path in folder.iterdir():
+                json.loads(path.read_bytes())
+    return time.perf_counter() - t
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--docs", type=int, default=10_000)
+    ap.add_argument("--runs", type=int, default=11, help="warm dashboard requests")
+    ap.add_argument("--keep", action="store_true", help="keep the generated project")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="qms-bench-web-"))
+    try:
+        root = new_project(tmp / "big")
+        t0 = time.perf_counter()
+        populate(root, args.docs)
+        print(f"generated {args.docs} documents in {time.perf_counter() - t0:.1f} s ({tmp})")
+        bare = bare_read(root)
+        port = free_port()
+        proc = start_server(root, port)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            cold, size = get(f"{base}/")
+            warm = [get(f"{base}/")[0] for _ in range(args.runs)]
+            health = [get(f"{base}/healthz")[0] for _ in range(args.runs)]
+            doc = [get(f"{base}/documents/CR-{args.docs // 2:03d}")[0] for _ in range(args.runs)]
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        median = statistics.median(warm)
+        ok = median < 1.0
+        print(f"GET / ({size / 1e6:.1f} MB of HTML, {args.docs} documents)")
+        print(f"  first request after start {cold * 1000:8.1f} ms   (info: includes the "
+              f"start-up index read)")
+        print(f"  warm (median of {args.runs:>2})       {median * 1000:8.1f} ms   target < 1000 ms "
+              f"{'OK' if median < 1.0 else 'MISSED'}")
+        page = f"GET /documents/CR-{args.docs // 2:03d}"
+        print(f"{page:<28}{statistics.median(doc) * 1000:8.1f} ms")
+        print(f"GET /healthz                {statistics.median(health) * 1000:8.1f} ms")
+        print(f"reference: reading and parsing every meta file once, in-process: "
+              f"{bare * 1000:.1f} ms (load average {os.getloadavg()[0]:.1f})")
+        print("all targets met" if ok else "SOME TARGETS MISSED")
+        return 0 if ok else 1
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

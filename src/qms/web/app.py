@@ -1,0 +1,366 @@
+"""The read-only web pages, served by `qms-mcp` next to `/mcp` (see docs/web.md).
+
+Every page goes through ``auth.authenticate`` (the one hook), then reads through read-only
+operations in a worker thread and renders a Jinja2 template (autoescaped). A QMSError
+becomes an error page: NotFound 404, a bad ID/version/name 400, PermissionDenied 403.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import threading
+from collections.abc import Awaitable, Callable
+from functools import cached_property
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from qms import __version__, operations as ops
+from qms.domain import workflow
+from qms.errors import NotFound, PermissionDenied, QMSError, UsageError, ValidationError
+from qms.operations.comments import is_hidden
+from qms.store import frontmatter, index
+from qms.store.project import Project
+from qms.web import auth
+
+HERE = Path(__file__).parent
+STATIC = {"web.css": "text/css", "web.js": "text/javascript",  # the only files served
+          "favicon.svg": "image/svg+xml"}
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self'; "
+                               "img-src 'self' data:; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    # same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on the
+    # sign-in form, which the Origin guard rightly refuses
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+COMMENT = re.compile(r"<!--.*?-->", re.S)  # authoring notes, invisible as in any renderer
+
+Page = Callable[[Request, str], Response]
+
+
+def mount(app: Starlette, project: Project, auth_mode: str = "off") -> None:
+    """Add the pages (and an HTML 404 for unknown paths) to the server's Starlette app, and
+    read the document index once in the background so the first dashboard is already warm.
+    ``auth_mode`` is the server's ``--auth`` (see ``qms.web.auth``)."""
+    web = Web(project, auth_mode)
+    app.router.routes.extend(web.routes())
+    app.add_exception_handler(404, web.not_found)
+    threading.Thread(target=index.documents, args=(project,), name="qms-web-index",
+                     daemon=True).start()
+
+
+class Web:
+    """The pages of one project. Jinja2 and markdown-it load with the first page, so a
+    server that is only used over MCP starts as fast as before."""
+
+    def __init__(self, project: Project, auth_mode: str = "off") -> None:
+        self.project = project
+        self.auth_mode = str(auth_mode)
+
+    @cached_property
+    def env(self) -> Any:
+        from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+        env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                          autoescape=select_autoescape(default=True),
+                          trim_blocks=True, lstrip_blocks=True)
+        env.filters.update(badge=badge, when=when, verdict=verdict,
+                           inline=lambda text: Markup(self.markdown.renderInline(text or "")))
+        env.globals.update(doc_rows=doc_rows, version=__version__,
+                           project_name=self.project.root.name, auth_mode=self.auth_mode)
+        return env
+
+    @cached_property
+    def markdown(self) -> Any:
+        from markdown_it import MarkdownIt
+
+        return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+
+    def routes(self) -> list[Route]:
+        pages: list[tuple[str, Page]] = [
+            ("/", self.dashboard),
+            ("/documents/{doc_id}", self.document),
+            ("/documents/{doc_id}/versions/{version}", self.version),
+            ("/documents/{doc_id}/diff", self.diff_form),
+            ("/documents/{doc_id}/diff/{a}/{b}", self.diff),
+            ("/inbox/{user}", self.inbox),
+            ("/trace", self.trace_index),
+            ("/trace/{namespace}", self.trace),
+        ]
+        return [Route(path, self.page(handler), methods=["GET"]) for path, handler in pages] + \
+            [Route("/static/{name}", self.static, methods=["GET"]),
+             Route("/signin", self.signin, methods=["GET", "POST"]),
+             Route("/signout", self.signout, methods=["POST"])]
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def page(self, handler: Page) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap a page: the authentication hook first, then the handler off the event loop,
+        a QMSError rendered as an error page, and the security headers on every answer."""
+        async def endpoint(request: Request) -> Response:
+            user = await auth.authenticate(request, self.project, self.auth_mode)
+            if isinstance(user, Response):
+                return user
+            try:
+                response = await run_in_threadpool(handler, request, user)
+            except QMSError as err:
+                response = self.error(err.message, status_code(err))
+            response.headers.update(HEADERS)
+            return response
+        return endpoint
+
+    def render(self, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
+        return HTMLResponse(self.env.get_template(template).render(**context), http_status)
+
+    def error(self, message: str, status: int) -> HTMLResponse:
+        titles = {400: "Bad request", 403: "Not allowed", 404: "Not found"}
+        return self.render("error.html", status, code=status,
+                           heading=titles.get(status, "Error"), message=message)
+
+    async def not_found(self, request: Request, exc: HTTPException) -> Response:
+        response = self.error(f"There is no page at {request.url.path[:200]}.", 404)
+        response.headers.update(HEADERS)
+        return response
+
+    async def static(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in STATIC:
+            raise HTTPException(404)
+        return Response((HERE / "static" / name).read_bytes(), media_type=STATIC[name],
+                        headers={"Cache-Control": "max-age=300",
+                                 "X-Content-Type-Options": "nosniff"})
+
+    # -- signing in (only the session in this process changes, never a record) ---------------
+    async def signin(self, request: Request) -> Response:
+        """GET: the form. POST: exchange a token for an HttpOnly, SameSite=Strict session
+        cookie and go on to ``next`` (a path on this server)."""
+        target = auth.safe_next(request.query_params.get("next"))
+        if request.method == "GET":
+            response = self.render("signin.html", next=target, mode=self.auth_mode, failed=False)
+        else:
+            form = await request.form()
+            secret = str(form.get("token") or "").strip()
+            target = auth.safe_next(str(form.get("next") or "/"))
+            user = await run_in_threadpool(auth.token_user, self.project, secret)
+            if user is None:
+                response = self.render("signin.html", 401, next=target, mode=self.auth_mode,
+                                       failed=True)
+            else:
+                response = RedirectResponse(target, 303)
+                response.set_cookie(auth.COOKIE, auth.SESSIONS.open(secret), httponly=True,
+                                    samesite="strict", path="/",
+                                    max_age=int(auth.SESSION_TTL),
+                                    secure=request.url.scheme == "https")
+        response.headers.update(HEADERS)
+        return response
+
+    async def signout(self, request: Request) -> Response:
+        session = request.cookies.get(auth.COOKIE)
+        if session:
+            auth.SESSIONS.close(session)
+        response = RedirectResponse("/signin", 303)
+        response.delete_cookie(auth.COOKIE, path="/")
+        response.headers.update(HEADERS)
+        return response
+
+    # -- pages ------------------------------------------------------------------------------
+    def dashboard(self, request: Request, user: str) -> Response:
+        doc_type = request.query_params.get("type") or None
+        status = request.query_params.get("status") or None
+        result = ops.documents(self.project, user, doc_type=doc_type, status=status)
+        groups: dict[str, list[dict]] = {}
+        for row in result.documents:
+            groups.setdefault(row["doc_type"], []).append(row)
+        waiting_on: dict[str, int] = {}
+        for row in result.waiting:
+            for name in row["pending_assignees"]:
+                waiting_on[name] = waiting_on.get(name, 0) + 1
+        return self.render("dashboard.html", result=result, groups=groups,
+                           waiting_on=dict(sorted(waiting_on.items())),
+                           doc_type=doc_type, status=status)
+
+    def document(self, request: Request, user: str) -> Response:
+        doc_id = request.path_params["doc_id"]
+        try:
+            status = ops.status(self.project, user, doc_id=doc_id)
+        except NotFound:  # cancelled: no meta, no file, but the trail is kept (else 404)
+            events = ops.history(self.project, user, doc_id=doc_id)
+            title = next((e.get("title") for e in events.events if e.get("title")), "")
+            return self.render("cancelled.html", doc_id=events.doc_id, title=title,
+                               timeline=list(reversed(events.events)))
+        doc = ops.read(self.project, user, doc_id=status.doc_id)
+        versions = ops.document_versions(self.project, user, doc_id=status.doc_id)
+        events = ops.history(self.project, user, doc_id=status.doc_id).events
+        meta = {"status": status.status, "version": status.version}
+        timeline = [{**e, "hidden": is_hidden(e, meta)} for e in reversed(events)]
+        signatures = [e for e in events if e.get("meaning")]
+        readable = [v["version"] for v in versions.versions if v["readable"]]
+        rows = [{**v, "prev": readable[readable.index(v["version"]) - 1]
+                 if v["readable"] and readable.index(v["version"]) > 0 else None}
+                for v in reversed(versions.versions)]
+        return self.render("document.html", doc=status, text=doc, body=self.body(doc.content),
+                           versions=versions, version_rows=rows, readable=readable,
+                           timeline=timeline, signatures=signatures)
+
+    def version(self, request: Request, user: str) -> Response:
+        doc_id, version = request.path_params["doc_id"], request.path_params["version"]
+        status = ops.status(self.project, user, doc_id=doc_id)
+        doc = ops.read(self.project, user, doc_id=status.doc_id, version=version)
+        return self.render("version.html", doc=status, text=doc, body=self.body(doc.content))
+
+    def diff_form(self, request: Request, user: str) -> Response:
+        """The no-JavaScript form on the document page lands here: redirect to the diff."""
+        a, b = request.query_params.get("a", ""), request.query_params.get("b", "")
+        doc_id = ops.status(self.project, user, doc_id=request.path_params["doc_id"]).doc_id
+        ops.read(self.project, user, doc_id=doc_id, version=a)  # 400/404 for a bad version
+        ops.read(self.project, user, doc_id=doc_id, version=b)
+        return RedirectResponse(f"/documents/{doc_id}/diff/{a}/{b}", 303)
+
+    def diff(self, request: Request, user: str) -> Response:
+        p = request.path_params
+        status = ops.status(self.project, user, doc_id=p["doc_id"])
+        old = ops.read(self.project, user, doc_id=status.doc_id, version=p["a"])
+        new = ops.read(self.project, user, doc_id=status.doc_id, version=p["b"])
+        hunks, added, removed = diff_hunks(old.content, new.content)
+        return self.render("diff.html", doc=status, old=old, new=new, hunks=hunks,
+                           added=added, removed=removed)
+
+    def inbox(self, request: Request, user: str) -> Response:
+        """Anyone's inbox (read as its owner: `inbox` lists the caller's own tasks)."""
+        return self.render("inbox.html",
+                           result=ops.inbox(self.project, request.path_params["user"]))
+
+    def trace_index(self, request: Request, user: str) -> Response:
+        return self.render("trace_index.html",
+                           namespaces=ops.namespace_list(self.project, user).namespaces)
+
+    def trace(self, request: Request, user: str) -> Response:
+        result = ops.trace(self.project, user, namespace=request.path_params["namespace"])
+        traced = sum(1 for r in result.requirements if r["rtm"] is not None)
+        # the RTM's own copy of the requirement's wording repeats the RS column: leave it out
+        keep = [i for i, c in enumerate(result.columns) if c.lower() != "requirement"]
+        columns = [result.columns[i] for i in keep]
+        rows = [{**r, "rtm": None if r["rtm"] is None else
+                 [r["rtm"][i] if i < len(r["rtm"]) else "" for i in keep]}
+                for r in result.requirements]
+        return self.render("trace.html", result=result, traced=traced, columns=columns,
+                           rows=rows)
+
+    def body(self, text: str) -> str:
+        """A document's Markdown (without its frontmatter) as HTML; raw HTML is never passed
+        through, so the result is safe to insert unescaped."""
+        try:
+            text = frontmatter.split(text)[1]
+        except QMSError:
+            pass  # malformed frontmatter: show the file as it is
+        return self.markdown.render(COMMENT.sub("", text))
+
+
+def status_code(err: QMSError) -> int:
+    if isinstance(err, NotFound):
+        return 404
+    if isinstance(err, PermissionDenied):
+        return 403
+    return 400 if isinstance(err, (ValidationError, UsageError)) else 500
+
+
+def badge(status: str | None) -> str:
+    """The CSS class of a status badge: one colour per stage of the workflow."""
+    s = status or ""
+    if s in workflow.REVIEW_STATES:
+        return "review"
+    if s in workflow.APPROVAL_STATES:
+        return "approval"
+    if s in workflow.REVIEWED_STATES:
+        return "reviewed"
+    return {"DRAFT": "draft", "EFFECTIVE": "effective", "IN_EXECUTION": "execution",
+            "CLOSED": "closed", "RETIRED": "retired", "APPROVED": "approved",
+            "PRE_APPROVED": "approved", "POST_APPROVED": "approved"}.get(s, "other")
+
+
+def when(ts: str | None) -> str:
+    """An ISO timestamp as ``2026-01-31 14:05:09 UTC``."""
+    text = str(ts or "")
+    return text.replace("T", " ").replace("+00:00", " UTC")
+
+
+VERDICTS = {"pass": "effective", "passed": "effective", "verified": "effective",
+            "fail": "other", "failed": "other", "failing": "other", "error": "other",
+            "untested": "review", "skipped": "review"}
+
+
+def verdict(cell: str) -> str:
+    """The badge class for a verdict-like RTM cell ('PASS', 'failing', ...), else ''."""
+    return VERDICTS.get(str(cell).strip().strip("*").lower(), "")
+
+
+def doc_rows(rows: list[dict]) -> Markup:
+    """The dashboard's table rows. Built here rather than in the template: a 10,000-document
+    project renders ~25x faster (bench/bench_web.py), every value still escaped."""
+    out = []
+    for d in rows:
+        doc_id, owner = escape(d["doc_id"]), escape(d["responsible_user"] or "–")
+        checkout = (f'<span class="co">{owner}</span> <span class="muted">'
+                    f'{escape(d["checked_out_date"] or "")}</span>' if d["checked_out"]
+                    else '<span class="muted">–</span>')
+        out.append(
+            f'<tr><td><a class="docid" href="/documents/{doc_id}">{doc_id}</a></td>'
+            f'<td>{escape(d["title"])}</td><td class="num">{escape(d["version"])}</td>'
+            f'<td><span class="badge b-{badge(d["status"])}">{escape(d["status"])}</span></td>'
+            f'<td>{owner}</td><td>{checkout}</td></tr>')
+    return Markup("\n".join(out))
+
+
+def diff_hunks(old: str, new: str, context: int = 3) -> tuple[list[dict], int, int]:
+    """Unified-diff hunks as rows ``{kind: same|add|del, old, new, parts}`` plus counts;
+    ``parts`` is ``[(text, changed)]``, so a line edited in place shows what changed in it."""
+    a, b = old.splitlines(), new.splitlines()
+    hunks, added, removed = [], 0, 0
+    for group in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(context):
+        rows = []
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                rows += [{"kind": "same", "old": i + 1, "new": j1 + k + 1, "parts": [(a[i], False)]}
+                         for k, i in enumerate(range(i1, i2))]
+                continue
+            dels = [{"kind": "del", "old": i + 1, "new": None, "parts": [(a[i], False)]}
+                    for i in range(i1, i2)]
+            adds = [{"kind": "add", "old": None, "new": j + 1, "parts": [(b[j], False)]}
+                    for j in range(j1, j2)]
+            for d, n in zip(dels, adds):  # a line replaced by a similar one: mark the words
+                d["parts"], n["parts"] = _changed_words(d["parts"][0][0], n["parts"][0][0])
+            rows += dels + adds
+            removed += i2 - i1
+            added += j2 - j1
+        first = group[0]
+        hunks.append({"header": f"@@ -{first[1] + 1} +{first[3] + 1} @@", "rows": rows})
+    return hunks, added, removed
+
+
+_WORD = re.compile(r"\w+|\s+|[^\w\s]")
+
+
+def _changed_words(old: str, new: str) -> tuple[list, list]:
+    a, b = _WORD.findall(old), _WORD.findall(new)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.ratio() < 0.5:  # mostly rewritten: marking words would only add noise
+        return [(old, False)], [(new, False)]
+    left, right = [], []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if i2 > i1:
+            left.append(("".join(a[i1:i2]), tag != "equal"))
+        if j2 > j1:
+            right.append(("".join(b[j1:j2]), tag != "equal"))
+    return left, right

@@ -1,0 +1,8 @@
+// Progressive enhancement only: every page works without it.
+// A filter <select data-autosubmit> submits its form as soon as it changes.
+document.addEventListener("change", function (event) {
+  var el = event.target;
+  if (el.matches && el.matches("select[data-autosubmit]") && el.form) {
+    el.form.submit();
+  }
+});
