@@ -23,7 +23,6 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from qms import operations
 from qms.errors import QMSError, UsageError
 from qms.mcp import daemon
 from qms.mcp.auth import ENV_AUTH, AuthMode, is_loopback, stdio_credential
@@ -105,7 +104,7 @@ def _check_auth(args: argparse.Namespace, project: Project) -> str | None:
 
 def _serve(args: argparse.Namespace, project: Project, secret: str | None) -> None:
     registry = IdentityRegistry(args.identity_ttl, known=partial(users.group_of, project))
-    backend = Backend(project, operations, registry, secret)
+    backend = Backend(project, registry, secret)
     server = build(backend, noop=os.environ.get(NOOP_ENV) == "1")
     where = "stdin/stdout" if args.transport == "stdio" else endpoint_url(args.host, args.port)
     log.info("qms-mcp serving %s over %s: %s", project.root, args.transport, where)

@@ -11,14 +11,15 @@ the SDK runs on worker threads, because they may wait for the project lock.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from qms import operations as ops
 from qms.errors import QMSError
 from qms.mcp.auth import request_credential, stdio_credential
 from qms.mcp.identity import Credential, IdentityRegistry
@@ -30,7 +31,6 @@ class Backend:
     """Shared by every call (handed to tools as the server's lifespan context)."""
 
     project: Project
-    ops: ModuleType
     registry: IdentityRegistry
     stdio_secret: str | None = field(default=None, repr=False)  # stdio: the server's own token
 
@@ -73,10 +73,11 @@ def _identity(ctx: Context, user: str) -> tuple[Backend, str]:
     return backend, backend.registry.resolve(user, ctx.headers, credential)
 
 
-def _call(ctx: Context, user: str, command: str, **kwargs: Any) -> CallToolResult:
+def _call(ctx: Context, user: str, operation: Callable[..., Any], **kwargs: Any) -> CallToolResult:
+    """Resolve the caller's identity, then run `operation` (a `qms.operations` function)."""
     try:
         backend, identity = _identity(ctx, user)
-        result = getattr(backend.ops, command)(backend.project, identity, **kwargs)
+        result = operation(backend.project, identity, **kwargs)
     except QMSError as err:
         return _refused(err)
     return _ok(result.render(), result.to_dict())
@@ -84,17 +85,17 @@ def _call(ctx: Context, user: str, command: str, **kwargs: Any) -> CallToolResul
 
 async def qms_inbox(user: User, ctx: Context) -> Out:
     """List the review/approval tasks waiting for `user`."""
-    return _call(ctx, user, "inbox")
+    return _call(ctx, user, ops.inbox)
 
 
 async def qms_workspace(user: User, ctx: Context) -> Out:
     """List the documents `user` has checked out."""
-    return _call(ctx, user, "workspace")
+    return _call(ctx, user, ops.workspace)
 
 
 async def qms_status(user: User, doc_id: DocId, ctx: Context) -> Out:
     """Show a document's status, version, owner and pending assignees."""
-    return _call(ctx, user, "status", doc_id=doc_id)
+    return _call(ctx, user, ops.status, doc_id=doc_id)
 
 
 async def qms_read(
@@ -103,17 +104,17 @@ async def qms_read(
 ) -> Out:
     """Read a document: by default its effective version (the draft if it was never
     effective), or an archived `version`, or the current `draft`."""
-    return _call(ctx, user, "read", doc_id=doc_id, version=version, draft=draft)
+    return _call(ctx, user, ops.read, doc_id=doc_id, version=version, draft=draft)
 
 
 async def qms_history(user: User, doc_id: DocId, ctx: Context) -> Out:
     """Show a document's audit trail."""
-    return _call(ctx, user, "history", doc_id=doc_id)
+    return _call(ctx, user, ops.history, doc_id=doc_id)
 
 
 async def qms_comments(user: User, doc_id: DocId, ctx: Context, version: Version = None) -> Out:
     """Show the review/approval comments on a document (optionally for one `version`)."""
-    return _call(ctx, user, "comments", doc_id=doc_id, version=version)
+    return _call(ctx, user, ops.comments, doc_id=doc_id, version=version)
 
 
 def qms_create(
@@ -129,12 +130,12 @@ def qms_create(
 ) -> Out:
     """Create a document of `doc_type` (CR, INV, SOP, TP, ER, VAR, ADD, VR, TEMPLATE with `name`,
     {NS}-RS/{NS}-RTM; child types need `parent`), checked out to `user`."""
-    return _call(ctx, user, "create", doc_type=doc_type, title=title, parent=parent, name=name)
+    return _call(ctx, user, ops.create, doc_type=doc_type, title=title, parent=parent, name=name)
 
 
 def qms_checkout(user: User, doc_id: DocId, ctx: Context) -> Out:
     """Check a document out into `user`'s workspace for editing."""
-    return _call(ctx, user, "checkout", doc_id=doc_id)
+    return _call(ctx, user, ops.checkout, doc_id=doc_id)
 
 
 def qms_checkin(
@@ -147,7 +148,7 @@ def qms_checkin(
     """Check a document in. When `content` is given it first replaces the workspace copy,
     so an agent without write access to the tree can still check in. VRs are authored with
     `qms_interact` instead; their `content` is ignored."""
-    return _call(ctx, user, "checkin", doc_id=doc_id, content=content)
+    return _call(ctx, user, ops.checkin, doc_id=doc_id, content=content)
 
 
 def qms_cancel(
@@ -157,7 +158,7 @@ def qms_cancel(
 ) -> Out:
     """Cancel a never-approved, checked-in document, version 0.x (requires `confirm=true`; the
     audit trail is kept and the ID is never reused). Check a checked-out document in first."""
-    return _call(ctx, user, "cancel", doc_id=doc_id, confirm=confirm)
+    return _call(ctx, user, ops.cancel, doc_id=doc_id, confirm=confirm)
 
 
 def qms_route(
@@ -175,7 +176,7 @@ def qms_route(
     """Route your document for review or approval (`retire=true`: the approval retires it).
     The task goes to `assignees` (default `qa`); a quality user adds others with
     `qms_assign`."""
-    return _call(ctx, user, "route", doc_id=doc_id, route_type=route_type, retire=retire,
+    return _call(ctx, user, ops.route, doc_id=doc_id, route_type=route_type, retire=retire,
                  assignees=assignees)
 
 
@@ -186,7 +187,7 @@ def qms_assign(
     ctx: Context,
 ) -> Out:
     """Add assignees to a document's current review or approval."""
-    return _call(ctx, user, "assign", doc_id=doc_id, assignees=assignees)
+    return _call(ctx, user, ops.assign, doc_id=doc_id, assignees=assignees)
 
 
 def qms_review(
@@ -196,47 +197,47 @@ def qms_review(
     comment: Comment, ctx: Context,
 ) -> Out:
     """Submit a review: `recommend` or `request-updates`, with a comment."""
-    return _call(ctx, user, "review", doc_id=doc_id, outcome=outcome, comment=comment)
+    return _call(ctx, user, ops.review, doc_id=doc_id, outcome=outcome, comment=comment)
 
 
 def qms_approve(user: User, doc_id: DocId, ctx: Context) -> Out:
     """Approve a document assigned to you for approval."""
-    return _call(ctx, user, "approve", doc_id=doc_id)
+    return _call(ctx, user, ops.approve, doc_id=doc_id)
 
 
 def qms_reject(user: User, doc_id: DocId, comment: Comment, ctx: Context) -> Out:
     """Reject a document assigned to you for approval, with a comment."""
-    return _call(ctx, user, "reject", doc_id=doc_id, comment=comment)
+    return _call(ctx, user, ops.reject, doc_id=doc_id, comment=comment)
 
 
 def qms_withdraw(user: User, doc_id: DocId, ctx: Context) -> Out:
     """Withdraw a document from review or approval (owner only)."""
-    return _call(ctx, user, "withdraw", doc_id=doc_id)
+    return _call(ctx, user, ops.withdraw, doc_id=doc_id)
 
 
 def qms_release(user: User, doc_id: DocId, ctx: Context) -> Out:
     """Release your pre-approved executable document for execution."""
-    return _call(ctx, user, "release", doc_id=doc_id)
+    return _call(ctx, user, ops.release, doc_id=doc_id)
 
 
 def qms_revert(user: User, doc_id: DocId, reason: Reason, ctx: Context) -> Out:
     """Deprecated (prefer checkout): move a POST_REVIEWED document back to execution."""
-    return _call(ctx, user, "revert", doc_id=doc_id, reason=reason)
+    return _call(ctx, user, ops.revert, doc_id=doc_id, reason=reason)
 
 
 def qms_close(user: User, doc_id: DocId, ctx: Context) -> Out:
     """Close your post-approved executable document (cascades to its VRs)."""
-    return _call(ctx, user, "close", doc_id=doc_id)
+    return _call(ctx, user, ops.close, doc_id=doc_id)
 
 
 def qms_fix(user: User, doc_id: DocId, ctx: Context) -> Out:
     """Administrator: repair legacy frontmatter of an effective or closed document."""
-    return _call(ctx, user, "fix", doc_id=doc_id)
+    return _call(ctx, user, ops.fix, doc_id=doc_id)
 
 
 def qms_unlock(user: User, doc_id: DocId, reason: Reason, ctx: Context) -> Out:
     """Administrator: release a stale checkout, with a reason (audited)."""
-    return _call(ctx, user, "unlock", doc_id=doc_id, reason=reason)
+    return _call(ctx, user, ops.unlock, doc_id=doc_id, reason=reason)
 
 
 def qms_interact(
@@ -266,8 +267,8 @@ def qms_interact(
     `reason`), show `progress`, or preview the `compile`d document. When every prompt is
     answered, `qms_checkin` the VR."""
     return _call(
-        ctx, user, "interact", doc_id=doc_id, respond=respond, file=file, reason=reason, goto=goto,
-        cancel_goto=cancel_goto, reopen=reopen, progress=progress, compile=compile,
+        ctx, user, ops.interact, doc_id=doc_id, respond=respond, file=file, reason=reason,
+        goto=goto, cancel_goto=cancel_goto, reopen=reopen, progress=progress, compile=compile,
     )
 
 
@@ -286,7 +287,7 @@ def qms_qualify(
     per requirement `verified`, `failing` or `untested`, plus unknown IDs. Unless `check`,
     write SDLC-{NS}-RTM (created or checked out, then checked in) with the stored, hashed
     evidence, ready to route for review."""
-    return _call(ctx, user, "qualify", namespace=namespace, junit=junit, check=check)
+    return _call(ctx, user, ops.qualify, namespace=namespace, junit=junit, check=check)
 
 
 async def qms_noop(user: User, ctx: Context) -> Out:
