@@ -169,11 +169,18 @@ def test_journal_cannot_write_outside_the_project(proj, bad):
     assert not (proj.root.parent / "outside.txt").exists()
 
 
-def test_unreadable_journal_is_refused(proj):
+@pytest.mark.req("REQ-HARD-004")
+def test_unreadable_journal_is_set_aside_not_retried(proj, caplog):
     proj.state_dir.mkdir(exist_ok=True)
     proj.journal.write_text("{not json")
-    with pytest.raises(ProjectError, match="journal"):
-        Project.open(proj.root)
+    Project.open(proj.root)  # no error: the project stays usable
+    kept = list(proj.state_dir.glob("journal.json.failed-*"))
+    assert len(kept) == 1 and kept[0].read_text() == "{not json"
+    assert not proj.journal.exists()
+    assert "journal" in caplog.text and "inspection" in caplog.text
+    with proj.transaction() as tx:
+        tx.write_text(proj.qms / "ok.md", "ok")
+    assert (proj.qms / "ok.md").read_text() == "ok"
 
 
 def test_empty_transaction_writes_no_journal(proj, monkeypatch):

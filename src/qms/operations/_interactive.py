@@ -11,7 +11,7 @@ from pathlib import Path
 
 from qms.domain import doctypes, workflow
 from qms.errors import NotFound, ProjectError, ValidationError
-from qms.store import atomic, frontmatter
+from qms.store import frontmatter
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -34,7 +34,7 @@ def session_path(project: Project, user: str, doc_id: str) -> Path:
 
 
 def _read(path: Path, tx: Transaction | None) -> str | None:
-    return tx.read_text(path) if tx else atomic.read_text(path)
+    return tx.read_text(path) if tx else project.read_text(path)
 
 
 def load_template(project: Project, tx: Transaction | None = None) -> Template:
@@ -166,7 +166,7 @@ def on_read(project: Project, meta: dict) -> tuple[str, str] | None:
     candidates = [session_path(project, owner, doc_id)] if meta.get("checked_out") and owner \
         else []
     for path in [*candidates, project.source_path(doc_id)]:
-        text = atomic.read_text(path)
+        text = project.read_text(path)
         if text is not None:
             from qms.domain.interact.compiler import compile_template
 

@@ -1,26 +1,167 @@
-"""Crash-safe file primitives: write to a temporary file beside the target, fsync, rename."""
+"""File primitives that never follow links: checked paths, no-follow reads, crash-safe writes.
+
+Every file the store touches lies under a project root (already resolved, so the root
+itself contains no links). :func:`check` refuses a path that leaves the root, whose folders
+below the root are not real folders (a symbolic link, a file), or whose last component
+exists but is not a regular file. Reads open with ``O_NOFOLLOW | O_NONBLOCK`` and check the
+opened file with ``fstat`` (a FIFO never blocks, a link is never followed). Writes go to a
+hidden temporary file beside the target (``.{name}.qms-tmp``, a name no reader or glob of
+``*.md`` / ``*.json`` / ``*.jsonl`` takes for a document) and are renamed over it; making
+them durable is the caller's business (the transaction syncs once per commit).
+"""
 
 from __future__ import annotations
 
 import os
+import stat
+from contextlib import suppress
 from pathlib import Path
 
-from qms.errors import ValidationError
+from qms.errors import ProjectError, ValidationError
+
+TMP_SUFFIX = ".qms-tmp"
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_APPEND_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def tmp_path(path: Path) -> Path:
+    """The one temporary name a transaction uses for ``path`` (hidden, never a document)."""
+    return path.with_name(f".{path.name}{TMP_SUFFIX}")
+
+
+def _rel(root: Path | None, path: Path) -> str:
+    if root is not None:
+        text, base = str(path), str(root)
+        if text.startswith(base + os.sep):
+            return text[len(base) + 1:]
+    return str(path)
+
+
+def _refuse(root: Path | None, path: Path, what: str) -> ProjectError:
+    rel = _rel(root, path)
+    return ProjectError(f"Refused: {rel} {what}; qms never follows links or reads special "
+                        f"files in a project. Remove or replace it and try again.", path=rel)
+
+
+def check(root: Path, path: Path, *, final: bool = True) -> bool:
+    """Refuse ``path`` unless it lies under ``root`` through real folders and (``final``) is
+    absent or a regular file. Returns whether the file exists."""
+    text, base = str(path), str(root)
+    if not text.startswith(base + os.sep):
+        raise ProjectError(f"Refused: {text} is outside the project {base}.", path=text)
+    parts = text[len(base) + 1:].split(os.sep)
+    if any(p in ("", ".", "..") for p in parts):
+        raise ProjectError(f"Refused: {_rel(root, path)} is not a plain path inside the "
+                           "project.", path=_rel(root, path))
+    current = base
+    for part in parts[:-1]:
+        current += os.sep + part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return False
+        except NotADirectoryError:
+            raise _refuse(root, Path(current), "is not a folder") from None
+        if not stat.S_ISDIR(mode):
+            what = "is a symbolic link" if stat.S_ISLNK(mode) else "is not a folder"
+            raise _refuse(root, Path(current), what)
+    if not final:
+        return True
+    try:
+        mode = os.lstat(text).st_mode
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(mode):
+        raise _refuse(root, path, _kind(mode))
+    return True
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a regular file"
+    if stat.S_ISFIFO(mode):
+        return "is a FIFO (named pipe), not a regular file"
+    return "is not a regular file"
+
+
+def read_bytes(path: Path, root: Path | None = None) -> bytes | None:
+    """File contents, or None when it does not exist. Links and special files are refused
+    (with ``root``: also links among the folders below the root)."""
+    if root is not None and not check(root, path, final=False):
+        return None
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP: the last component is a symbolic link
+            raise _refuse(root, path, "is a symbolic link") from None
+        if isinstance(exc, (IsADirectoryError, NotADirectoryError)):
+            raise _refuse(root, path, "is not a regular file") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _refuse(root, path, _kind(info.st_mode))
+        chunks = []
+        size = info.st_size
+        while True:
+            chunk = os.read(fd, max(size, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_text(path: Path, root: Path | None = None) -> str | None:
+    """File contents as UTF-8 text, or None when the file does not exist."""
+    data = read_bytes(path, root)
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{_rel(root, path)} is not valid UTF-8 text (byte {exc.start}).") \
+            from None
+
+
+def _mkdirs(folder: Path) -> None:
+    try:
+        os.mkdir(folder)
+    except FileNotFoundError:
+        _mkdirs(folder.parent)
+        os.mkdir(folder)
+    except FileExistsError:
+        pass
+
+
+def _open_dir_or_make(path: Path, flags: int) -> int:
+    try:
+        return os.open(path, flags, 0o644)
+    except FileNotFoundError:
+        _mkdirs(path.parent)
+        return os.open(path, flags, 0o644)
 
 
 def write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    """Replace ``path`` atomically: write ``.{name}.qms-tmp`` beside it, rename over it. Not
+    synced (see :func:`sync`). The caller holds the project lock (one fixed temporary name)."""
+    tmp = tmp_path(path)
+    fd = _open_dir_or_make(tmp, _WRITE_FLAGS)
     try:
-        os.write(fd, data) if len(data) < (1 << 20) else _write_all(fd, data)
-        os.fsync(fd)
+        _write_all(fd, data)
     finally:
         os.close(fd)
     try:
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # rename never follows a link at the target: it replaces it
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):
+            os.unlink(tmp)
         raise
 
 
@@ -30,11 +171,38 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def fsync_dir(folder: Path) -> None:
-    """Make renames and unlinks in ``folder`` durable (a no-op if it no longer exists)."""
+def append_at(path: Path, offset: int, data: bytes) -> None:
+    """Make the file exactly its first ``offset`` bytes plus ``data`` (idempotent append)."""
+    fd = _open_dir_or_make(path, _APPEND_FLAGS)
     try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _refuse(None, path, _kind(mode))
+        os.ftruncate(fd, offset)
+        os.lseek(fd, offset, os.SEEK_SET)
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def ends_with_newline(path: Path) -> bool:
+    """True for an empty or missing file or one whose last byte is a newline."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
     except FileNotFoundError:
+        return True
+    try:
+        size = os.fstat(fd).st_size
+        return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    """fsync one file or folder (a no-op if it no longer exists)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except (FileNotFoundError, OSError):
         return
     try:
         os.fsync(fd)
@@ -42,24 +210,25 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def append_at(path: Path, offset: int, data: bytes) -> None:
-    """Make the file exactly its first ``offset`` bytes plus ``data`` (idempotent append)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        os.ftruncate(fd, offset)
-        os.lseek(fd, offset, os.SEEK_SET)
-        _write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def fsync_dir(folder: Path) -> None:
+    """Make renames and unlinks in ``folder`` durable (a no-op if it no longer exists)."""
+    fsync_file(folder)
 
 
-def read_text(path: Path) -> str | None:
-    """File contents as text, or None when the file does not exist."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except UnicodeDecodeError as exc:
-        raise ValidationError(f"{path.name} is not valid UTF-8 text (byte {exc.start}).") from None
+def sync(paths: list[Path]) -> None:
+    """Make the given files (and the folders holding them) durable, in one batch.
+
+    Linux: one ``sync()`` (waits for completion there) flushes every touched file, folder
+    and rename at once, which is cheaper than an fsync per file. Elsewhere ``sync()`` may
+    return early, so each file and folder is fsynced once."""
+    if SYNC_ALL:
+        os.sync()
+        return
+    for path in paths:
+        fsync_file(path)
+    for folder in {p.parent for p in paths}:
+        fsync_file(folder)
+
+
+SYNC_ALL = hasattr(os, "sync") and os.uname().sysname == "Linux"
+

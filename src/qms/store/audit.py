@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from qms.errors import ProjectError
-from qms.store import atomic
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -41,7 +40,7 @@ def append_project(tx: Transaction, project: Project, event: str, user: str,
 
 
 def read(project: Project, doc_id: str) -> list[dict[str, Any]]:
-    text = atomic.read_text(project.audit_path(doc_id)) or ""
+    text = project.read_text(project.audit_path(doc_id)) or ""
     events = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from qms.errors import NotFound, ProjectError
-from qms.store import atomic
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -16,7 +15,7 @@ if TYPE_CHECKING:
 
 def load(project: Project, doc_id: str, tx: Transaction | None = None) -> dict[str, Any]:
     path = project.meta_path(doc_id)
-    text = tx.read_text(path) if tx else atomic.read_text(path)
+    text = tx.read_text(path) if tx else project.read_text(path)
     if text is None:
         if project.audit_path(doc_id).is_file():  # meta gone, trail kept: cancelled
             raise NotFound(f"Document {doc_id} not found: it was cancelled (its audit trail "

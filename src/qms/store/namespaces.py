@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from qms.store import atomic
 from qms.store.project import Project
 
 
@@ -13,7 +12,7 @@ def registry_path(project: Project):
 
 
 def load(project: Project) -> dict[str, dict]:
-    text = atomic.read_text(registry_path(project))
+    text = project.read_text(registry_path(project))
     data = json.loads(text) if text else {}
     return data if isinstance(data, dict) else {}
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from qms.domain import doctypes
 from qms.errors import ProjectError
-from qms.store import transaction
+from qms.store import atomic, transaction
 from qms.store.transaction import Transaction
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -50,7 +50,7 @@ class Project:
                 f"No QMS project at {path}: it has no QMS/ folder. "
                 "Run 'qms init' there first, or pass the project root.")
         project = cls(path.resolve())
-        if project.journal.exists():
+        if os.path.lexists(project.journal):
             with project.transaction():
                 pass  # entering recovers the interrupted commit
         return project
@@ -76,6 +76,7 @@ class Project:
     # -- transactions ----------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
+        atomic.check(self.root, self.journal)  # .qms/ is a real folder, the journal a file
         with transaction.project_lock(self.state_dir / "lock"):
             transaction.recover(self.root, self.journal)
             tx = Transaction(self.root)
@@ -83,6 +84,11 @@ class Project:
             tx.commit(self.journal)
         for callback in tx.after_commit:
             callback()
+
+    def read_text(self, path: Path) -> str | None:
+        """A file of this project as text (None if absent); links and special files are
+        refused (:func:`qms.store.atomic.read_text`)."""
+        return atomic.read_text(path, self.root)
 
     # -- document paths --------------------------------------------------------
     def doc_dir(self, doc_id: str) -> Path:

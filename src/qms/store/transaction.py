@@ -2,10 +2,13 @@
 
 An operation stages its writes in a :class:`Transaction` while holding the project lock
 (``fcntl.flock`` on ``.qms/lock``, so CLI processes, server threads and other processes
-exclude one another). On commit the whole change set is first written atomically to
-``.qms/journal.json`` and then applied file by file; the journal is removed last. A crash
-before the journal exists changes nothing; a crash after it is rolled forward by the next
-process that opens the project. Appends record the file size they start from, so replaying
+exclude one another). Before anything is written,
+every path of the change set is checked (inside the project, through real folders, a regular
+file or absent). On commit the whole change set is written to ``.qms/journal.json`` and made
+durable (the commit point: one fsync of the journal, one of its folder); then the files are
+written without syncing each, made durable in one batch (:func:`atomic.sync`), and the journal
+is removed. A crash before the journal exists changes nothing; a crash after it is rolled
+forward by the next transaction. Appends record the file size they start from, so replaying
 one is idempotent. If the operation raises, nothing staged is written.
 """
 
@@ -16,10 +19,10 @@ import fcntl
 import json
 import os
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from qms.errors import Conflict, ProjectError
+from qms.errors import Conflict, ProjectError, QMSError
 from qms.store import atomic
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -31,7 +34,11 @@ _DELETED = object()
 
 
 class Transaction:
-    """Staged writes relative to the project root; reads see staged state first."""
+    """Staged writes relative to the project root; reads see staged state first.
+
+    Every path is checked with :func:`atomic.check` (inside the root, through real folders,
+    a regular file or absent) when it is read and again before the journal is written, so a
+    refused path stops the operation before anything is written."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -44,7 +51,7 @@ class Transaction:
         staged = self._files.get(path)
         if staged is _DELETED:
             return None
-        base = staged if staged is not None else atomic.read_text(path)
+        base = staged if staged is not None else atomic.read_text(path, self.root)
         extra = self._appends.get(path)
         if extra:
             base = (base or "") + "".join(extra)
@@ -54,7 +61,8 @@ class Transaction:
         staged = self._files.get(path)
         if staged is _DELETED:
             return bool(self._appends.get(path))
-        return staged is not None or bool(self._appends.get(path)) or path.exists()
+        return staged is not None or bool(self._appends.get(path)) or \
+            atomic.check(self.root, path)
 
     # -- writes ----------------------------------------------------------------
     def write_text(self, path: Path, text: str) -> None:
@@ -77,19 +85,26 @@ class Transaction:
 
     # -- commit ----------------------------------------------------------------
     def _journal_ops(self) -> list[dict[str, Any]]:
+        """The change set, every path checked (refusals raise before anything is written)."""
         ops: list[dict[str, Any]] = []
         for path, value in self._files.items():
-            rel = str(path.relative_to(self.root))
+            rel = _checked(self.root, path)
             if value is _DELETED:
                 ops.append({"op": "delete", "path": rel})
             else:
                 ops.append({"op": "write", "path": rel, "text": value})
         for path, lines in self._appends.items():
-            rel = str(path.relative_to(self.root))
-            size = path.stat().st_size if path.exists() else 0
-            if path in self._files:  # rewritten then appended: fold into the write
+            if path in self._files:  # rewritten then appended: folded into the write
                 continue
-            ops.append({"op": "append", "path": rel, "offset": size, "text": "".join(lines)})
+            rel = _checked(self.root, path)
+            text = "".join(lines)
+            try:
+                size = os.lstat(path).st_size
+            except FileNotFoundError:
+                size = 0
+            if size and not atomic.ends_with_newline(path):
+                text = "\n" + text  # a torn last line stays visible, never glued to this one
+            ops.append({"op": "append", "path": rel, "offset": size, "text": text})
         return ops
 
     def commit(self, journal: Path) -> None:
@@ -100,52 +115,126 @@ class Transaction:
         ops = self._journal_ops()
         if not ops:
             return
-        atomic.write_bytes(journal, json.dumps({"ops": ops}, ensure_ascii=False).encode())
-        atomic.fsync_dir(journal.parent)
+        write_journal(journal, ops)
         finish(self.root, ops, journal)
 
 
-def finish(root: Path, ops: list[dict[str, Any]], journal: Path) -> None:
-    """Apply a journaled change set, make it durable, then drop the journal."""
-    apply_ops(root, ops)
-    for folder in {(root / op["path"]).parent for op in ops}:
-        atomic.fsync_dir(folder)
-    journal.unlink()
+def _checked(root: Path, path: Path) -> str:
+    """``path`` relative to the root, after checking it and its temporary name."""
+    atomic.check(root, path)
+    atomic.check(root, atomic.tmp_path(path))
+    return str(path)[len(str(root)) + 1:]
+
+
+def write_journal(journal: Path, ops: list[dict[str, Any]]) -> None:
+    """The commit point: the change set, durable (one fsync of the file, one of its folder)."""
+    tmp = atomic.tmp_path(journal)
+    data = json.dumps({"ops": ops}, ensure_ascii=False).encode("utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    try:
+        atomic._write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, journal)
     atomic.fsync_dir(journal.parent)
+
+
+def finish(root: Path, ops: list[dict[str, Any]], journal: Path) -> None:
+    """Apply a journaled change set (unsynced), make it durable in one batch, drop the
+    journal. A crash anywhere in here is rolled forward from the journal."""
+    apply_ops(root, ops)
+    atomic.sync([root / op["path"] for op in ops])
+    journal.unlink()
 
 
 def apply_ops(root: Path, ops: list[dict[str, Any]]) -> None:
     for op in ops:
-        path = (root / op["path"]).resolve()
-        if root.resolve() not in path.parents:
-            raise ProjectError(f"Journal names a path outside the project: {op['path']}")
-        if op["op"] == "write":
-            atomic.write_bytes(path, op["text"].encode("utf-8"))
-        elif op["op"] == "delete":
-            path.unlink(missing_ok=True)
-        elif op["op"] == "append":
-            atomic.append_at(path, op["offset"], op["text"].encode("utf-8"))
+        apply_op(root, op)
+
+
+def apply_op(root: Path, op: dict[str, Any]) -> None:
+    """Apply one journal operation (idempotent); refuse a path that is not a plain file
+    inside the project through real folders."""
+    path = root / op["path"]
+    if Path(op["path"]).is_absolute():
+        raise ProjectError(f"Journal names a path outside the project: {op['path']}")
+    try:
+        atomic.check(root, path)
+    except ProjectError as exc:
+        raise ProjectError(f"Journal names a path it cannot apply: {exc.message}") from None
+    if op["op"] == "write":
+        atomic.write_bytes(path, op["text"].encode("utf-8"))
+    elif op["op"] == "delete":
+        with suppress(FileNotFoundError):
+            os.unlink(path)
+    elif op["op"] == "append":
+        atomic.append_at(path, op["offset"], op["text"].encode("utf-8"))
+    else:
+        raise ProjectError(f"Journal has an unknown operation {op['op']!r}.")
+
+
+def _parse(text: str) -> list[dict[str, Any]]:
+    ops = json.loads(text)["ops"]
+    if not isinstance(ops, list):
+        raise TypeError("ops is not a list")
+    for op in ops:
+        if not (isinstance(op, dict) and isinstance(op.get("path"), str)
+                and op.get("op") in ("write", "delete", "append")
+                and (op["op"] == "delete" or isinstance(op.get("text"), str))
+                and (op["op"] != "append" or (isinstance(op.get("offset"), int)
+                                              and op["offset"] >= 0))):
+            raise TypeError(f"bad operation {str(op)[:80]}")
+    return ops
 
 
 def recover(root: Path, journal: Path) -> bool:
-    """Roll forward an interrupted commit (caller holds the lock). True if one was found."""
-    text = atomic.read_text(journal)
-    if text is None:
+    """Roll forward an interrupted commit (caller holds the lock). True if one was found.
+
+    Operations that cannot be applied (a path outside the project or through a link, an
+    unreadable journal) never wedge the project: the rest is applied, the problem is
+    logged, and the journal is set aside as ``journal.json.failed-<time>`` for inspection."""
+    if not os.path.lexists(journal):
         return False
     try:
-        ops = json.loads(text)["ops"]
-    except (ValueError, KeyError, TypeError):
-        # the journal itself was never completed (atomic write), so this cannot happen;
-        # refuse rather than guess
-        raise ProjectError(f"Unreadable journal {journal}; inspect it before continuing.")
-    finish(root, ops, journal)
+        ops = _parse(atomic.read_text(journal, root) or "")
+    except (QMSError, ValueError, KeyError, TypeError) as exc:
+        set_aside(journal, f"it is unreadable ({exc})")
+        return True
+    for op in ops:  # temporary files of the interrupted commit
+        with suppress(OSError, ValueError):
+            os.unlink(atomic.tmp_path(root / op["path"]))
+    problems = []
+    for op in ops:
+        try:
+            apply_op(root, op)
+        except (QMSError, OSError) as exc:
+            problems.append(f"{op['path']}: {exc}")
+    atomic.sync([root / op["path"] for op in ops])
+    if problems:
+        set_aside(journal, "some of its operations cannot be applied: " + "; ".join(problems))
+    else:
+        journal.unlink()
     return True
+
+
+def set_aside(journal: Path, why: str) -> Path:
+    """Rename a journal recovery cannot complete, and say so (logged as a warning)."""
+    import logging
+
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    kept = journal.with_name(f"{journal.name}.failed-{stamp}-{os.getpid()}")
+    os.replace(journal, kept)
+    logging.getLogger("qms").warning(
+        "qms: an interrupted commit could not be completed: %s. Its journal was kept as %s "
+        "for inspection; the project stays usable.", why, kept)
+    return kept
 
 
 @contextmanager
 def project_lock(lock_path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
     try:
         deadline = time.monotonic() + timeout
         delay = 0.001

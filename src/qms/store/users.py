@@ -6,7 +6,7 @@ import re
 
 from qms.domain.permissions import BUILTIN_ADMINS, GROUPS, ADMINISTRATOR
 from qms.errors import NotFound, ValidationError
-from qms.store import atomic, frontmatter
+from qms.store import frontmatter
 from qms.store.project import Project
 
 USER_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")  # \Z: no trailing newline
@@ -27,7 +27,7 @@ def group_of(project: Project, user: str) -> str:
     validate_name(user)
     if user in BUILTIN_ADMINS:
         return ADMINISTRATOR
-    text = atomic.read_text(project.agent_path(user))
+    text = project.read_text(project.agent_path(user))
     if text is None:
         raise NotFound(
             f"Unknown user '{user}'. An administrator can add one with "
