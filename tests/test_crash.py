@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from qms.store.transaction import pending as journal_pending
+
 from conftest import make_project, tree_digest
 
 pytestmark = pytest.mark.slow
@@ -152,8 +154,10 @@ INJECT = textwrap.dedent(r'''
         die()
 
     def torn_journal(journal, journal_ops):
-        real_rename = os.replace
-        os.replace = lambda *a: die()
+        real_fsync = os.fsync
+        os.fsync = lambda fd: die()  # the commit point is never reached
+        real_write_all = atomic._write_all
+        atomic._write_all = lambda fd, data: (real_write_all(fd, data[: len(data) // 2]), die())
         real_journal(journal, journal_ops)
 
     def torn_file(path, data):
@@ -209,11 +213,12 @@ def is_temp(path: Path) -> bool:
 def check_raw_journal(root: Path, interrupted: bool | None) -> list[dict] | None:
     """Before recovery: a journal is complete JSON naming paths inside the project, and it
     exists only when a commit was interrupted. Returns its operations (None: no journal)."""
-    journal = root / ".qms" / "journal.json"
-    if not journal.exists():
+    from qms.store.transaction import read_journal
+
+    ops = read_journal(root / ".qms" / "journal")
+    if ops is None:
         return None
     assert interrupted is not False, "journal left behind by a completed operation"
-    ops = json.loads(journal.read_text(encoding="utf-8"))["ops"]
     assert ops, "empty journal"
     for op in ops:
         assert op["op"] in ("write", "delete", "append")
@@ -245,7 +250,7 @@ def check_consistent(root: Path) -> dict[str, dict]:
     from qms.store.project import Project
 
     project = Project.open(root)  # rolls forward an interrupted commit
-    assert not project.journal.exists()
+    assert not journal_pending(project.journal)
 
     # every JSON / JSONL file parses (temporary files are not data)
     for path in root.rglob("*.json"):
@@ -460,4 +465,4 @@ def test_kill_at_every_step_of_a_commit(tmp_path, op, user, target, extra, expec
             new = [d for d, m in metas.items()
                    if not (base / "QMS/.meta" / m["doc_type"] / f"{d}.json").exists()]
             assert len(new) == 1 and metas[new[0]]["status"] == expected
-        assert not (root / ".qms" / "journal.json").exists()
+        assert not journal_pending(root / ".qms" / "journal")

@@ -22,6 +22,7 @@ from qms.errors import ProjectError, ValidationError
 TMP_SUFFIX = ".qms-tmp"
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _APPEND_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -44,9 +45,10 @@ def _refuse(root: Path | None, path: Path, what: str) -> ProjectError:
                         f"files in a project. Remove or replace it and try again.", path=rel)
 
 
-def check(root: Path, path: Path, *, final: bool = True) -> bool:
+def check(root: Path, path: Path, *, final: bool = True, seen: set[str] | None = None) -> bool:
     """Refuse ``path`` unless it lies under ``root`` through real folders and (``final``) is
-    absent or a regular file. Returns whether the file exists."""
+    absent or a regular file. Returns whether the file exists. Folders in ``seen`` are
+    taken as checked; folders found real are added to it."""
     text, base = str(path), str(root)
     if not text.startswith(base + os.sep):
         raise ProjectError(f"Refused: {text} is outside the project {base}.", path=text)
@@ -57,6 +59,8 @@ def check(root: Path, path: Path, *, final: bool = True) -> bool:
     current = base
     for part in parts[:-1]:
         current += os.sep + part
+        if seen is not None and current in seen:
+            continue
         try:
             mode = os.lstat(current).st_mode
         except FileNotFoundError:
@@ -66,6 +70,8 @@ def check(root: Path, path: Path, *, final: bool = True) -> bool:
         if not stat.S_ISDIR(mode):
             what = "is a symbolic link" if stat.S_ISLNK(mode) else "is not a folder"
             raise _refuse(root, Path(current), what)
+        if seen is not None:
+            seen.add(current)
     if not final:
         return True
     try:
@@ -87,10 +93,11 @@ def _kind(mode: int) -> str:
     return "is not a regular file"
 
 
-def read_bytes(path: Path, root: Path | None = None) -> bytes | None:
+def read_bytes(path: Path, root: Path | None = None,
+               seen: set[str] | None = None) -> bytes | None:
     """File contents, or None when it does not exist. Links and special files are refused
     (with ``root``: also links among the folders below the root)."""
-    if root is not None and not check(root, path, final=False):
+    if root is not None and not check(root, path, final=False, seen=seen):
         return None
     try:
         fd = os.open(path, _READ_FLAGS)
@@ -118,9 +125,10 @@ def read_bytes(path: Path, root: Path | None = None) -> bytes | None:
         os.close(fd)
 
 
-def read_text(path: Path, root: Path | None = None) -> str | None:
+def read_text(path: Path, root: Path | None = None,
+              seen: set[str] | None = None) -> str | None:
     """File contents as UTF-8 text, or None when the file does not exist."""
-    data = read_bytes(path, root)
+    data = read_bytes(path, root, seen)
     if data is None:
         return None
     try:
@@ -149,8 +157,24 @@ def _open_dir_or_make(path: Path, flags: int) -> int:
 
 
 def write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` atomically: write ``.{name}.qms-tmp`` beside it, rename over it. Not
-    synced (see :func:`sync`). The caller holds the project lock (one fixed temporary name)."""
+    """Write ``path``, not synced (see :func:`sync`); the caller holds the project lock.
+
+    A new file is created in place (it is journaled: a crash half-way is redone by recovery).
+    An existing one is replaced atomically, so lock-free readers see the old or the new
+    text: the data goes to ``.{name}.qms-tmp`` (one fixed name) and is renamed over it."""
+    try:
+        fd = os.open(path, _NEW_FLAGS, 0o644)
+    except FileNotFoundError:
+        _mkdirs(path.parent)
+        fd = os.open(path, _NEW_FLAGS, 0o644)
+    except FileExistsError:
+        fd = -1
+    if fd >= 0:
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        return
     tmp = tmp_path(path)
     fd = _open_dir_or_make(tmp, _WRITE_FLAGS)
     try:

@@ -37,7 +37,7 @@ class Project:
         self.root = root
         self.qms = root / "QMS"
         self.state_dir = root / ".qms"
-        self.journal = self.state_dir / "journal.json"
+        self.journal = self.state_dir / "journal"  # see transaction.write_journal
         self.users_dir = root / ".claude" / "users"
         self.agents_dir = root / ".claude" / "agents"
 
@@ -50,7 +50,7 @@ class Project:
                 f"No QMS project at {path}: it has no QMS/ folder. "
                 "Run 'qms init' there first, or pass the project root.")
         project = cls(path.resolve())
-        if os.path.lexists(project.journal):
+        if transaction.pending(project.journal):
             with project.transaction():
                 pass  # entering recovers the interrupted commit
         return project

@@ -14,10 +14,12 @@ one is idempotent. If the operation raises, nothing staged is written.
 
 from __future__ import annotations
 
+import binascii
 import errno
 import fcntl
 import json
 import os
+import stat
 import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -45,13 +47,14 @@ class Transaction:
         self._files: dict[Path, Any] = {}          # path -> str | _DELETED
         self._appends: dict[Path, list[str]] = {}  # path -> lines
         self.after_commit: list[Any] = []          # callables run after a commit
+        self._dirs: set[str] = set()               # folders already checked to be real
 
     # -- reads -----------------------------------------------------------------
     def read_text(self, path: Path) -> str | None:
         staged = self._files.get(path)
         if staged is _DELETED:
             return None
-        base = staged if staged is not None else atomic.read_text(path, self.root)
+        base = staged if staged is not None else atomic.read_text(path, self.root, self._dirs)
         extra = self._appends.get(path)
         if extra:
             base = (base or "") + "".join(extra)
@@ -62,7 +65,7 @@ class Transaction:
         if staged is _DELETED:
             return bool(self._appends.get(path))
         return staged is not None or bool(self._appends.get(path)) or \
-            atomic.check(self.root, path)
+            atomic.check(self.root, path, seen=self._dirs)
 
     # -- writes ----------------------------------------------------------------
     def write_text(self, path: Path, text: str) -> None:
@@ -88,7 +91,7 @@ class Transaction:
         """The change set, every path checked (refusals raise before anything is written)."""
         ops: list[dict[str, Any]] = []
         for path, value in self._files.items():
-            rel = _checked(self.root, path)
+            rel = _checked(self.root, path, self._dirs)
             if value is _DELETED:
                 ops.append({"op": "delete", "path": rel})
             else:
@@ -96,7 +99,7 @@ class Transaction:
         for path, lines in self._appends.items():
             if path in self._files:  # rewritten then appended: folded into the write
                 continue
-            rel = _checked(self.root, path)
+            rel = _checked(self.root, path, self._dirs)
             text = "".join(lines)
             try:
                 size = os.lstat(path).st_size
@@ -119,33 +122,82 @@ class Transaction:
         finish(self.root, ops, journal)
 
 
-def _checked(root: Path, path: Path) -> str:
+def _checked(root: Path, path: Path, seen: set[str]) -> str:
     """``path`` relative to the root, after checking it and its temporary name."""
-    atomic.check(root, path)
-    atomic.check(root, atomic.tmp_path(path))
+    atomic.check(root, path, seen=seen)
+    atomic.check(root, atomic.tmp_path(path), seen=seen)
     return str(path)[len(str(root)) + 1:]
 
 
+_MAGIC = b"qms-journal 1 "
+
+
 def write_journal(journal: Path, ops: list[dict[str, Any]]) -> None:
-    """The commit point: the change set, durable (one fsync of the file, one of its folder)."""
-    tmp = atomic.tmp_path(journal)
-    data = json.dumps({"ops": ops}, ensure_ascii=False).encode("utf-8")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    """The commit point: the change set, durable. The journal file is kept between commits
+    (empty when nothing is pending), so this costs one write and one fsync; a header with
+    the length and CRC-32 of the change set tells a torn write (never committed) apart."""
+    body = json.dumps({"ops": ops}, ensure_ascii=False).encode("utf-8")
+    data = _MAGIC + b"%d %08x\n" % (len(body), binascii.crc32(body)) + body
+    new = not os.path.lexists(journal)
+    fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ProjectError(f"{journal} is not a regular file; remove it.")
+        os.ftruncate(fd, 0)
         atomic._write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, journal)
-    atomic.fsync_dir(journal.parent)
+    if new:  # its name, once
+        atomic.fsync_dir(journal.parent)
+
+
+def read_journal(journal: Path, root: Path | None = None) -> list[dict[str, Any]] | None:
+    """The pending change set; None if there is none (empty, absent, or torn: a commit that
+    never reached its commit point). Raises ValueError/TypeError for a damaged journal."""
+    data = atomic.read_bytes(journal, root)
+    if not data:
+        return None
+    head, sep, body = data.partition(b"\n")
+    if not sep or len(data) < len(_MAGIC):
+        if _MAGIC.startswith(data[:len(_MAGIC)]):
+            return None  # torn inside the header
+        raise ValueError("no journal header")
+    if not head.startswith(_MAGIC):
+        raise ValueError("no journal header")
+    size, crc = head[len(_MAGIC):].split()
+    if len(body) < int(size):
+        return None  # torn: the commit point was never reached, nothing was applied
+    if len(body) > int(size) or int(crc, 16) != binascii.crc32(body):
+        raise ValueError("journal checksum mismatch")
+    return _parse(body.decode("utf-8"))
+
+
+def pending(journal: Path) -> bool:
+    """Whether a commit may be pending (a non-empty journal, or something odd in its place)."""
+    try:
+        info = os.lstat(journal)
+    except FileNotFoundError:
+        return False
+    return info.st_size > 0 or not stat.S_ISREG(info.st_mode)
+
+
+def retire(journal: Path) -> None:
+    """Empty the journal once its change set is durable (not synced: replaying a completed
+    change set again after a power failure rewrites the same bytes)."""
+    fd = os.open(journal, os.O_WRONLY | os.O_NOFOLLOW)
+    try:
+        os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
 
 
 def finish(root: Path, ops: list[dict[str, Any]], journal: Path) -> None:
-    """Apply a journaled change set (unsynced), make it durable in one batch, drop the
+    """Apply a journaled change set (unsynced), make it durable in one batch, retire the
     journal. A crash anywhere in here is rolled forward from the journal."""
     apply_ops(root, ops)
     atomic.sync([root / op["path"] for op in ops])
-    journal.unlink()
+    retire(journal)
 
 
 def apply_ops(root: Path, ops: list[dict[str, Any]]) -> None:
@@ -191,16 +243,19 @@ def _parse(text: str) -> list[dict[str, Any]]:
 def recover(root: Path, journal: Path) -> bool:
     """Roll forward an interrupted commit (caller holds the lock). True if one was found.
 
-    Operations that cannot be applied (a path outside the project or through a link, an
-    unreadable journal) never wedge the project: the rest is applied, the problem is
-    logged, and the journal is set aside as ``journal.json.failed-<time>`` for inspection."""
-    if not os.path.lexists(journal):
+    Operations that cannot be applied (a path outside the project or through a link, a
+    damaged journal) never wedge the project: the rest is applied, the problem is logged,
+    and the journal is set aside as ``{journal}.failed-<time>`` for inspection."""
+    if not pending(journal):
         return False
     try:
-        ops = _parse(atomic.read_text(journal, root) or "")
+        ops = read_journal(journal, root)
     except (QMSError, ValueError, KeyError, TypeError) as exc:
         set_aside(journal, f"it is unreadable ({exc})")
         return True
+    if ops is None:  # torn before its commit point: nothing of it was applied
+        retire(journal)
+        return False
     for op in ops:  # temporary files of the interrupted commit
         with suppress(OSError, ValueError):
             os.unlink(atomic.tmp_path(root / op["path"]))
@@ -214,7 +269,7 @@ def recover(root: Path, journal: Path) -> bool:
     if problems:
         set_aside(journal, "some of its operations cannot be applied: " + "; ".join(problems))
     else:
-        journal.unlink()
+        retire(journal)
     return True
 
 
