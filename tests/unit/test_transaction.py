@@ -170,14 +170,15 @@ def test_journal_cannot_write_outside_the_project(proj, bad):
 
 
 @pytest.mark.req("REQ-HARD-004")
-def test_unreadable_journal_is_set_aside_not_retried(proj, caplog):
+def test_unreadable_journal_is_set_aside_not_retried(proj, capsys):
     proj.state_dir.mkdir(exist_ok=True)
     proj.journal.write_text("{not json")
     Project.open(proj.root)  # no error: the project stays usable
     kept = list(proj.state_dir.glob("journal.failed-*"))
     assert len(kept) == 1 and kept[0].read_text() == "{not json"
     assert not transaction.pending(proj.journal)
-    assert "journal" in caplog.text and "inspection" in caplog.text
+    err = capsys.readouterr().err
+    assert "journal" in err and "inspection" in err
     with proj.transaction() as tx:
         tx.write_text(proj.qms / "ok.md", "ok")
     assert (proj.qms / "ok.md").read_text() == "ok"

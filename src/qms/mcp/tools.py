@@ -19,7 +19,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from qms.errors import QMSError
+from qms.errors import QMSError, from_os_error
 from qms.mcp.identity import IdentityRegistry
 from qms.store.project import Project
 
@@ -70,6 +70,8 @@ def _call(ctx: Context, user: str, command: str, **kwargs: Any) -> CallToolResul
         result = getattr(backend.ops, command)(backend.project, identity, **kwargs)
     except QMSError as err:
         return _refused(err)
+    except OSError as exc:  # the file system refused: a structured error, like the CLI's
+        return _refused(from_os_error(exc))
     return _ok(result.render(), result.to_dict())
 
 

@@ -83,6 +83,12 @@ def check(root: Path, path: Path, *, final: bool = True, seen: set[str] | None =
     return True
 
 
+def check_dir(root: Path, folder: Path, seen: set[str] | None = None) -> bool:
+    """Refuse ``folder`` unless it and its parents below ``root`` are real folders; returns
+    whether it exists."""
+    return check(root, folder / "_", final=False, seen=seen)
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISLNK(mode):
         return "is a symbolic link"

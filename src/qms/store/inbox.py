@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from qms.domain import workflow
+from qms.store import atomic
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 from qms.store import users as users_store
@@ -16,8 +17,9 @@ TASK_RE = re.compile(
 
 
 def list_tasks(project: Project, user: str) -> list[Path]:
+    """Task files of ``user`` (a symlinked inbox or users folder is refused, never listed)."""
     folder = project.inbox_dir(user)
-    if not folder.is_dir():
+    if not atomic.check_dir(project.root, folder):
         return []
     return sorted(p for p in folder.iterdir() if p.suffix == ".md" and not p.name.startswith("."))
 

@@ -274,15 +274,15 @@ def recover(root: Path, journal: Path) -> bool:
 
 
 def set_aside(journal: Path, why: str) -> Path:
-    """Rename a journal recovery cannot complete, and say so (logged as a warning)."""
-    import logging
+    """Rename a journal recovery cannot complete, and say so on stderr (the CLI's error
+    stream, the server's log)."""
+    import sys
 
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     kept = journal.with_name(f"{journal.name}.failed-{stamp}-{os.getpid()}")
     os.replace(journal, kept)
-    logging.getLogger("qms").warning(
-        "qms: an interrupted commit could not be completed: %s. Its journal was kept as %s "
-        "for inspection; the project stays usable.", why, kept)
+    print(f"Warning: an interrupted commit could not be completed: {why}. Its journal was "
+          f"kept as {kept} for inspection; the project stays usable.", file=sys.stderr)
     return kept
 
 
