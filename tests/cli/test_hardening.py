@@ -225,10 +225,30 @@ def test_a_journal_recovery_cannot_apply_is_set_aside(q, tmp_path, path):
 @pytest.mark.req("REQ-HARD-004")
 def test_a_damaged_journal_is_set_aside(q):
     (q.root / ".qms").mkdir(exist_ok=True)
-    (q.root / ".qms" / "journal").write_bytes(b"qms-journal 1 5 00000000\n{\"x\"}")
+    (q.root / ".qms" / "journal").write_bytes(b"garbage, not a journal\n")
     run = q("claude", "create", "CR", "--title", "After damage")
     assert run.code == 0 and "could not be completed" in run.err, run.err
     assert list((q.root / ".qms").glob("journal.failed-*"))
+
+
+@pytest.mark.req("REQ-HARD-020")
+def test_a_torn_journal_was_never_committed_and_is_dropped_quietly(q, digest):
+    """A crash while the journal is written (before its fsync) leaves a torn journal:
+    nothing of it was applied, so recovery drops it without applying anything."""
+    from qms.store.transaction import write_journal
+
+    doc = q.create("CR", "Torn journal")
+    journal = q.root / ".qms" / "journal"
+    journal.unlink()
+    write_journal(journal, [{"op": "write", "path": "QMS/torn.md", "text": "x" * 100}])
+    data = journal.read_bytes()
+    journal.write_bytes(data[: len(data) - 20])  # the tail never reached the disk
+    before = _state_free(digest(q.root))
+    run = q.ok("qa", "status", doc)
+    assert "Warning" not in run.err
+    assert not (q.root / "QMS" / "torn.md").exists()
+    assert _state_free(digest(q.root)) == before
+    assert not pending(journal) and not list((q.root / ".qms").glob("journal.failed-*"))
 
 
 # -- item 2: malformed storage -------------------------------------------------------------

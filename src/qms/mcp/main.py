@@ -19,7 +19,7 @@ from pathlib import Path
 
 from qms import operations
 from qms.errors import QMSError
-from qms.mcp import daemon
+from qms.mcp import daemon, logfile
 from qms.mcp.config import DEFAULT_HOST, DEFAULT_PORT, endpoint_url
 from qms.mcp.identity import DEFAULT_TTL, IdentityRegistry
 from qms.mcp.server import TRANSPORTS, build, run
@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "identity_ttl", 1) <= 0:  # 0 would expire every lock at once: no locking
         parser.error("--identity-ttl must be > 0")
+    if os.environ.get(logfile.ENV) and command is None:  # the detached server: rotated log
+        logfile.capture(Path(os.environ.pop(logfile.ENV)))
     level = getattr(args, "log_level", "INFO")
     logging.basicConfig(stream=sys.stderr, level=level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -33,7 +33,7 @@ def session_path(project: Project, user: str, doc_id: str) -> Path:
     return project.workspace_dir(user) / f"{doc_id}.interact"
 
 
-def _read(path: Path, tx: Transaction | None) -> str | None:
+def _read(project: Project, path: Path, tx: Transaction | None) -> str | None:
     return tx.read_text(path) if tx else project.read_text(path)
 
 
@@ -42,7 +42,7 @@ def load_template(project: Project, tx: Transaction | None = None) -> Template:
     from qms.domain.interact.template import parse_template
 
     path = project.effective_path(TEMPLATE_ID)
-    text = _read(path, tx)
+    text = _read(project, path, tx)
     if text is None:
         raise ProjectError(f"The controlled template {TEMPLATE_ID} has no effective version "
                            f"({project.rel(path)}); interactive documents need it.")

@@ -195,6 +195,25 @@ def write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def overwrite(path: Path, data: bytes) -> None:
+    """Write ``path`` in place (no temporary file, no rename; truncated only if it shrinks).
+    Readers may see it half-written, so only for files read under the project lock."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        write_bytes(path, data)
+        return
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _refuse(None, path, _kind(info.st_mode))
+        _write_all(fd, data)
+        if info.st_size > len(data):
+            os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
