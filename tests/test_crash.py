@@ -127,9 +127,9 @@ DRIVER = textwrap.dedent(r'''
 ''')
 
 # kill at one precise point of one commit: ``K`` journal ops applied (or -1: before the
-# journal is written; -2: half-way through writing the journal, its temporary file written;
-# -3: half-way through applying, a file's temporary copy written but not renamed; -4: every
-# op applied, during the durability sync), then SIGKILL
+# journal frame is written; -2: half-way through writing it, before its fsync; -3: half-way
+# through applying, a file's temporary copy written but not renamed; -4: every op applied,
+# the frame not yet marked applied), then SIGKILL
 INJECT = textwrap.dedent(r'''
     import json, os, signal, sys
     from qms import operations as ops
@@ -154,10 +154,10 @@ INJECT = textwrap.dedent(r'''
         die()
 
     def torn_journal(journal, journal_ops):
-        real_fsync = os.fsync
+        real_pwrite = os.pwrite
         os.fsync = lambda fd: die()  # the commit point is never reached
-        real_write_all = atomic._write_all
-        atomic._write_all = lambda fd, data: (real_write_all(fd, data[: len(data) // 2]), die())
+        os.pwrite = lambda fd, data, offset: (real_pwrite(fd, data[: len(data) // 2], offset),
+                                              die())
         real_journal(journal, journal_ops)
 
     def torn_file(path, data):
@@ -166,7 +166,7 @@ INJECT = textwrap.dedent(r'''
         os.write(fd, data[: len(data) // 2])
         die()
 
-    def unsynced(paths):
+    def unmarked(journal, offset):
         die()
 
     if k == -1:
@@ -176,7 +176,7 @@ INJECT = textwrap.dedent(r'''
     elif k == -3:
         atomic.write_bytes = torn_file
     elif k == -4:
-        atomic.sync = unsynced
+        transaction._mark_applied = unmarked
     else:
         transaction.apply_ops = apply_some
     getattr(ops, op)(project, user, **kwargs)
@@ -435,8 +435,8 @@ def test_kill_at_every_step_of_a_commit(tmp_path, op, user, target, extra, expec
         check_consistent(root)
         assert _outside_state(tree_digest(root)) == _outside_state(base_digest)
 
-    # crash half-way through writing a file, and during the one durability sync after every
-    # file was written: rolled forward; the temporary file is gone and was never read
+    # crash half-way through writing a file, and after every file was written but before the
+    # frame is marked applied: rolled forward; the temporary file is gone and was never read
     for mode in (-3, -4):
         root, _ = run(mode)
         pending = check_raw_journal(root, interrupted=True)

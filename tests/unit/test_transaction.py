@@ -213,3 +213,84 @@ def test_atomic_write_leaves_no_temp_files(proj):
     atomic.write_bytes(target, b"y" * (3 << 20))  # replacing goes through a temporary file
     assert target.read_bytes() == b"y" * (3 << 20)
     assert [p.name for p in proj.qms.iterdir() if "tmp" in p.name] == []
+
+
+@pytest.mark.req("REQ-HARD-020")
+def test_one_fsync_per_commit_and_a_checkpoint_syncs_in_one_batch(proj, monkeypatch):
+    calls = []
+    monkeypatch.setattr(transaction.os, "fsync", lambda fd: calls.append("fsync"))
+    monkeypatch.setattr(transaction, "_datasync", lambda fd: calls.append("fsync"))
+    monkeypatch.setattr(transaction.atomic.os, "sync", lambda: calls.append("sync"))
+    with proj.transaction() as tx:
+        tx.write_text(proj.qms / "a.md", "a")
+    assert calls.count("fsync") <= 3 and "sync" not in calls  # + a new journal and its folder
+    calls.clear()
+    with proj.transaction() as tx:
+        tx.write_text(proj.qms / "b.md", "b")
+        tx.append_line(proj.qms / "log.jsonl", "{}")
+    assert calls == ["fsync"]
+    monkeypatch.setattr(transaction, "CHECKPOINT_BYTES", 0)
+    calls.clear()
+    with proj.transaction() as tx:
+        tx.write_text(proj.qms / "c.md", "c")
+    assert calls == ["fsync", "sync"]  # past the checkpoint size: one sync, journal emptied
+    assert transaction._log(proj.journal).frames == []
+
+
+@pytest.mark.req("REQ-HARD-020")
+def test_after_a_reboot_every_frame_since_the_checkpoint_is_replayed(proj, monkeypatch):
+    """Power failure: applied files may be lost, the fsynced journal frames are not; a new
+    boot replays them all, in order (writes whole, appends at their offsets)."""
+    log = proj.qms / "log.jsonl"
+    with proj.transaction() as tx:
+        tx.write_text(proj.qms / "a.md", "one")
+        tx.append_line(log, '{"n": 1}')
+    with proj.transaction() as tx:
+        tx.write_text(proj.qms / "a.md", "two")
+        tx.append_line(log, '{"n": 2}')
+    (proj.qms / "a.md").unlink()  # what the disk may hold after the power failure
+    log.write_text('{"n": 1}\n{"n"')
+    monkeypatch.setattr(transaction, "_BOOT", [b"another-boot"])
+    Project.open(proj.root)
+    assert (proj.qms / "a.md").read_text() == "two"
+    assert log.read_text() == '{"n": 1}\n{"n": 2}\n'
+    assert transaction._log(proj.journal).frames == []
+
+
+@pytest.mark.req("REQ-HARD-020")
+def test_a_process_crash_replays_only_the_interrupted_frame(proj, monkeypatch):
+    """Same boot: applied frames are never replayed, so a file edited since (a workspace
+    copy) is not overwritten by an old frame."""
+    ws = proj.root / ".claude" / "users" / "u" / "workspace" / "X.md"
+    with proj.transaction() as tx:
+        tx.write_text(ws, "as created")
+    ws.write_text("edited by the user")
+    monkeypatch.setattr(transaction, "apply_ops", lambda root, ops: (_ for _ in ()).throw(Crash))
+    with pytest.raises(Crash):
+        with proj.transaction() as tx:
+            tx.write_text(proj.qms / "b.md", "b")
+    monkeypatch.undo()
+    Project.open(proj.root)
+    assert ws.read_text() == "edited by the user"
+    assert (proj.qms / "b.md").read_text() == "b"
+    assert not transaction.pending(proj.journal)
+
+
+@pytest.mark.req("REQ-HARD-020")
+def test_frames_before_a_checkpoint_are_never_replayed(proj, monkeypatch):
+    """A checkpoint reuses the journal's space: the next frame opens a new epoch at offset
+    0, and the older frames left behind it never count again, not even after a reboot."""
+    monkeypatch.setattr(transaction, "CHECKPOINT_BYTES", 200)
+    for n in range(4):
+        with proj.transaction() as tx:
+            tx.write_text(proj.qms / "a.md", f"old {n} " + "x" * 300)
+    assert transaction._log(proj.journal).frames == []  # checkpointed
+    (proj.qms / "a.md").write_text("changed since")
+    with proj.transaction() as tx:
+        tx.write_text(proj.qms / "b.md", "b")
+    log = transaction._log(proj.journal)
+    assert [f[0] for f in log.frames] == [0] and log.epoch >= 1
+    monkeypatch.setattr(transaction, "_BOOT", [b"another-boot"])
+    Project.open(proj.root)
+    assert (proj.qms / "a.md").read_text() == "changed since"
+    assert (proj.qms / "b.md").read_text() == "b"
