@@ -196,6 +196,27 @@ def test_a_damaged_journal_is_set_aside(q):
     assert list((q.root / ".qms").glob("journal.failed-*"))
 
 
+@pytest.mark.req("REQ-HARD-004")
+@pytest.mark.parametrize("kind", ["link", "folder", "fifo"])
+def test_a_journal_that_is_no_file_is_set_aside(q, tmp_path, kind):
+    journal = q.root / ".qms" / "journal"
+    if journal.exists():
+        journal.unlink()
+    if kind == "link":
+        target = _outside(tmp_path) / "secret.txt"
+        journal.symlink_to(target)
+    elif kind == "folder":
+        journal.mkdir()
+    else:
+        os.mkfifo(journal)
+    run = q("claude", "create", "CR", "--title", "After a planted journal")
+    assert run.code == 0 and "not a regular file" in run.err, run.err
+    assert list((q.root / ".qms").glob("journal.failed-*"))
+    q.ok("qa", "status", "SOP-001")
+    if kind == "link":
+        assert target.read_text().endswith("TOP SECRET\n")
+
+
 @pytest.mark.req("REQ-HARD-020")
 def test_a_torn_journal_was_never_committed_and_is_dropped_quietly(q, digest):
     """A crash while the journal is written (before its fsync) leaves a torn journal:

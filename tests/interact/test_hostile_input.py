@@ -12,6 +12,7 @@ from .conftest import VR
 
 
 @pytest.mark.req("REQ-HARD-002")
+@pytest.mark.req("REQ-HARD-003")
 def test_interact_respond_file_fifo_and_links_are_refused(vr, qms_proc, tmp_path):
     project, vr = vr, VR
     fifo = project / "evidence.fifo"

@@ -294,3 +294,17 @@ def test_frames_before_a_checkpoint_are_never_replayed(proj, monkeypatch):
     Project.open(proj.root)
     assert (proj.qms / "a.md").read_text() == "changed since"
     assert (proj.qms / "b.md").read_text() == "b"
+
+
+@pytest.mark.req("REQ-HARD-020")
+def test_a_journal_of_the_earlier_version_is_completed(proj):
+    proj.state_dir.mkdir(exist_ok=True)
+    (proj.qms / "log.jsonl").write_text('{"n": 0}\n')
+    (proj.state_dir / "journal.json").write_text(json.dumps({"ops": [
+        {"op": "write", "path": "QMS/a.md", "text": "a"},
+        {"op": "append", "path": "QMS/log.jsonl", "offset": 9, "text": '{"n": 1}\n'}]}))
+    Project.open(proj.root)
+    assert (proj.qms / "a.md").read_text() == "a"
+    assert (proj.qms / "log.jsonl").read_text() == '{"n": 0}\n{"n": 1}\n'
+    assert not (proj.state_dir / "journal.json").exists()
+    assert not transaction.pending(proj.journal)

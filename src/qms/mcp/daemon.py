@@ -50,7 +50,10 @@ def start(root: Path, host: str, port: int, serve_args: list[str]) -> int:
     log = log_path(root)
     log.parent.mkdir(parents=True, exist_ok=True)
     logfile.rotate_if_large(log)
-    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+    try:
+        out = logfile.open_log(log)
+    except OSError as exc:
+        raise QMSError(f"Cannot write the server log {log}: {exc}") from None
     try:  # until the server captures its output itself (with rotation, see logfile.py)
         child = subprocess.Popen(
             [sys.executable, "-m", "qms.mcp.main", *serve_args],

@@ -19,7 +19,19 @@ ENV_MAX_BYTES = "QMS_MCP_LOG_MAX_BYTES"
 MAX_BYTES = 5 * 1024 * 1024
 KEEP = 3                             # rotated files kept besides the live one
 
-_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK
+          | getattr(os, "O_CLOEXEC", 0))
+
+
+def open_log(path: Path) -> int:
+    """An appending descriptor on ``path``: never through a link, never a FIFO."""
+    import stat
+
+    fd = os.open(path, _FLAGS, 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path} is not a regular file")
+    return fd
 
 
 def max_bytes() -> int:
@@ -34,7 +46,7 @@ class RotatingLog:
 
     def __init__(self, path: Path, limit: int = MAX_BYTES, keep: int = KEEP) -> None:
         self.path, self.limit, self.keep = path, limit, keep
-        self.fd = os.open(path, _FLAGS, 0o644)
+        self.fd = open_log(path)
         self.size = os.fstat(self.fd).st_size
 
     def write(self, data: bytes) -> None:
@@ -60,7 +72,7 @@ class RotatingLog:
     def rotate(self) -> None:
         os.close(self.fd)
         rotate_files(self.path, self.keep)
-        self.fd = os.open(self.path, _FLAGS, 0o644)
+        self.fd = open_log(self.path)
         self.size = 0
 
     def close(self) -> None:

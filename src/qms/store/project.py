@@ -76,7 +76,7 @@ class Project:
     # -- transactions ----------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        atomic.check(self.root, self.journal)  # .qms/ is a real folder, the journal a file
+        atomic.check_dir(self.root, self.state_dir)  # .qms/ is a real folder, not a link
         with transaction.project_lock(self.state_dir / "lock"):
             transaction.recover(self.root, self.journal)
             tx = Transaction(self.root)

@@ -2,17 +2,17 @@
 
 An operation stages its writes in a :class:`Transaction` while holding the project lock
 (``fcntl.flock`` on ``.qms/lock``, so CLI processes, server threads and other processes
-exclude one another). Before anything is written,
-every path of the change set is checked (inside the project, through real folders, a regular
-file or absent). On commit the whole change set is appended to ``.qms/journal`` as a frame and
-fsynced: the commit point, one fsync per commit. Then the files are written without syncing
-each and the frame is marked applied. The journal keeps the frames since its last checkpoint;
-when it passes ``CHECKPOINT_BYTES`` one ``sync`` makes all their files durable at once and the
-journal is emptied. A crash before the commit point changes nothing (a torn frame is cut
-off); a crash after it is rolled forward by the next transaction. After a power failure the
-frames since the last checkpoint are replayed in order: writes carry the whole text and
-appends the offset they start from, so replaying is idempotent. If the operation raises,
-nothing staged is written.
+exclude one another). Before anything is written, every path of the change set is checked
+(inside the project, through real folders, a regular file or absent). On commit the change
+set is written as a frame into ``.qms/journal`` and ``fdatasync``ed: the commit point, the
+one sync a commit waits for. Then the files are written without syncing each and the frame
+is marked applied. The journal keeps the frames since its last checkpoint; past
+``CHECKPOINT_BYTES`` one ``sync()`` makes all their files durable at once and the journal
+starts over. A crash before the commit point changes nothing (a torn frame is ignored); a
+crash after it is rolled forward by the next transaction; after a reboot every frame since
+the last checkpoint is replayed in order (writes carry the whole text, appends the offset
+they start from, so replaying is idempotent). If the operation raises, nothing staged is
+written. See docs/architecture.md, "Storage safety".
 """
 
 from __future__ import annotations
@@ -259,8 +259,10 @@ def read_journal(journal: Path, root: Path | None = None) -> list[dict[str, Any]
 
 
 def pending(journal: Path) -> bool:
-    """Whether recovery has work: a pending frame, frames of an earlier boot, or a damaged
-    journal."""
+    """Whether recovery has work: a pending frame, frames of an earlier boot, a damaged
+    journal, or the journal of an earlier qms version."""
+    if os.path.lexists(_legacy(journal)):
+        return True
     try:
         info = os.lstat(journal)
     except FileNotFoundError:
@@ -353,6 +355,11 @@ def recover(root: Path, journal: Path) -> bool:
     and the journal is set aside as ``{journal}.failed-<time>`` for inspection."""
     if not pending(journal):
         return False
+    if os.path.lexists(_legacy(journal)):
+        _recover_legacy(root, _legacy(journal))
+    if os.path.lexists(journal) and not stat.S_ISREG(os.lstat(journal).st_mode):
+        set_aside(journal, "it is not a regular file")
+        return True
     try:
         ops = _log(journal, root).replay()
     except (QMSError, ValueError, KeyError, TypeError) as exc:
@@ -372,12 +379,40 @@ def recover(root: Path, journal: Path) -> bool:
         atomic.sync([])
         set_aside(journal, "some of its operations cannot be applied: " + "; ".join(problems))
         return True
-    fd = os.open(journal, os.O_WRONLY | os.O_NOFOLLOW)
+    try:
+        fd = os.open(journal, os.O_WRONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:  # only an earlier version's journal was there
+        return True
     try:
         _checkpoint(fd)
     finally:
         os.close(fd)
     return True
+
+
+def _legacy(journal: Path) -> Path:
+    return journal.with_name("journal.json")
+
+
+def _recover_legacy(root: Path, legacy: Path) -> None:
+    """Complete a commit interrupted under an earlier qms version (``.qms/journal.json``,
+    one change set ``{"ops": [...]}``), then remove it."""
+    try:
+        ops = _parse(atomic.read_text(legacy, root) or "")
+    except (QMSError, ValueError, KeyError, TypeError) as exc:
+        set_aside(legacy, f"it is unreadable ({exc})")
+        return
+    problems = []
+    for op in ops:
+        try:
+            apply_op(root, op)
+        except (QMSError, OSError) as exc:
+            problems.append(f"{op['path']}: {exc}")
+    atomic.sync([])
+    if problems:
+        set_aside(legacy, "some of its operations cannot be applied: " + "; ".join(problems))
+    else:
+        os.unlink(legacy)
 
 
 def set_aside(journal: Path, why: str) -> Path:
