@@ -75,6 +75,19 @@ def test_links_and_damaged_files_over_mcp(serve, project, tmp_path):
             assert "sdlc_namespaces.json" in error["message"]
             await ok(client, "qms_create", user="claude", doc_type="CR", title="Still fine")
 
+            folder = project / WS  # a symlinked workspace folder at create
+            folder.rename(tmp_path / "moved-workspace")
+            folder.symlink_to(outside, target_is_directory=True)
+            error = await _error(client, "qms_create", user="claude", doc_type="CR",
+                                 title="Through a link")
+            assert WS in error["message"] and sorted(os.listdir(outside)) == ["secret.txt"]
+            inbox = project / ".claude" / "users" / "qa" / "inbox"  # and a symlinked inbox
+            inbox.rename(tmp_path / "moved-inbox")
+            inbox.symlink_to(outside, target_is_directory=True)
+            error = await _error(client, "qms_inbox", user="qa")
+            assert ".claude/users/qa/inbox" in error["message"]
+            assert not pending(project / ".qms" / "journal")
+
     anyio.run(scenario)
     assert (outside / "secret.txt").read_text() == "TOP SECRET\n"
     assert "Traceback" not in served.stderr()
