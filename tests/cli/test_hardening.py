@@ -130,6 +130,27 @@ def test_symlinked_inbox_is_never_listed_or_written(q, digest, tmp_path):
 
 
 @pytest.mark.req("REQ-HARD-001")
+def test_hard_links_in_a_workspace_are_refused(q, digest):
+    """A hard link defeats O_NOFOLLOW: a file with more than one name is refused."""
+    sop2 = q.root / "QMS" / "SOP" / "SOP-002.md"
+    original = sop2.read_bytes()
+    doc = q.create("CR", "Hard link")
+    ws = q.workspace_file("claude", doc)
+    ws.unlink()
+    os.link(sop2, ws)
+    run = _refused(q, digest, "claude", "checkin", doc, match="hard link")
+    assert f"{WS}/{doc}.md" in run.err
+    ws.unlink()
+    os.link(sop2, q.root / WS / "SOP-001.md")
+    _refused(q, digest, "claude", "checkout", "SOP-001", match="hard link")
+    (q.root / WS / "SOP-001.md").unlink()
+    os.link(sop2, q.root / WS / f".{doc}.md.qms-tmp")  # at the temporary name
+    ws.write_text("---\ntitle: t\nrevision_summary: r\n---\n\nbody\n")
+    _refused(q, digest, "claude", "checkin", doc, match="hard link")
+    assert sop2.read_bytes() == original
+
+
+@pytest.mark.req("REQ-HARD-001")
 def test_a_link_planted_at_a_temporary_name_is_refused_before_any_write(q, digest, tmp_path):
     secret = _outside(tmp_path) / "secret.txt"
     doc = q.create("CR", "Temp link")

@@ -21,7 +21,7 @@ from qms.errors import ProjectError, ValidationError
 
 TMP_SUFFIX = ".qms-tmp"
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _APPEND_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
@@ -75,12 +75,20 @@ def check(root: Path, path: Path, *, final: bool = True, seen: set[str] | None =
     if not final:
         return True
     try:
-        mode = os.lstat(text).st_mode
+        info = os.lstat(text)
     except FileNotFoundError:
         return False
-    if not stat.S_ISREG(mode):
-        raise _refuse(root, path, _kind(mode))
+    _regular(root, path, info)
     return True
+
+
+def _regular(root: Path | None, path: Path, info: os.stat_result) -> None:
+    """Refuse anything but a regular file with one name (a hard link planted in a workspace
+    would let a write to it change another file)."""
+    if not stat.S_ISREG(info.st_mode):
+        raise _refuse(root, path, _kind(info.st_mode))
+    if info.st_nlink > 1:
+        raise _refuse(root, path, f"has {info.st_nlink - 1} other hard link(s)")
 
 
 def check_dir(root: Path, folder: Path, seen: set[str] | None = None) -> bool:
@@ -117,8 +125,7 @@ def read_bytes(path: Path, root: Path | None = None,
         raise
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise _refuse(root, path, _kind(info.st_mode))
+        _regular(root, path, info)
         chunks = []
         size = info.st_size
         while True:
@@ -182,6 +189,8 @@ def write_bytes(path: Path, data: bytes) -> None:
             os.close(fd)
         return
     tmp = tmp_path(path)
+    with suppress(FileNotFoundError):  # a stale one (or one planted as a hard link) goes
+        os.unlink(tmp)
     fd = _open_dir_or_make(tmp, _WRITE_FLAGS)
     try:
         _write_all(fd, data)
@@ -205,8 +214,7 @@ def overwrite(path: Path, data: bytes) -> None:
         return
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise _refuse(None, path, _kind(info.st_mode))
+        _regular(None, path, info)
         _write_all(fd, data)
         if info.st_size > len(data):
             os.ftruncate(fd, len(data))
@@ -224,9 +232,7 @@ def append_at(path: Path, offset: int, data: bytes) -> None:
     """Make the file exactly its first ``offset`` bytes plus ``data`` (idempotent append)."""
     fd = _open_dir_or_make(path, _APPEND_FLAGS)
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise _refuse(None, path, _kind(mode))
+        _regular(None, path, os.fstat(fd))
         os.ftruncate(fd, offset)
         os.lseek(fd, offset, os.SEEK_SET)
         _write_all(fd, data)
