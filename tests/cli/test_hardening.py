@@ -151,6 +151,22 @@ def test_hard_links_in_a_workspace_are_refused(q, digest):
 
 
 @pytest.mark.req("REQ-HARD-001")
+def test_one_users_symlinked_inbox_never_blocks_the_others(q, tmp_path):
+    out = _outside(tmp_path)
+    inbox = q.root / ".claude" / "users" / "tu" / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    for child in inbox.iterdir():
+        child.unlink()
+    inbox.rmdir()
+    inbox.symlink_to(out, target_is_directory=True)
+    doc = q.create("CR", "Sweep")
+    q.ok("claude", "checkin", doc)
+    q.review_round(doc)  # removing qa's task sweeps every inbox
+    assert q.status(doc) == "PRE_REVIEWED"
+    assert sorted(p.name for p in out.iterdir()) == ["secret.txt"]
+
+
+@pytest.mark.req("REQ-HARD-001")
 def test_a_link_planted_at_a_temporary_name_is_refused_before_any_write(q, digest, tmp_path):
     secret = _outside(tmp_path) / "secret.txt"
     doc = q.create("CR", "Temp link")
