@@ -308,3 +308,17 @@ def test_a_journal_of_the_earlier_version_is_completed(proj):
     assert (proj.qms / "log.jsonl").read_text() == '{"n": 0}\n{"n": 1}\n'
     assert not (proj.state_dir / "journal.json").exists()
     assert not transaction.pending(proj.journal)
+
+
+@pytest.mark.req("REQ-HARD-020")
+def test_without_a_boot_id_every_commit_is_made_durable(proj, monkeypatch):
+    """Not Linux: no boot id and no waiting sync(); each commit fsyncs its files and
+    folders before it returns."""
+    synced = []
+    monkeypatch.setattr(transaction, "_BOOT", [b"-"])
+    monkeypatch.setattr(transaction.atomic, "SYNC_ALL", False)
+    monkeypatch.setattr(transaction.atomic, "fsync_file", synced.append)
+    with proj.transaction() as tx:
+        tx.write_text(proj.qms / "d" / "a.md", "a")
+    assert proj.qms / "d" / "a.md" in synced and proj.qms / "d" in synced
+    assert transaction._log(proj.journal).frames == []

@@ -278,21 +278,23 @@ def pending(journal: Path) -> bool:
     return log.pending() or (bool(log.frames) and log.frames[0][3] != boot_id())
 
 
-def _mark_applied(journal: Path, offset: int) -> None:
-    """Every file of the frame is written (unsynced): mark it applied; past the checkpoint
-    size, make everything durable in one batch."""
+def _mark_applied(journal: Path, offset: int, paths: list[Path]) -> None:
+    """Every file of the frame (``paths``) is written, unsynced: mark it applied; past the
+    checkpoint size, make everything durable in one batch."""
     fd = os.open(journal, os.O_WRONLY | os.O_NOFOLLOW)
     try:
         os.pwrite(fd, APPLIED, offset)
         if offset > CHECKPOINT_BYTES or boot_id() == b"-":
-            _checkpoint(fd)
+            _checkpoint(fd, paths)
     finally:
         os.close(fd)
 
 
-def _checkpoint(fd: int) -> None:
-    """One sync makes every applied frame's files durable; then the log starts over."""
-    atomic.sync([])
+def _checkpoint(fd: int, paths: list[Path]) -> None:
+    """One sync makes every applied frame's files durable; then the log starts over.
+    (``paths``: the files to fsync one by one where one ``sync()`` is no guarantee, i.e. not
+    on Linux; there every commit is checkpointed, see :func:`boot_id`.)"""
+    atomic.sync(paths)
     os.pwrite(fd, CHECKPOINTED, 0)
     if os.fstat(fd).st_size > _SHRINK_BYTES:  # rare: do not keep re-reading a huge file
         os.ftruncate(fd, _PREALLOCATED)
@@ -303,7 +305,7 @@ def finish(root: Path, ops: list[dict[str, Any]], journal: Path, offset: int) ->
     become durable in one batch at the next checkpoint; until then the journal keeps the
     frame. A crash anywhere in here is rolled forward from the journal."""
     apply_ops(root, ops)
-    _mark_applied(journal, offset)
+    _mark_applied(journal, offset, [root / op["path"] for op in ops])
 
 
 def apply_ops(root: Path, ops: list[dict[str, Any]]) -> None:
@@ -363,7 +365,7 @@ def recover(root: Path, journal: Path) -> bool:
     try:
         ops = _log(journal, root).replay()
     except (QMSError, ValueError, KeyError, TypeError) as exc:
-        atomic.sync([])
+        atomic.sync([])  # what earlier frames wrote (Linux; elsewhere it was synced already)
         set_aside(journal, f"it is unreadable ({exc})")
         return True
     for op in ops:  # temporary files of the interrupted commit
@@ -376,7 +378,7 @@ def recover(root: Path, journal: Path) -> bool:
         except (QMSError, OSError) as exc:
             problems.append(f"{op['path']}: {exc}")
     if problems:
-        atomic.sync([])
+        atomic.sync([root / op["path"] for op in ops])
         set_aside(journal, "some of its operations cannot be applied: " + "; ".join(problems))
         return True
     try:
@@ -384,7 +386,7 @@ def recover(root: Path, journal: Path) -> bool:
     except FileNotFoundError:  # only an earlier version's journal was there
         return True
     try:
-        _checkpoint(fd)
+        _checkpoint(fd, [root / op["path"] for op in ops])
     finally:
         os.close(fd)
     return True
@@ -408,7 +410,7 @@ def _recover_legacy(root: Path, legacy: Path) -> None:
             apply_op(root, op)
         except (QMSError, OSError) as exc:
             problems.append(f"{op['path']}: {exc}")
-    atomic.sync([])
+    atomic.sync([root / op["path"] for op in ops])
     if problems:
         set_aside(legacy, "some of its operations cannot be applied: " + "; ".join(problems))
     else:
