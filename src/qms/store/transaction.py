@@ -368,18 +368,7 @@ def recover(root: Path, journal: Path) -> bool:
         atomic.sync([])  # what earlier frames wrote (Linux; elsewhere it was synced already)
         set_aside(journal, f"it is unreadable ({exc})")
         return True
-    for op in ops:  # temporary files of the interrupted commit
-        with suppress(OSError, ValueError):
-            os.unlink(atomic.tmp_path(root / op["path"]))
-    problems = []
-    for op in ops:
-        try:
-            apply_op(root, op)
-        except (QMSError, OSError) as exc:
-            problems.append(f"{op['path']}: {exc}")
-    if problems:
-        atomic.sync([root / op["path"] for op in ops])
-        set_aside(journal, "some of its operations cannot be applied: " + "; ".join(problems))
+    if not _roll_forward(root, ops, journal):
         return True
     try:
         fd = os.open(journal, os.O_WRONLY | os.O_NOFOLLOW)
@@ -404,17 +393,27 @@ def _recover_legacy(root: Path, legacy: Path) -> None:
     except (QMSError, ValueError, KeyError, TypeError) as exc:
         set_aside(legacy, f"it is unreadable ({exc})")
         return
+    if _roll_forward(root, ops, legacy):
+        atomic.sync([root / op["path"] for op in ops])
+        os.unlink(legacy)
+
+
+def _roll_forward(root: Path, ops: list[dict[str, Any]], journal: Path) -> bool:
+    """Apply ``ops`` as far as possible (their temporary files first removed). False if
+    some could not be: then the rest is synced and the journal set aside."""
+    for op in ops:
+        with suppress(OSError, ValueError):
+            os.unlink(atomic.tmp_path(root / op["path"]))
     problems = []
     for op in ops:
         try:
             apply_op(root, op)
         except (QMSError, OSError) as exc:
             problems.append(f"{op['path']}: {exc}")
-    atomic.sync([root / op["path"] for op in ops])
     if problems:
-        set_aside(legacy, "some of its operations cannot be applied: " + "; ".join(problems))
-    else:
-        os.unlink(legacy)
+        atomic.sync([root / op["path"] for op in ops])
+        set_aside(journal, "some of its operations cannot be applied: " + "; ".join(problems))
+    return not problems
 
 
 def set_aside(journal: Path, why: str) -> Path:
