@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from qms.store.transaction import pending
+
 from conftest import QMS_BIN
 
 N = 8
@@ -115,7 +117,7 @@ def test_racing_checkouts_exactly_one_wins(project):
     holders = [u for u in users
                if (project / f".claude/users/{u}/workspace/{doc_id}.md").exists()]
     assert holders == [winner]
-    assert not (project / ".qms" / "journal.json").exists()
+    assert not pending(project / ".qms" / "journal")
 
 
 @pytest.mark.req("REQ-DOC-004")

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from qms.store.transaction import pending as journal_pending
+
 from conftest import make_project, tree_digest
 
 pytestmark = pytest.mark.slow
@@ -125,7 +127,9 @@ DRIVER = textwrap.dedent(r'''
 ''')
 
 # kill at one precise point of one commit: ``K`` journal ops applied (or -1: before the
-# journal is written), then SIGKILL
+# journal frame is written; -2: half-way through writing it, before its fsync; -3: half-way
+# through applying, a file's temporary copy written but not renamed; -4: every op applied,
+# the frame not yet marked applied), then SIGKILL
 INJECT = textwrap.dedent(r'''
     import json, os, signal, sys
     from qms import operations as ops
@@ -135,7 +139,8 @@ INJECT = textwrap.dedent(r'''
     root, k, op, user, kwargs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], \
         json.loads(sys.argv[5])
     project = Project.open(root)
-    real_apply, real_write = transaction.apply_ops, atomic.write_bytes
+    real_apply, real_write, real_journal = transaction.apply_ops, atomic.write_bytes, \
+        transaction.write_journal
 
     def die():
         os.kill(os.getpid(), signal.SIGKILL)
@@ -145,13 +150,33 @@ INJECT = textwrap.dedent(r'''
         real_apply(root_, journal_ops[:k])
         die()
 
-    def write_no_journal(path, data):
-        if path == project.journal:
-            die()
-        real_write(path, data)
+    def no_journal(journal, journal_ops):
+        die()
 
-    if k < 0:
-        atomic.write_bytes = write_no_journal
+    def torn_journal(journal, journal_ops):
+        real_pwrite = os.pwrite
+        os.fsync = lambda fd: die()  # the commit point is never reached
+        os.pwrite = lambda fd, data, offset: (real_pwrite(fd, data[: len(data) // 2], offset),
+                                              die())
+        real_journal(journal, journal_ops)
+
+    def torn_file(path, data):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(atomic.tmp_path(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, data[: len(data) // 2])
+        die()
+
+    def unmarked(*args):
+        die()
+
+    if k == -1:
+        transaction.write_journal = no_journal
+    elif k == -2:
+        transaction.write_journal = torn_journal
+    elif k == -3:
+        atomic.write_bytes = torn_file
+    elif k == -4:
+        transaction._mark_applied = unmarked
     else:
         transaction.apply_ops = apply_some
     getattr(ops, op)(project, user, **kwargs)
@@ -182,17 +207,18 @@ def status_from_audit(events: list[dict], doc_type: str) -> tuple[str | None, st
 
 
 def is_temp(path: Path) -> bool:
-    return path.name.startswith(".") and path.name.endswith(".tmp")
+    return path.name.startswith(".") and path.name.endswith((".tmp", ".qms-tmp"))
 
 
 def check_raw_journal(root: Path, interrupted: bool | None) -> list[dict] | None:
     """Before recovery: a journal is complete JSON naming paths inside the project, and it
     exists only when a commit was interrupted. Returns its operations (None: no journal)."""
-    journal = root / ".qms" / "journal.json"
-    if not journal.exists():
+    from qms.store.transaction import read_journal
+
+    ops = read_journal(root / ".qms" / "journal")
+    if ops is None:
         return None
     assert interrupted is not False, "journal left behind by a completed operation"
-    ops = json.loads(journal.read_text(encoding="utf-8"))["ops"]
     assert ops, "empty journal"
     for op in ops:
         assert op["op"] in ("write", "delete", "append")
@@ -224,7 +250,7 @@ def check_consistent(root: Path) -> dict[str, dict]:
     from qms.store.project import Project
 
     project = Project.open(root)  # rolls forward an interrupted commit
-    assert not project.journal.exists()
+    assert not journal_pending(project.journal)
 
     # every JSON / JSONL file parses (temporary files are not data)
     for path in root.rglob("*.json"):
@@ -350,6 +376,11 @@ def test_random_kills_always_recover_consistent(tmp_path):
           f"documents: {dict(Counter(m['status'] for m in metas.values()))}")
 
 
+def _outside_state(digest: dict[str, str]) -> dict[str, str]:
+    """A tree digest without the tool's private state folder .qms/ (lock, journal)."""
+    return {k: v for k, v in digest.items() if not k.startswith(".qms/")}
+
+
 def _prepare(tmp_path: Path, name: str):
     """A project with one SOP in IN_APPROVAL and one CR in IN_PRE_REVIEW (2 reviewers)."""
     from qms import operations as ops
@@ -376,6 +407,7 @@ SCENARIOS = [
 ]
 
 
+@pytest.mark.req("REQ-HARD-020")
 @pytest.mark.parametrize("op,user,target,extra,expected", SCENARIOS,
                          ids=[s[0] for s in SCENARIOS])
 def test_kill_at_every_step_of_a_commit(tmp_path, op, user, target, extra, expected):
@@ -395,11 +427,25 @@ def test_kill_at_every_step_of_a_commit(tmp_path, op, user, target, extra, expec
         assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stdout, proc.stderr)
         return root, proc
 
-    # crash before the journal exists: nothing changed at all, no journal
-    root, _ = run(-1)
-    assert check_raw_journal(root, interrupted=True) is None
-    assert tree_digest(root) == base_digest
-    check_consistent(root)
+    # crash before the journal exists, or while it is written: nothing changed, no journal
+    for mode in (-1, -2):
+        root, _ = run(mode)
+        assert check_raw_journal(root, interrupted=True) is None
+        assert _outside_state(tree_digest(root)) == _outside_state(base_digest)
+        check_consistent(root)
+        assert _outside_state(tree_digest(root)) == _outside_state(base_digest)
+
+    # crash half-way through writing a file, and after every file was written but before the
+    # frame is marked applied: rolled forward; the temporary file is gone and was never read
+    for mode in (-3, -4):
+        root, _ = run(mode)
+        pending = check_raw_journal(root, interrupted=True)
+        assert pending is not None
+        if mode == -3:
+            assert [p for p in root.rglob("*.qms-tmp") if ".qms" not in p.parts]
+        metas = check_consistent(root)
+        check_rolled_forward(root, pending)
+        assert not [p for p in root.rglob("*") if is_temp(p)], mode
 
     # crash after 0..n of the n journal operations (n: all applied, journal not yet removed):
     # the journal is there, and recovery completes the operation exactly once
@@ -419,4 +465,4 @@ def test_kill_at_every_step_of_a_commit(tmp_path, op, user, target, extra, expec
             new = [d for d, m in metas.items()
                    if not (base / "QMS/.meta" / m["doc_type"] / f"{d}.json").exists()]
             assert len(new) == 1 and metas[new[0]]["status"] == expected
-        assert not (root / ".qms" / "journal.json").exists()
+        assert not journal_pending(root / ".qms" / "journal")

@@ -67,3 +67,9 @@ class Conflict(QMSError):
 
 class ProjectError(QMSError):
     code = "project"
+
+
+def from_os_error(exc: OSError) -> QMSError:
+    """The file system refused (a folder where a file belongs, no space, no access)."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    return ProjectError(f"{exc.strerror or exc}{where}.", errno=exc.errno)

@@ -15,6 +15,8 @@ import re
 
 import pytest
 
+from qms.store.transaction import pending
+
 TASK_RE = re.compile(r"^task-(?P<doc_id>.+)-(?P<wf>review|pre_review|post_review|approval|"
                      r"pre_approval|post_approval)-v(?P<v>\d+-\d+)\.md$")
 AUTHORS = ["claude", "lead", "ini"]
@@ -60,7 +62,7 @@ def check_invariants(root) -> None:
             assert meta["status"].startswith("IN_") and meta["status"] != "IN_EXECUTION", doc
         if meta.get("retiring"):
             assert meta["status"] in ("IN_APPROVAL", "IN_POST_APPROVAL"), doc
-    assert not (root / ".qms" / "journal.json").exists()
+    assert not pending(root / ".qms" / "journal")
 
 
 def _next_step(rnd: random.Random, q, docs: list[str], i: int) -> tuple[str, tuple]:

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from qms.store.transaction import pending
+
 req = pytest.mark.req
 pytestmark = [pytest.mark.slow, req("REQ-CLI-001")]
 
@@ -50,7 +52,7 @@ def test_cr_lifecycle_in_real_processes(qms_proc, project):
               (project / "QMS" / ".audit" / "CR" / f"{doc}.jsonl").read_text().splitlines()]
     assert all({"ts", "event", "user", "version"} <= set(e) for e in events)
     assert "# Executed" in (project / "QMS" / "CR" / doc / f"{doc}.md").read_text()
-    assert not (project / ".qms" / "journal.json").exists()
+    assert not pending(project / ".qms" / "journal")
 
 
 def test_exit_codes_and_stderr(qms_proc, project, tmp_path):

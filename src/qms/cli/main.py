@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from qms.errors import QMSError, UsageError
+from qms.errors import QMSError, UsageError, from_os_error
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
@@ -368,14 +368,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def _os_error(exc: OSError) -> QMSError:
-    """The file system refused (a folder where a file belongs, no space, no access)."""
-    from qms.errors import ProjectError
-
-    where = f" ({exc.filename})" if exc.filename else ""
-    return ProjectError(f"{exc.strerror or exc}{where}.", errno=exc.errno)
-
-
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     want_json = "--json" in argv
@@ -396,7 +388,7 @@ def _main(argv: Sequence[str] | None) -> int:
             raise UsageError("--user is required (e.g. qms --user claude status CR-001).")
         result = _call(args)
     except (QMSError, OSError) as exc:
-        err = exc if isinstance(exc, QMSError) else _os_error(exc)
+        err = exc if isinstance(exc, QMSError) else from_os_error(exc)
         if want_json:
             print(json.dumps({"ok": False, "error": err.to_dict()}, ensure_ascii=False))
         else:

@@ -1,6 +1,7 @@
 """`qms-mcp start --background | status | stop`: one background server per project.
 
-State lives under the project: ``.qms/mcp.pid`` (JSON: pid, url, ...) and ``.qms/mcp.log``.
+State lives under the project: ``.qms/mcp.pid`` (JSON: pid, url, ...) and ``.qms/mcp.log``
+(rotated by size: ``mcp.log.1`` ... ``mcp.log.3``, see ``logfile.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from qms.errors import Conflict, QMSError
+from qms.mcp import logfile
 from qms.mcp.config import WILDCARDS, base_url, claude_add_command, endpoint_url
 from qms.mcp.server import bind
 from qms.mcp.state import STATE_DIR, alive, pid_path, running
@@ -47,11 +49,19 @@ def start(root: Path, host: str, port: int, serve_args: list[str]) -> int:
     bind(host, port).close()  # refuse early, and clearly, if the port is taken
     log = log_path(root)
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
+    logfile.rotate_if_large(log)
+    try:
+        out = logfile.open_log(log)
+    except OSError as exc:
+        raise QMSError(f"Cannot write the server log {log}: {exc}") from None
+    try:  # until the server captures its output itself (with rotation, see logfile.py)
         child = subprocess.Popen(
             [sys.executable, "-m", "qms.mcp.main", *serve_args],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+            env={**os.environ, logfile.ENV: str(log)},
         )
+    finally:
+        os.close(out)
     url = endpoint_url(host, port)
     state = {"pid": child.pid, "url": url, "host": host, "port": port, "log": str(log)}
     pid_path(root).write_text(json.dumps(state))

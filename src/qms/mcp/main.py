@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 
 from qms.errors import QMSError, UsageError
-from qms.mcp import daemon
+from qms.mcp import daemon, logfile
 from qms.mcp.auth import ENV_AUTH, AuthMode, is_loopback, stdio_credential
 from qms.mcp.config import DEFAULT_HOST, DEFAULT_PORT, base_url, endpoint_url
 from qms.mcp.identity import DEFAULT_TTL, IdentityRegistry
@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "identity_ttl", 1) <= 0:  # 0 would expire every lock at once: no locking
         parser.error("--identity-ttl must be > 0")
+    if os.environ.get(logfile.ENV) and command is None:  # the detached server: rotated log
+        logfile.capture(Path(os.environ.pop(logfile.ENV)))
     level = getattr(args, "log_level", "INFO")
     logging.basicConfig(stream=sys.stderr, level=level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -7,6 +7,9 @@ import json
 import os
 from pathlib import Path
 
+from qms.errors import QMSError
+from qms.store import atomic
+
 STATE_DIR = ".qms"
 
 
@@ -18,8 +21,10 @@ def running(root: Path) -> dict | None:
     """The state of this project's live server, or None (a stale pid file is removed)."""
     path = pid_path(root)
     try:
-        state = json.loads(path.read_text())
-    except (OSError, ValueError):
+        state = json.loads(atomic.read_text(path) or "")  # never a link, never a FIFO
+    except (OSError, ValueError, QMSError):
+        return None
+    if not isinstance(state, dict) or not isinstance(state.get("pid"), int):
         return None
     if alive(state.get("pid", -1)):
         return state

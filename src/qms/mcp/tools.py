@@ -20,7 +20,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from qms import operations as ops
-from qms.errors import QMSError
+from qms.errors import QMSError, from_os_error
 from qms.mcp.auth import request_credential, stdio_credential
 from qms.mcp.identity import Credential, IdentityRegistry
 from qms.store.project import Project
@@ -80,6 +80,8 @@ def _call(ctx: Context, user: str, operation: Callable[..., Any], **kwargs: Any)
         result = operation(backend.project, identity, **kwargs)
     except QMSError as err:
         return _refused(err)
+    except OSError as exc:  # the file system refused: a structured error, like the CLI's
+        return _refused(from_os_error(exc))
     return _ok(result.render(), result.to_dict())
 
 

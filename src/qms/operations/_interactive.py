@@ -11,7 +11,7 @@ from pathlib import Path
 
 from qms.domain import doctypes, workflow
 from qms.errors import NotFound, ProjectError, ValidationError
-from qms.store import atomic, frontmatter
+from qms.store import frontmatter
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -33,8 +33,8 @@ def session_path(project: Project, user: str, doc_id: str) -> Path:
     return project.workspace_dir(user) / f"{doc_id}.interact"
 
 
-def _read(path: Path, tx: Transaction | None) -> str | None:
-    return tx.read_text(path) if tx else atomic.read_text(path)
+def _read(project: Project, path: Path, tx: Transaction | None) -> str | None:
+    return tx.read_text(path) if tx else project.read_text(path)
 
 
 def load_template(project: Project, tx: Transaction | None = None) -> Template:
@@ -42,7 +42,7 @@ def load_template(project: Project, tx: Transaction | None = None) -> Template:
     from qms.domain.interact.template import parse_template
 
     path = project.effective_path(TEMPLATE_ID)
-    text = _read(path, tx)
+    text = _read(project, path, tx)
     if text is None:
         raise ProjectError(f"The controlled template {TEMPLATE_ID} has no effective version "
                            f"({project.rel(path)}); interactive documents need it.")
@@ -166,7 +166,7 @@ def on_read(project: Project, meta: dict) -> tuple[str, str] | None:
     candidates = [session_path(project, owner, doc_id)] if meta.get("checked_out") and owner \
         else []
     for path in [*candidates, project.source_path(doc_id)]:
-        text = atomic.read_text(path)
+        text = project.read_text(path)
         if text is not None:
             from qms.domain.interact.compiler import compile_template
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from qms.domain import doctypes, permissions, versions, workflow
 from qms.errors import Conflict, InvalidTransition, NotFound, ValidationError
-from qms.store import atomic, audit, frontmatter, inbox, users
+from qms.store import audit, frontmatter, inbox, users
 from qms.store import meta as meta_store
 from qms.store.project import Project
 from qms.store.transaction import Transaction
@@ -202,7 +202,7 @@ def release_checkout(meta: dict) -> None:
 
 def draft_text(project: Project, doc_id: str, tx: Transaction | None = None) -> str | None:
     path = project.draft_path(doc_id)
-    return tx.read_text(path) if tx else atomic.read_text(path)
+    return tx.read_text(path) if tx else project.read_text(path)
 
 
 def current_text(project: Project, doc_id: str, tx: Transaction | None = None) -> str | None:
@@ -210,7 +210,7 @@ def current_text(project: Project, doc_id: str, tx: Transaction | None = None) -
     text = draft_text(project, doc_id, tx)
     if text is None:
         path = project.effective_path(doc_id)
-        text = tx.read_text(path) if tx else atomic.read_text(path)
+        text = tx.read_text(path) if tx else project.read_text(path)
     return text
 
 

@@ -8,7 +8,7 @@ from qms.operations import _interactive
 from qms.operations._shared import (
     DocResult, archive_once, clear_tracking, done, open_doc, require_owner, set_status)
 from qms.operations.withdraw import pull_back
-from qms.store import atomic, audit
+from qms.store import audit
 from qms.store import meta as meta_store
 from qms.store.project import Project
 
@@ -41,10 +41,10 @@ def checkout(project: Project, user: str, *, doc_id: str) -> DocResult:
             raise InvalidTransition(f"{doc_id} is {status}; close it instead of checking out.")
 
         old_version = meta["version"]
-        text = atomic.read_text(project.draft_path(doc_id))
+        text = project.read_text(project.draft_path(doc_id))
         extra: dict = {}
         if status == wf.EFFECTIVE:
-            text = atomic.read_text(project.effective_path(doc_id))
+            text = project.read_text(project.effective_path(doc_id))
             meta["effective_version"] = meta.get("effective_version") or old_version
             if text is not None:
                 archive_once(tx, project, doc_id, old_version, text)

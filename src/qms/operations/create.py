@@ -6,7 +6,7 @@ from qms.domain import doctypes, templates, workflow
 from qms.errors import Conflict, InvalidTransition, NotFound, UsageError, ValidationError
 from qms.operations import _interactive
 from qms.operations._shared import Result, authorize, check_text
-from qms.store import atomic, audit, frontmatter, namespaces, sequence
+from qms.store import audit, frontmatter, namespaces, sequence
 from qms.store import meta as meta_store
 from qms.store.project import Project
 
@@ -58,7 +58,7 @@ def create(project: Project, user: str, *, doc_type: str, title: str,
 
         # {NS}-RS / {NS}-RTM use TEMPLATE-RS / TEMPLATE-RTM ("TEMPLATE-WEB-RS" is no valid ID)
         template_name = type_name.rsplit("-", 1)[1] if dt.singleton else type_name
-        template = atomic.read_text(project.effective_path(f"TEMPLATE-{template_name}"))
+        template = project.read_text(project.effective_path(f"TEMPLATE-{template_name}"))
         body = templates.instantiate(template, doc_id, type_name, title)
         draft = frontmatter.dump({"title": title, "revision_summary": "Initial draft"}) + body
 

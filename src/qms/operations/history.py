@@ -12,6 +12,7 @@ from qms.store.project import Project
 class HistoryResult(Result):
     doc_id: str
     events: list[dict]
+    warnings: list[str] = []  # damaged lines of the trail (the CLI prints them on stderr)
 
     def render(self) -> str:
         if not self.events:
@@ -48,7 +49,9 @@ def describe(e: dict) -> str:
 def history(project: Project, user: str, *, doc_id: str) -> HistoryResult:
     authorize(project, user, "history")
     doc_id = _existing(project, doc_id)
-    return HistoryResult(doc_id, audit.read(project, doc_id))
+    damage: list[str] = []
+    events = audit.read(project, doc_id, damage)
+    return HistoryResult(doc_id, events, [f"Warning: {d}" for d in damage])
 
 
 def _existing(project: Project, doc_id: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qms.errors import ValidationError
+from qms.errors import ProjectError, ValidationError
 from qms.operations._shared import Result, authorize
 from qms.store import frontmatter, inbox as inbox_store
 from qms.store.project import Project
@@ -11,6 +11,7 @@ from qms.store.project import Project
 class InboxResult(Result):
     user: str
     tasks: list[dict]
+    warnings: list[str] = []  # damaged or refused task files (the CLI prints them on stderr)
 
     def render(self) -> str:
         if not self.tasks:
@@ -27,11 +28,17 @@ class InboxResult(Result):
 
 def inbox(project: Project, user: str) -> InboxResult:
     authorize(project, user, "inbox")
-    tasks = []
+    tasks, warnings = [], []
     for path in inbox_store.list_tasks(project, user):
         try:
-            fm = frontmatter.split(path.read_text(encoding="utf-8"))[0]
-        except (ValidationError, UnicodeDecodeError):
+            fm = frontmatter.split(project.read_text(path) or "")[0]
+        except ProjectError as exc:  # a link, a FIFO ...: never followed, never listed
+            warnings.append(f"Warning: skipped {project.rel(path)}: {exc.message}")
+            continue
+        except ValidationError as exc:
+            warnings.append(f"Warning: {project.rel(path)} is damaged: {exc.message}")
+            fm = {}
+        if not isinstance(fm, dict):
             fm = {}
         m = inbox_store.TASK_RE.match(path.name)
         if m and not fm:
@@ -39,4 +46,4 @@ def inbox(project: Project, user: str) -> InboxResult:
         task = {k: (str(v) if v is not None else None) for k, v in fm.items()}
         task["file"] = project.rel(path)
         tasks.append(task)
-    return InboxResult(user, tasks)
+    return InboxResult(user, tasks, warnings)

@@ -20,7 +20,7 @@ from qms.errors import (
     Conflict, InvalidTransition, NotFound, PermissionDenied, UsageError, ValidationError)
 from qms.operations import _interactive
 from qms.operations._shared import MAX_TEXT, Result, check_text, open_doc
-from qms.store import git
+from qms.store import atomic, git
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -78,21 +78,23 @@ def _text(value: str | None, what: str) -> str | None:
 
 
 def _read_file(project: Project, file: str) -> str:
-    """Answer text from a file inside the project (relative paths: from the project root).
+    """Answer text from a regular file inside the project (relative paths: from the project
+    root), read without following links and without blocking (a FIFO is refused).
 
     Evidence must live in the repository to be reproducible, and the MCP server must never
     read files outside the project for a caller."""
-    path = Path(file).expanduser()
-    path = (path if path.is_absolute() else project.root / path).resolve()
-    if project.root != path and project.root not in path.parents:
+    import os
+
+    path = Path(os.path.normpath(project.root / Path(file).expanduser()))
+    if project.root not in path.parents:
         raise PermissionDenied(f"{file} is outside the project; evidence files must be "
                                "inside the project folder.")
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise NotFound(f"File not found: {file}") from None
+        data = atomic.read_bytes(path, project.root)
     except OSError as exc:
         raise ValidationError(f"Cannot read {file}: {exc.strerror}") from None
+    if data is None:
+        raise NotFound(f"File not found: {file}")
     if len(data) > MAX_TEXT:
         raise ValidationError(f"{file} is too large (limit {MAX_TEXT} bytes).")
     if b"\x00" in data:

@@ -6,7 +6,6 @@ from qms.domain import versions
 from qms.errors import NotFound, ValidationError
 from qms.operations import _interactive
 from qms.operations._shared import Result, authorize, load
-from qms.store import atomic
 from qms.store.project import Project
 
 
@@ -43,12 +42,12 @@ def read(project: Project, user: str, *, doc_id: str, version: str | None = None
         elif version == meta.get("effective_version"):
             candidates.insert(0, eff_path)
         for path in candidates:
-            text = atomic.read_text(path)
+            text = project.read_text(path)
             if text is not None:
                 return ReadResult(doc_id, version, project.rel(path), text)
         raise NotFound(f"{doc_id} has no version {version}.")
     if draft:
-        text = atomic.read_text(draft_path)
+        text = project.read_text(draft_path)
         if text is None:
             raise NotFound(f"{doc_id} has no draft.")
         return ReadResult(doc_id, held, project.rel(draft_path), text)
@@ -57,7 +56,7 @@ def read(project: Project, user: str, *, doc_id: str, version: str | None = None
         if live is not None:
             return ReadResult(doc_id, current, *live)
     for path, ver in ((eff_path, meta.get("effective_version") or current), (draft_path, held)):
-        text = atomic.read_text(path)
+        text = project.read_text(path)
         if text is not None:
             return ReadResult(doc_id, ver, project.rel(path), text)
     raise NotFound(f"{doc_id} has no document file.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qms.operations._shared import Result, authorize, load
-from qms.store import frontmatter
+from qms.store import atomic, frontmatter
 from qms.store.project import Project
 
 
@@ -40,9 +40,11 @@ class StatusResult(Result):
 def status(project: Project, user: str, *, doc_id: str) -> StatusResult:
     authorize(project, user, "status")
     doc_id, meta = load(project, doc_id)
-    draft = project.draft_path(doc_id)
-    path = draft if draft.exists() else project.effective_path(doc_id)
-    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else None
+    path = project.draft_path(doc_id)
+    text = _text(project, path)
+    if text is None:
+        path = project.effective_path(doc_id)
+        text = _text(project, path)
     return StatusResult(
         doc_id=doc_id, title=frontmatter.title_of(text), version=meta["version"],
         status=meta["status"], doc_type=meta.get("doc_type", ""),
@@ -53,3 +55,8 @@ def status(project: Project, user: str, *, doc_id: str) -> StatusResult:
         checked_out_date=meta.get("checked_out_date"),
         effective_version=meta.get("effective_version"),
         pending_assignees=list(meta.get("pending_assignees") or []))
+
+
+def _text(project: Project, path) -> str | None:
+    data = atomic.read_bytes(path, project.root)
+    return None if data is None else data.decode("utf-8", errors="replace")

@@ -1,27 +1,239 @@
-"""Crash-safe file primitives: write to a temporary file beside the target, fsync, rename."""
+"""File primitives that never follow links: checked paths, no-follow reads, crash-safe writes.
+
+Every file the store touches lies under a project root (already resolved, so the root
+itself contains no links). :func:`check` refuses a path that leaves the root, whose folders
+below the root are not real folders (a symbolic link, a file), or whose last component
+exists but is not a regular file. Reads open with ``O_NOFOLLOW | O_NONBLOCK`` and check the
+opened file with ``fstat`` (a FIFO never blocks, a link is never followed). Writes go to a
+hidden temporary file beside the target (``.{name}.qms-tmp``, a name no reader or glob of
+``*.md`` / ``*.json`` / ``*.jsonl`` takes for a document) and are renamed over it; making
+them durable is the caller's business (the transaction syncs once per commit).
+"""
 
 from __future__ import annotations
 
 import os
+import stat
+from contextlib import suppress
 from pathlib import Path
 
-from qms.errors import ValidationError
+from qms.errors import ProjectError, ValidationError
+
+TMP_SUFFIX = ".qms-tmp"
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_APPEND_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
-def write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+def tmp_path(path: Path) -> Path:
+    """The one temporary name a transaction uses for ``path`` (hidden, never a document)."""
+    return path.with_name(f".{path.name}{TMP_SUFFIX}")
+
+
+def _rel(root: Path | None, path: Path) -> str:
+    if root is not None:
+        text, base = str(path), str(root)
+        if text.startswith(base + os.sep):
+            return text[len(base) + 1:]
+    return str(path)
+
+
+def _refuse(root: Path | None, path: Path, what: str) -> ProjectError:
+    rel = _rel(root, path)
+    return ProjectError(f"Refused: {rel} {what}; qms never follows links or reads special "
+                        f"files in a project. Remove or replace it and try again.", path=rel)
+
+
+def check(root: Path, path: Path, *, final: bool = True, seen: set[str] | None = None) -> bool:
+    """Refuse ``path`` unless it lies under ``root`` through real folders and (``final``) is
+    absent or a regular file. Returns whether the file exists. Folders in ``seen`` are
+    taken as checked; folders found real are added to it."""
+    text, base = str(path), str(root)
+    if not text.startswith(base + os.sep):
+        raise ProjectError(f"Refused: {text} is outside the project {base}.", path=text)
+    parts = text[len(base) + 1:].split(os.sep)
+    if any(p in ("", ".", "..") for p in parts):
+        raise ProjectError(f"Refused: {_rel(root, path)} is not a plain path inside the "
+                           "project.", path=_rel(root, path))
+    current = base
+    for part in parts[:-1]:
+        current += os.sep + part
+        if seen is not None and current in seen:
+            continue
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return False
+        except NotADirectoryError:
+            raise _refuse(root, Path(current), "is not a folder") from None
+        if not stat.S_ISDIR(mode):
+            what = "is a symbolic link" if stat.S_ISLNK(mode) else "is not a folder"
+            raise _refuse(root, Path(current), what)
+        if seen is not None:
+            seen.add(current)
+    if not final:
+        return True
     try:
-        os.write(fd, data) if len(data) < (1 << 20) else _write_all(fd, data)
-        os.fsync(fd)
+        info = os.lstat(text)
+    except FileNotFoundError:
+        return False
+    _regular(root, path, info)
+    return True
+
+
+def _regular(root: Path | None, path: Path, info: os.stat_result) -> None:
+    """Refuse anything but a regular file with one name (a hard link planted in a workspace
+    would let a write to it change another file)."""
+    if not stat.S_ISREG(info.st_mode):
+        raise _refuse(root, path, _kind(info.st_mode))
+    if info.st_nlink > 1:
+        raise _refuse(root, path, f"has {info.st_nlink - 1} other hard link(s)")
+
+
+def check_dir(root: Path, folder: Path, seen: set[str] | None = None) -> bool:
+    """Refuse ``folder`` unless it and its parents below ``root`` are real folders; returns
+    whether it exists."""
+    return check(root, folder / "_", final=False, seen=seen)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a regular file"
+    if stat.S_ISFIFO(mode):
+        return "is a FIFO (named pipe), not a regular file"
+    return "is not a regular file"
+
+
+def read_bytes(path: Path, root: Path | None = None,
+               seen: set[str] | None = None) -> bytes | None:
+    """File contents, or None when it does not exist. Links and special files are refused
+    (with ``root``: also links among the folders below the root)."""
+    if root is not None and not check(root, path, final=False, seen=seen):
+        return None
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP: the last component is a symbolic link
+            raise _refuse(root, path, "is a symbolic link") from None
+        if isinstance(exc, (IsADirectoryError, NotADirectoryError)):
+            raise _refuse(root, path, "is not a regular file") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        _regular(root, path, info)
+        chunks = []
+        size = info.st_size
+        while True:
+            chunk = os.read(fd, max(size, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_text(path: Path, root: Path | None = None,
+              seen: set[str] | None = None) -> str | None:
+    """File contents as UTF-8 text, or None when the file does not exist."""
+    data = read_bytes(path, root, seen)
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{_rel(root, path)} is not valid UTF-8 text (byte {exc.start}).") \
+            from None
+
+
+def _mkdirs(folder: Path) -> None:
+    try:
+        os.mkdir(folder)
+    except FileNotFoundError:
+        _mkdirs(folder.parent)
+        os.mkdir(folder)
+    except FileExistsError:
+        pass
+
+
+def _open_dir_or_make(path: Path, flags: int, mode: int = 0o644) -> int:
+    try:
+        return os.open(path, flags, mode)
+    except FileNotFoundError:
+        _mkdirs(path.parent)
+        return os.open(path, flags, mode)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``path``, not synced (see :func:`sync`); the caller holds the project lock.
+
+    A new file is created in place (it is journaled: a crash half-way is redone by recovery).
+    An existing one is replaced atomically, so lock-free readers see the old or the new
+    text: the data goes to ``.{name}.qms-tmp`` (one fixed name) and is renamed over it."""
+    try:
+        fd = os.open(path, _NEW_FLAGS, 0o644)
+    except FileNotFoundError:
+        _mkdirs(path.parent)
+        fd = os.open(path, _NEW_FLAGS, 0o644)
+    except FileExistsError:
+        fd = -1
+    if fd >= 0:
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        return
+    _replace(path, data, 0o644, durable=False)
+
+
+def write_durable(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace ``path`` atomically and durably (temporary file, fsync, rename, fsync of the
+    folder): for the few files written outside a journaled transaction (the token store).
+    ``mode`` is the permission bits of the new file (0o600 for secrets)."""
+    _replace(path, data, mode, durable=True)
+    fsync_dir(path.parent)
+
+
+def _replace(path: Path, data: bytes, mode: int, durable: bool) -> None:
+    tmp = tmp_path(path)
+    with suppress(FileNotFoundError):  # a stale one (or one planted as a hard link) goes
+        os.unlink(tmp)
+    fd = _open_dir_or_make(tmp, _WRITE_FLAGS, mode)
+    try:
+        _write_all(fd, data)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     try:
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # rename never follows a link at the target: it replaces it
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):
+            os.unlink(tmp)
         raise
+
+
+def overwrite(path: Path, data: bytes) -> None:
+    """Write ``path`` in place (no temporary file, no rename; truncated only if it shrinks).
+    Readers may see it half-written, so only for files read under the project lock."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        write_bytes(path, data)
+        return
+    try:
+        info = os.fstat(fd)
+        _regular(None, path, info)
+        _write_all(fd, data)
+        if info.st_size > len(data):
+            os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -30,11 +242,36 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def fsync_dir(folder: Path) -> None:
-    """Make renames and unlinks in ``folder`` durable (a no-op if it no longer exists)."""
+def append_at(path: Path, offset: int, data: bytes) -> None:
+    """Make the file exactly its first ``offset`` bytes plus ``data`` (idempotent append)."""
+    fd = _open_dir_or_make(path, _APPEND_FLAGS)
     try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        _regular(None, path, os.fstat(fd))
+        os.ftruncate(fd, offset)
+        os.lseek(fd, offset, os.SEEK_SET)
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def ends_with_newline(path: Path) -> bool:
+    """True for an empty or missing file or one whose last byte is a newline."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
     except FileNotFoundError:
+        return True
+    try:
+        size = os.fstat(fd).st_size
+        return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    """fsync one file or folder (a no-op if it no longer exists)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except (FileNotFoundError, OSError):
         return
     try:
         os.fsync(fd)
@@ -42,24 +279,25 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def append_at(path: Path, offset: int, data: bytes) -> None:
-    """Make the file exactly its first ``offset`` bytes plus ``data`` (idempotent append)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        os.ftruncate(fd, offset)
-        os.lseek(fd, offset, os.SEEK_SET)
-        _write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def fsync_dir(folder: Path) -> None:
+    """Make renames and unlinks in ``folder`` durable (a no-op if it no longer exists)."""
+    fsync_file(folder)
 
 
-def read_text(path: Path) -> str | None:
-    """File contents as text, or None when the file does not exist."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except UnicodeDecodeError as exc:
-        raise ValidationError(f"{path.name} is not valid UTF-8 text (byte {exc.start}).") from None
+def sync(paths: list[Path]) -> None:
+    """Make the given files (and the folders holding them) durable, in one batch.
+
+    Linux: one ``sync()`` (waits for completion there) flushes every touched file, folder
+    and rename at once, which is cheaper than an fsync per file. Elsewhere ``sync()`` may
+    return early, so each file and folder is fsynced once."""
+    if SYNC_ALL:
+        os.sync()
+        return
+    for path in paths:
+        fsync_file(path)
+    for folder in {p.parent for p in paths}:
+        fsync_file(folder)
+
+
+SYNC_ALL = hasattr(os, "sync") and os.uname().sysname == "Linux"
+

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from qms.errors import ProjectError
-from qms.store import atomic
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -40,17 +39,28 @@ def append_project(tx: Transaction, project: Project, event: str, user: str,
     tx.append_line(project.qms / ".audit" / "project.jsonl", json.dumps(record, ensure_ascii=False))
 
 
-def read(project: Project, doc_id: str) -> list[dict[str, Any]]:
-    text = atomic.read_text(project.audit_path(doc_id)) or ""
+def read(project: Project, doc_id: str,
+         damage: list[str] | None = None) -> list[dict[str, Any]]:
+    """The events of a document's trail. A line that is not a JSON object (e.g. torn by a
+    crash, or edited by hand) raises, or, given ``damage``, is reported there and skipped."""
+    path = project.audit_path(doc_id)
+    text = project.read_text(path) or ""
     events = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            events.append(normalize(json.loads(line)))
+            event = json.loads(line)
         except ValueError:
-            raise ProjectError(
-                f"Audit trail of {doc_id} is damaged at line {n}; it was edited outside qms.")
+            event = None
+        if not isinstance(event, dict):
+            problem = (f"Audit trail of {doc_id} is damaged at line {n} ({project.rel(path)}): "
+                       "not a JSON object; it was edited outside qms or torn by a crash.")
+            if damage is None:
+                raise ProjectError(problem, doc_id=doc_id, path=project.rel(path), line=n)
+            damage.append(problem)
+            continue
+        events.append(normalize(event))
     return events
 
 
@@ -58,7 +68,8 @@ def normalize(event: dict[str, Any]) -> dict[str, Any]:
     """Map the earlier tool's seed schema ``{timestamp, action, details}`` onto ours."""
     if "event" in event:
         return event
-    details = event.get("details") or {}
+    details = event.get("details")
+    details = details if isinstance(details, dict) else {}
     return {"ts": event.get("timestamp", ""), "event": str(event.get("action", "?")).upper(),
             "user": event.get("user", "?"), "version": details.get("version", "?"),
             "comment": details.get("message", "")}

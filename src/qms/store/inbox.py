@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 from qms.domain import workflow
+from qms.errors import ProjectError
+from qms.store import atomic
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 from qms.store import users as users_store
@@ -15,16 +17,23 @@ TASK_RE = re.compile(
     r"pre_approval|post_approval)-v(?P<version>\d+-\d+)\.md$")
 
 
-def list_tasks(project: Project, user: str) -> list[Path]:
+def list_tasks(project: Project, user: str, strict: bool = True) -> list[Path]:
+    """Task files of ``user``. A symlinked inbox or user folder is never listed: refused
+    (``strict``), or taken as empty (sweeps over every inbox: qms never wrote through it)."""
     folder = project.inbox_dir(user)
-    if not folder.is_dir():
+    try:
+        if not atomic.check_dir(project.root, folder):
+            return []
+    except ProjectError:
+        if strict:
+            raise
         return []
     return sorted(p for p in folder.iterdir() if p.suffix == ".md" and not p.name.startswith("."))
 
 
 def doc_tasks(project: Project, user: str, doc_id: str, approval_only: bool = False) -> list[Path]:
     found = []
-    for path in list_tasks(project, user):
+    for path in list_tasks(project, user, strict=False):
         m = TASK_RE.match(path.name)
         if m and m.group("doc_id") == doc_id:
             if approval_only and "approval" not in m.group("workflow"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from qms.store import atomic
+from qms.errors import ProjectError
 from qms.store.project import Project
 
 
@@ -13,9 +13,21 @@ def registry_path(project: Project):
 
 
 def load(project: Project) -> dict[str, dict]:
-    text = atomic.read_text(registry_path(project))
-    data = json.loads(text) if text else {}
-    return data if isinstance(data, dict) else {}
+    path = registry_path(project)
+    text = project.read_text(path)
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        data = exc
+    if not isinstance(data, dict):
+        why = f"not valid JSON ({data})" if isinstance(data, ValueError) else \
+            f"expected a JSON object, found {type(data).__name__}"
+        raise ProjectError(f"The SDLC namespace registry {project.rel(path)} is damaged: {why}. "
+                           "Restore it from version control, or repair it by hand.",
+                           path=project.rel(path))
+    return data
 
 
 def known(project: Project, ns: str) -> bool:

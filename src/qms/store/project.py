@@ -24,7 +24,7 @@ from pathlib import Path
 
 from qms.domain import doctypes
 from qms.errors import ProjectError
-from qms.store import transaction
+from qms.store import atomic, transaction
 from qms.store.transaction import Transaction
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -40,7 +40,7 @@ class Project:
         self.root = root
         self.qms = root / "QMS"
         self.state_dir = root / ".qms"
-        self.journal = self.state_dir / "journal.json"
+        self.journal = self.state_dir / "journal"  # see transaction.write_journal
         self.users_dir = root / ".claude" / "users"
         self.agents_dir = root / ".claude" / "agents"
         self._open_tx: dict[int, Transaction] = {}  # thread id -> its outermost transaction
@@ -54,7 +54,7 @@ class Project:
                 f"No QMS project at {path}: it has no QMS/ folder. "
                 "Run 'qms init' there first, or pass the project root.")
         project = cls(path.resolve())
-        if project.journal.exists():
+        if transaction.pending(project.journal):
             with project.transaction():
                 pass  # entering recovers the interrupted commit
         return project
@@ -83,6 +83,7 @@ class Project:
         """The project lock and one all-or-nothing change set. An operation called inside
         another's transaction (on the same thread) joins it: the outermost one commits, so a
         composite operation (``qualify`` creates, checks in and stores evidence) is atomic."""
+        atomic.check_dir(self.root, self.state_dir)  # .qms/ is a real folder, not a link
         thread = _thread.get_ident()
         joined = self._open_tx.get(thread)
         if joined is not None:
@@ -99,6 +100,11 @@ class Project:
                 del self._open_tx[thread]
         for callback in tx.after_commit:
             callback()
+
+    def read_text(self, path: Path) -> str | None:
+        """A file of this project as text (None if absent); links and special files are
+        refused (:func:`qms.store.atomic.read_text`)."""
+        return atomic.read_text(path, self.root)
 
     # -- document paths --------------------------------------------------------
     def doc_dir(self, doc_id: str) -> Path:

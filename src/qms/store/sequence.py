@@ -26,7 +26,7 @@ def next_id(tx: Transaction, project: Project, type_name: str, parent: str | Non
         # never reuse an ID anything already knows about (e.g. written by another tool)
         if not (tx.exists(project.meta_path(doc_id)) or tx.exists(project.audit_path(doc_id))):
             break
-    tx.write_text(path, f"{last}\n")
+    tx.write_text(path, f"{last}\n", in_place=True)  # read only under the project lock
     return doc_id
 
 

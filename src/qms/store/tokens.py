@@ -149,6 +149,5 @@ def secret_from_env(token_file: str | None = None,
 def save(project: Project, tokens: list[dict[str, Any]]) -> None:
     """Replace the store atomically; the file is created 0600 (only its owner reads it)."""
     file = path(project)
-    atomic.write_bytes(file, json.dumps({"version": 1, "tokens": tokens}, indent=2).encode(),
-                       mode=0o600)
-    atomic.fsync_dir(file.parent)
+    atomic.write_durable(file, json.dumps({"version": 1, "tokens": tokens}, indent=2).encode(),
+                         mode=0o600)

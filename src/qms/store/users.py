@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from qms.domain.permissions import BUILTIN_ADMINS, GROUPS, ADMINISTRATOR
-from qms.errors import NotFound, ValidationError
-from qms.store import atomic, frontmatter
+from qms.errors import NotFound, QMSError, ValidationError
+from qms.store import frontmatter
 from qms.store.project import Project
 
 USER_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")  # \Z: no trailing newline
@@ -27,7 +27,7 @@ def group_of(project: Project, user: str) -> str:
     validate_name(user)
     if user in BUILTIN_ADMINS:
         return ADMINISTRATOR
-    text = atomic.read_text(project.agent_path(user))
+    text = project.read_text(project.agent_path(user))
     if text is None:
         raise NotFound(
             f"Unknown user '{user}'. An administrator can add one with "
@@ -52,9 +52,10 @@ def list_users(project: Project) -> list[tuple[str, str]]:
             if name in BUILTIN_ADMINS or not USER_RE.match(name):
                 continue
             try:
-                group = frontmatter.split(path.read_text(encoding="utf-8"))[0].get("group")
-            except (ValidationError, UnicodeDecodeError):
-                group = None
+                fm = frontmatter.split(project.read_text(path) or "")[0]
+            except QMSError:  # damaged, a link, a FIFO: not a user
+                continue
+            group = fm.get("group") if isinstance(fm, dict) else None
             if group:
                 users.append((name, str(group)))
     return users
