@@ -23,12 +23,13 @@ _MODULES = {
     "workspace": "workspace", "unlock": "unlock", "interact": "interact",
     "user_add": "users", "user_list": "users",
     "namespace_add": "namespaces", "namespace_list": "namespaces",
+    "verify": "verify", "key_rotate": "keys", "key_list": "keys",
 }
 
 # commands the MCP server exposes (never init, user, namespace)
 TOOLS = ("inbox", "workspace", "status", "read", "history", "comments", "create", "checkout",
          "checkin", "cancel", "route", "assign", "review", "approve", "reject", "withdraw",
-         "release", "revert", "close", "fix", "unlock", "interact")
+         "release", "revert", "close", "fix", "unlock", "interact", "verify")
 
 __all__ = [*_MODULES, "TOOLS"]
 

@@ -1,0 +1,461 @@
+"""``qms verify [ID ...]``: check the audit chain, its signatures, content hashes and meta.
+
+What is checked (docs/integrity.md explains what it proves and what it does not):
+
+* the project chain (``QMS/.audit/chain.jsonl``): consecutive ``seq``, every entry linked to
+  the previous one by hash, signatures by known keys introduced before use; the last entry
+  signed by each key is verified (it vouches for every entry before it through the hash
+  links), every signature with ``all_signatures``; a bad one is traced to the first entry
+  that fails;
+* every trail: each chained event links to the previous line, the first one after lines of
+  the earlier tool anchors their hash, and the trail's chained events are exactly the
+  chain's entries for that document, in order, with the same hashes (nothing edited,
+  inserted, removed, reordered, copied or rolled back; no document deleted);
+* content: the document's current text, its effective file and archived versions match
+  the ``content_sha256`` of the events that acted on them;
+* meta: status, version, checkout and owner agree with the state replayed from the trail.
+
+Events of the earlier tool (no chain fields) cannot be checked: they are notes, not findings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from qms.domain import doctypes, integrity
+from qms.operations._shared import Result, authorize
+from qms.store import chain, keys
+from qms.store.project import Project
+
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
+PROJECT = integrity.PROJECT_TRAIL
+
+
+class VerifyResult(Result):
+    clean: bool
+    findings: list[dict]
+    notes: list[str]
+    documents: int
+    events: int
+    chained_events: int
+    legacy_events: int
+    signatures_checked: int
+    keys: list[dict]
+
+    @property
+    def exit_status(self) -> int:
+        """The CLI exits 1 when anything was found."""
+        return 0 if self.clean else 1
+
+    def render(self) -> str:
+        lines = [f"{f['doc_id']}: {f['kind']}: {f['message']}"
+                 + (f" ({f['where']})" if f.get("where") else "") for f in self.findings]
+        lines += [f"note: {n}" for n in self.notes]
+        verdict = "CLEAN" if self.clean else f"{len(self.findings)} finding(s)"
+        lines.append(f"Verified {self.documents} document(s), {self.chained_events} chained "
+                     f"event(s) ({self.legacy_events} legacy), {self.signatures_checked} "
+                     f"signature(s) checked: {verdict}")
+        return "\n".join(lines)
+
+
+class _Check:
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.findings: list[dict] = []
+        self.notes: list[str] = []
+        self.chain_docs: dict[str, list[tuple[int, str]]] = {}
+        self.entries = 0
+        self.signatures = 0
+        self.events = self.chained = self.legacy = 0
+        self.legacy_docs = 0
+
+    def find(self, doc_id: str, kind: str, message: str, where: str = "", **extra: Any) -> None:
+        self.findings.append({"doc_id": doc_id, "kind": kind, "message": message,
+                              "where": where, **extra})
+
+
+def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
+           all_signatures: bool = False) -> VerifyResult:
+    authorize(project, user, "verify")
+    check = _Check(project)
+    wanted = None
+    if doc_ids:
+        wanted = {d if d.lower() == PROJECT else doctypes.normalize_id(d) for d in doc_ids}
+    key_events = _project_key_events(project)
+    keyring = _keyring(check, key_events)
+    _check_chain(check, keyring, key_events, all_signatures)
+    docs = _all_docs(project) | set(check.chain_docs)
+    if wanted is not None:
+        for doc_id in sorted(wanted - docs):
+            check.find(doc_id, "missing", "no such document, audit trail or chain entry")
+        docs &= wanted
+    for doc_id in sorted(docs):
+        _check_doc(check, doc_id)
+    if check.legacy:
+        check.notes.append(
+            f"{check.legacy} event(s) in {check.legacy_docs} trail(s) were written by the "
+            "earlier tool without chain fields; they cannot be verified (a trail's first "
+            "chained event anchors the hash of its earlier lines).")
+    for key_id, info in keyring.items():
+        check.notes.append(f"key {key_id} introduced at seq {info['seq']} by "
+                           f"{info['user']} ({info['how']})")
+    return VerifyResult(
+        clean=not check.findings, findings=check.findings, notes=check.notes,
+        documents=len(docs), events=check.events, chained_events=check.chained,
+        legacy_events=check.legacy, signatures_checked=check.signatures,
+        keys=[{"key_id": k, **v} for k, v in keyring.items()])
+
+
+# -- keys ------------------------------------------------------------------------------
+def _project_key_events(project: Project) -> list[dict]:
+    data = _read_bytes(chain.project_trail(project)) or b""
+    found = []
+    for line in integrity.lines_of(data):
+        if b'"KEY_' not in line:
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # reported with the project trail
+        if isinstance(event, dict) and event.get("event") in ("KEY_CREATE", "KEY_ROTATE") \
+                and integrity.is_chained(event):
+            found.append(event)
+    return found
+
+
+def _keyring(check: _Check, key_events: list[dict]) -> dict[str, dict]:
+    """key_id -> {seq, user, how, public_key} for every key the chain introduces; the public
+    key files in QMS/.keys must agree with it."""
+    files = keys.public_keys(check.project)
+    ring: dict[str, dict] = {}
+    for e in key_events:
+        key_id = str(e.get("key_id"))
+        if e["event"] == "KEY_CREATE" and ring:
+            check.find(PROJECT, "key", f"a second first key {key_id} was created at seq "
+                       f"{e['seq']}", "QMS/.audit/project.jsonl")
+        how = "first key" if e["event"] == "KEY_CREATE" else (
+            f"rotated from {e.get('previous_key_id')}, vouched for by it" if e.get("endorsed")
+            else "started without the previous key")
+        ring[key_id] = {"seq": e["seq"], "user": e.get("user"), "how": how,
+                        "public_key": e.get("public_key"), "endorsed": bool(e.get("endorsed")),
+                        "event": e["event"], "previous_key_id": e.get("previous_key_id")}
+        record = files.get(key_id)
+        if record is None:
+            check.find(PROJECT, "key", f"public key file of key {key_id} is missing",
+                       f"QMS/.keys/{key_id}.pub")
+        elif record.get("public_key") != e.get("public_key"):
+            check.find(PROJECT, "key", f"public key file of key {key_id} does not match the "
+                       "key recorded in the audit chain", f"QMS/.keys/{key_id}.pub")
+    return ring
+
+
+# -- the project chain -------------------------------------------------------------------
+def _check_chain(check: _Check, ring: dict[str, dict], key_events: list[dict],
+                 all_signatures: bool) -> None:
+    where = "QMS/.audit/chain.jsonl"
+    data = _read_bytes(chain.chain_path(check.project))
+    if data is None:
+        return
+    lines = integrity.lines_of(data)
+    entries: list[dict] = []
+    prev_hash: str | None = None
+    prev_doc = PROJECT
+    for n, line in enumerate(lines, 1):
+        try:
+            entry = json.loads(line)
+            seq, doc_id, event_sha = entry["seq"], str(entry["doc_id"]), entry["event_sha256"]
+        except (ValueError, KeyError, TypeError):
+            check.find(prev_doc, "chain", f"chain line {n} is damaged (edited outside qms)",
+                       f"{where}:{n}")
+            entries.append({})
+            prev_hash = integrity.sha256_bytes(line)
+            continue
+        if seq != n:
+            check.find(doc_id, "chain", f"chain entry {n} has seq {seq}: entries were "
+                       "inserted, removed or reordered", f"{where}:{n}")
+        if entry.get("prev_sha256") != prev_hash:
+            check.find(prev_doc, "chain", f"chain entry {n} ({doc_id}) does not link to the "
+                       f"entry before it (seq {n - 1}, {prev_doc}): that entry was changed, "
+                       "removed or reordered", f"{where}:{n - 1}")
+        check.chain_docs.setdefault(doc_id, []).append((seq, event_sha))
+        entries.append(entry)
+        prev_hash = integrity.sha256_bytes(line)
+        prev_doc = doc_id
+    check.entries = len(entries)
+    _check_signatures(check, entries, ring, all_signatures, where)
+
+
+def _check_signatures(check: _Check, entries: list[dict], ring: dict[str, dict],
+                      all_signatures: bool, where: str) -> None:
+    verifiers: dict[str, Any] = {}
+
+    def valid(entry: dict) -> bool:
+        key_id = entry.get("key_id")
+        info = ring.get(key_id)
+        if info is None or not isinstance(info.get("public_key"), str):
+            return False
+        if key_id not in verifiers:
+            try:
+                verifiers[key_id] = keys.verifier(info["public_key"])
+            except ValueError:
+                verifiers[key_id] = lambda sig, msg: False
+        check.signatures += 1
+        message = integrity.chain_message(entry["seq"], str(entry["doc_id"]),
+                                          entry["event_sha256"], entry.get("prev_sha256"),
+                                          str(key_id))
+        return isinstance(entry.get("sig"), str) and verifiers[key_id](entry["sig"], message)
+
+    run_start = 0
+    for i, entry in enumerate(entries):
+        if not entry:
+            continue
+        key_id = entry.get("key_id")
+        info = ring.get(key_id)
+        if info is None:
+            check.find(str(entry["doc_id"]), "signature", f"chain entry {entry['seq']} is "
+                       f"signed by unknown key {key_id}", f"{where}:{i + 1}")
+        elif entry["seq"] < info["seq"] or (entry["seq"] == info["seq"] and info["endorsed"]):
+            check.find(str(entry["doc_id"]), "signature", f"chain entry {entry['seq']} is "
+                       f"signed by key {key_id}, introduced only at seq {info['seq']}",
+                       f"{where}:{i + 1}")
+        last_of_run = i + 1 == len(entries) or entries[i + 1].get("key_id") != key_id
+        if all_signatures or last_of_run:
+            if not valid(entry):
+                bad = entry
+                if not all_signatures:  # trace the run to its first bad signature
+                    bad = next((e for e in entries[run_start:i + 1] if e and not valid(e)),
+                               entry)
+                check.find(str(bad["doc_id"]), "signature",
+                           f"chain entry {bad['seq']} does not carry a valid signature of "
+                           f"key {bad.get('key_id')}: it was forged or changed without the key",
+                           f"{where}:{bad['seq']}")
+        if last_of_run:
+            run_start = i + 1
+    for key_id, info in ring.items():
+        if info["event"] == "KEY_ROTATE" and not info["endorsed"]:
+            check.find(PROJECT, "key_unendorsed",
+                       f"key {key_id} was started at seq {info['seq']} by {info['user']} "
+                       "without the previous key: events from then on rest only on that "
+                       "person's word (check it against git history)", "QMS/.audit/project.jsonl")
+
+
+# -- documents ---------------------------------------------------------------------------
+def _all_docs(project: Project) -> set[str]:
+    found = {PROJECT} if chain.project_trail(project).exists() else set()
+    for base, suffix in ((project.qms / ".meta", ".json"), (project.qms / ".audit", ".jsonl")):
+        try:
+            folders = [e for e in os.scandir(base) if e.is_dir() and not e.name.startswith(".")]
+        except FileNotFoundError:
+            continue
+        for folder in folders:
+            for entry in os.scandir(folder.path):
+                name = entry.name
+                if name.endswith(suffix) and not name.startswith(".") \
+                        and not name.endswith(".source" + suffix):
+                    found.add(name[:-len(suffix)])
+    return found
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _trail_path(project: Project, doc_id: str) -> Path:
+    return chain.project_trail(project) if doc_id == PROJECT else project.audit_path(doc_id)
+
+
+def _check_doc(check: _Check, doc_id: str) -> None:
+    project = check.project
+    try:
+        trail = _trail_path(project, doc_id)
+    except Exception:  # not a valid document ID (e.g. a stray file name)
+        check.find(doc_id, "unknown", "a file or chain entry names an invalid document ID")
+        return
+    where = project.rel(trail)
+    data = _read_bytes(trail)
+    expected = check.chain_docs.get(doc_id, [])
+    if data is None:
+        if expected:
+            check.find(doc_id, "missing", f"the audit trail is gone but the chain has "
+                       f"{len(expected)} event(s) of this document (deleted or rolled back)",
+                       where)
+        if doc_id != PROJECT and project.meta_path(doc_id).exists():
+            check.find(doc_id, "meta", "metadata without an audit trail", where)
+        return
+    events = _check_trail(check, doc_id, data, where, expected)
+    if doc_id != PROJECT and events is not None:
+        _check_state(check, doc_id, events)
+
+
+def _check_trail(check: _Check, doc_id: str, data: bytes, where: str,
+                 expected: list[tuple[int, str]]) -> list[dict] | None:
+    lines = integrity.lines_of(data)
+    events: list[dict] = []
+    got: list[tuple[int, str]] = []
+    prev: str | None = None
+    seen_chained = False
+    legacy = 0
+    damaged = False
+    for n, line in enumerate(lines, 1):
+        line_sha = integrity.sha256_bytes(line)
+        try:
+            event = json.loads(line)
+            if not isinstance(event, dict):
+                raise ValueError
+        except ValueError:
+            check.find(doc_id, "damaged", f"line {n} is not a JSON event (edited outside qms)",
+                       f"{where}:{n}")
+            damaged = True
+            prev = line_sha
+            continue
+        if integrity.is_chained(event):
+            if event.get("prev_sha256") != prev:
+                check.find(doc_id, "trail", f"event {n} ({event.get('event')}, seq "
+                           f"{event.get('seq')}) does not link to the line before it: events "
+                           "were edited, inserted, removed or reordered", f"{where}:{n}")
+            if not seen_chained and n > 1:
+                if event.get("prefix_sha256") != integrity.prefix_sha256(lines[:n - 1]):
+                    check.find(doc_id, "legacy_prefix", "the events written by the earlier "
+                               "tool were changed after this trail's first chained event "
+                               "anchored them", f"{where}:1-{n - 1}")
+            seen_chained = True
+            got.append((event["seq"], line_sha))
+            check.chained += 1
+        else:
+            if seen_chained:
+                check.find(doc_id, "trail", f"event {n} has no chain fields but follows chained "
+                           "events: it was added outside qms", f"{where}:{n}")
+            legacy += 1
+        events.append(event)
+        prev = line_sha
+    check.events += len(events)
+    if legacy:
+        check.legacy += legacy
+        check.legacy_docs += 1
+    _compare_with_chain(check, doc_id, got, expected, where)
+    return None if damaged else events
+
+
+def _compare_with_chain(check: _Check, doc_id: str, got: list[tuple[int, str]],
+                        expected: list[tuple[int, str]], where: str) -> None:
+    if got == expected:
+        return
+    chain_hash = dict(expected)
+    for seq, sha in got:
+        if seq not in chain_hash:
+            check.find(doc_id, "not_in_chain", f"event seq {seq} is not in the project chain "
+                       "for this document: forged, copied or replayed", where)
+        elif chain_hash[seq] != sha:
+            check.find(doc_id, "changed", f"event seq {seq} differs from the hash the chain "
+                       "recorded: it was edited", where)
+    have = {seq for seq, _ in got}
+    missing = [seq for seq, _ in expected if seq not in have]
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        check.find(doc_id, "missing", f"{len(missing)} event(s) recorded in the chain are not "
+                   f"in the trail (seq {shown}): removed, or the document was rolled back",
+                   where)
+    order = [seq for seq, _ in got if seq in chain_hash]
+    if order != sorted(order) or len(set(order)) != len(order):
+        check.find(doc_id, "order", "events are out of order or repeated", where)
+
+
+def _check_state(check: _Check, doc_id: str, events: list[dict]) -> None:
+    project = check.project
+    chained = [e for e in events if integrity.is_chained(e)]
+    meta_text = _read_bytes(project.meta_path(doc_id))
+    if meta_text is None:
+        if events and events[-1].get("event") != "CANCEL":
+            check.find(doc_id, "meta", "metadata is missing but the trail does not end with "
+                       "CANCEL (deleted)", project.rel(project.meta_path(doc_id)))
+        return
+    try:
+        meta = json.loads(meta_text)
+        if not isinstance(meta, dict):
+            raise ValueError
+    except ValueError:
+        check.find(doc_id, "meta", "metadata is not valid JSON",
+                   project.rel(project.meta_path(doc_id)))
+        return
+    if not chained:
+        return
+    _check_replay(check, doc_id, meta, events)
+    _check_content(check, doc_id, meta, events)
+
+
+def _check_replay(check: _Check, doc_id: str, meta: dict, events: list[dict]) -> None:
+    state = integrity.replay(events, meta.get("doc_type") or doctypes.type_of(doc_id))
+    reliable = {"version": integrity.is_chained(events[-1])}
+    setters = [e for e in events if e.get("event") in ("STATUS_CHANGE", "CREATE", "CANCEL")]
+    reliable["status"] = bool(setters) and integrity.is_chained(setters[-1])
+    reliable["checked_out"] = reliable["responsible_user"] = all(
+        integrity.is_chained(e) for e in events)
+    where = check.project.rel(check.project.meta_path(doc_id))
+    for key, ok in reliable.items():
+        if ok and key in state and state[key] != meta.get(key):
+            check.find(doc_id, "meta", f"{key} is {meta.get(key)!r} but the audit trail says "
+                       f"{state[key]!r}", where, field=key)
+
+
+def _check_content(check: _Check, doc_id: str, meta: dict, events: list[dict]) -> None:
+    project = check.project
+    hashed = [e for e in events if integrity.is_chained(e) and e.get("content_sha256")]
+    if not hashed:
+        return
+    draft_path, eff_path = project.draft_path(doc_id), project.effective_path(doc_id)
+    draft, effective = _read_bytes(draft_path), _read_bytes(eff_path)
+
+    # the effective file: the text in force when the document last became EFFECTIVE/CLOSED
+    eff_hash = last_hash = None
+    for e in events:
+        if not integrity.is_chained(e):
+            continue
+        if e.get("content_sha256"):
+            last_hash = e["content_sha256"]
+            if e.get("event") in integrity.EFFECTIVE_BOUND:
+                eff_hash = last_hash
+        elif e.get("event") == "STATUS_CHANGE" and e.get("to_status") in ("EFFECTIVE", "CLOSED"):
+            eff_hash = last_hash
+    if effective is not None and eff_hash and integrity.sha256_bytes(effective) != eff_hash:
+        check.find(doc_id, "content", "the effective file is not the text that was approved "
+                   "or closed", project.rel(eff_path))
+    # the current text (when nobody has it checked out): the last text acted on
+    current, path = (draft, draft_path) if draft is not None else (effective, eff_path)
+    if current is not None and not meta.get("checked_out") and path is draft_path \
+            and integrity.sha256_bytes(current) != hashed[-1]["content_sha256"]:
+        check.find(doc_id, "content", f"the draft is not the text of the last "
+                   f"{hashed[-1]['event']} (v{hashed[-1].get('version')})", project.rel(path))
+    # archived versions: the last text acted on at that version (when all of it is chained)
+    first_at: dict[str, dict] = {}
+    last_at: dict[str, str] = {}
+    for e in events:
+        first_at.setdefault(e.get("version"), e)
+    for e in hashed:
+        last_at[e.get("version")] = e["content_sha256"]
+    required = set()  # versions the tool archived in the same transaction as the event
+    for e in hashed:
+        if e.get("event") in ("EFFECTIVE", "RETIRE", "CHECKOUT") and e.get("from_version"):
+            required.add(e["from_version"])
+        if e.get("event") == "RETIRE":
+            required.add(e.get("version"))
+    for version, sha in last_at.items():
+        if not integrity.is_chained(first_at[version]):
+            continue
+        path = project.archive_path(doc_id, version)
+        text = _read_bytes(path)
+        if text is None:
+            if version in required:
+                check.find(doc_id, "content", f"archived version {version} is missing",
+                           project.rel(path))
+        elif integrity.sha256_bytes(text) != sha:
+            check.find(doc_id, "content", f"archived version {version} is not the text that "
+                       "was acted on at that version", project.rel(path))
