@@ -708,6 +708,8 @@ def test_project_level_changes_are_audited(q):
     q.ok("lead", "namespace", "add", "web")
     log = q.root / "QMS" / ".audit" / "project.jsonl"
     events = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [e["event"] for e in events] == ["INIT", "USER_ADD", "NAMESPACE_ADD"]
+    # the project's first signing key is created (and audited) before anything is seeded
+    assert [e["event"] for e in events] == ["KEY_CREATE", "INIT", "USER_ADD", "NAMESPACE_ADD"]
+    events = events[1:]
     assert events[1]["user"] == "lead" and events[1]["name"] == "ini"
     assert events[2]["namespace"] == "WEB" and all("ts" in e for e in events)
