@@ -298,6 +298,9 @@ def check_consistent(root: Path) -> dict[str, dict]:
     assert all(d["doc_id"] in metas for d in ws)
     for doc_id in metas:
         assert ops.status(project, "qa", doc_id=doc_id).status == metas[doc_id]["status"]
+    # the signed audit chain agrees with every trail, text and meta (REQ-INTEG-008)
+    verified = ops.verify(project, "qa", all_signatures=True)
+    assert verified.clean, verified.findings
     return metas
 
 

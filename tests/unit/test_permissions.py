@@ -12,8 +12,9 @@ pytestmark = [pytest.mark.req("REQ-SEC-001"), pytest.mark.req("REQ-SEC-002")]
 ADMIN, INIT, QUAL, REV = "administrator", "initiator", "quality", "reviewer"
 AUTHORING = ["create", "checkout", "checkin", "route", "release", "revert", "close",
              "withdraw", "cancel", "interact"]
-QUERIES = ["read", "status", "history", "comments", "inbox", "workspace", "namespace_list"]
-ADMIN_ONLY = ["fix", "unlock", "user_add", "user_list", "namespace_add"]
+QUERIES = ["read", "status", "history", "comments", "inbox", "workspace", "namespace_list",
+           "verify", "key_list"]
+ADMIN_ONLY = ["fix", "unlock", "user_add", "user_list", "namespace_add", "key_rotate"]
 
 EXPECTED = {
     **{c: {ADMIN, INIT} for c in AUTHORING},
