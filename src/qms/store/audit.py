@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from qms.domain import integrity
 from qms.errors import ProjectError
-from qms.store import atomic, chain, users
+from qms.store import atomic, users
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -34,6 +33,9 @@ def append(tx: Transaction, project: Project, doc_id: str, event: str, user: str
     ``content`` is the exact text the event acts on: its SHA-256 is recorded as
     ``content_sha256``. Signature events (review, approve, reject, close, checkin) also
     record ``meaning`` and ``signer_name`` (21 CFR 11.50)."""
+    from qms.domain import integrity  # deferred: read commands never hash or sign
+    from qms.store import chain
+
     record = {"ts": now_ts(), "event": event, "user": user, "version": version, **extra}
     meaning = integrity.meaning_of(event, extra.get("outcome"))
     if meaning:
@@ -47,6 +49,9 @@ def append(tx: Transaction, project: Project, doc_id: str, event: str, user: str
 def append_project(tx: Transaction, project: Project, event: str, user: str,
                    **extra: Any) -> None:
     """Project-level changes (users, namespaces, init) go to ``QMS/.audit/project.jsonl``."""
+    from qms.domain import integrity
+    from qms.store import chain
+
     record = {"ts": now_ts(), "event": event, "user": user, **extra}
     chain.record(tx, project, chain.project_trail(project), integrity.PROJECT_TRAIL, record)
 
