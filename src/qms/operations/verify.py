@@ -20,11 +20,15 @@ Events of the earlier tool (no chain fields) cannot be checked: they are notes, 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import json.scanner
 import os
+import re
 from pathlib import Path
 
 from qms.domain import doctypes, integrity
+from qms.errors import QMSError
 from qms.operations._shared import Result, authorize
 from qms.store import chain, keys
 from qms.store.project import Project
@@ -34,6 +38,36 @@ if TYPE_CHECKING:
     from typing import Any
 
 PROJECT = integrity.PROJECT_TRAIL
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner, minus loads' wrappers
+
+
+# a chain line exactly as qms writes it (anything else goes through the JSON parser)
+_ENTRY_RE = re.compile(rb'\{"seq": ([1-9][0-9]*), "doc_id": "([A-Za-z0-9_-]+)", '
+                       rb'"event_sha256": "([0-9a-f]{64})", "prev_sha256": (?:"([0-9a-f]{64})"|null), '
+                       rb'"key_id": "([0-9a-f]+)", "sig": "([0-9a-f]+)"\}')
+PARALLEL_FROM = 2000  # documents; below this a second process costs more than it saves
+
+
+def _entry(line: bytes) -> Any:
+    m = _ENTRY_RE.fullmatch(line)
+    if m is None:
+        return _parse(line)
+    prev = m[4]
+    return {"seq": int(m[1]), "doc_id": m[2].decode(), "event_sha256": m[3].decode(),
+            "prev_sha256": prev.decode() if prev else None, "key_id": m[5].decode(),
+            "sig": m[6].decode()}
+
+
+def _parse(line: bytes) -> Any:
+    """One JSON line (bytes) -> its value; ValueError if it is not exactly one JSON value."""
+    try:
+        text = line.decode("utf-8")
+        value, end = _SCAN(text, 0)
+    except (StopIteration, UnicodeDecodeError):
+        raise ValueError("not JSON") from None
+    if end != len(text) and text[end:].strip():
+        raise ValueError("trailing data")
+    return value
 
 
 class VerifyResult(Result):
@@ -74,6 +108,19 @@ class _Check:
         self.events = self.chained = self.legacy = 0
         self.legacy_docs = 0
 
+    def files(self, doc_id: str) -> dict[str, str]:
+        """The document's file paths (as strings: built once per document, the check
+        touches them many times)."""
+        p = self.project
+        if doc_id == PROJECT:
+            return {"trail": str(chain.project_trail(p))}
+        return {"trail": str(p.audit_path(doc_id)), "meta": str(p.meta_path(doc_id)),
+                "draft": str(p.draft_path(doc_id)), "effective": str(p.effective_path(doc_id)),
+                "archive": str(p.archive_path(doc_id, "{v}"))}
+
+    def rel(self, path: str) -> str:
+        return self.project.rel(Path(path))
+
     def find(self, doc_id: str, kind: str, message: str, where: str = "", **extra: Any) -> None:
         self.findings.append({"doc_id": doc_id, "kind": kind, "message": message,
                               "where": where, **extra})
@@ -94,8 +141,7 @@ def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
         for doc_id in sorted(wanted - docs):
             check.find(doc_id, "missing", "no such document, audit trail or chain entry")
         docs &= wanted
-    for doc_id in sorted(docs):
-        _check_doc(check, doc_id)
+    _check_docs(check, sorted(docs))
     if check.legacy:
         check.notes.append(
             f"{check.legacy} event(s) in {check.legacy_docs} trail(s) were written by the "
@@ -119,7 +165,7 @@ def _project_key_events(project: Project) -> list[dict]:
         if b'"KEY_' not in line:
             continue
         try:
-            event = json.loads(line)
+            event = _parse(line)
         except ValueError:
             continue  # reported with the project trail
         if isinstance(event, dict) and event.get("event") in ("KEY_CREATE", "KEY_ROTATE") \
@@ -167,7 +213,7 @@ def _check_chain(check: _Check, ring: dict[str, dict], key_events: list[dict],
     prev_doc = PROJECT
     for n, line in enumerate(lines, 1):
         try:
-            entry = json.loads(line)
+            entry = _entry(line)
             seq, doc_id, event_sha = entry["seq"], str(entry["doc_id"]), entry["event_sha256"]
         except (ValueError, KeyError, TypeError):
             check.find(prev_doc, "chain", f"chain line {n} is damaged (edited outside qms)",
@@ -184,7 +230,7 @@ def _check_chain(check: _Check, ring: dict[str, dict], key_events: list[dict],
                        "removed or reordered", f"{where}:{n - 1}")
         check.chain_docs.setdefault(doc_id, []).append((seq, event_sha))
         entries.append(entry)
-        prev_hash = integrity.sha256_bytes(line)
+        prev_hash = hashlib.sha256(line).hexdigest()
         prev_doc = doc_id
     check.entries = len(entries)
     _check_signatures(check, entries, ring, all_signatures, where)
@@ -245,6 +291,45 @@ def _check_signatures(check: _Check, entries: list[dict], ring: dict[str, dict],
 
 
 # -- documents ---------------------------------------------------------------------------
+_COUNTERS = ("events", "chained", "legacy", "legacy_docs")
+
+
+def _check_docs(check: _Check, doc_ids: list[str]) -> None:
+    """Check every document; a large project is split with one more process per CPU
+    (started with spawn, which is safe in the multi-threaded MCP server)."""
+    workers = min(os.cpu_count() or 1, 4) - 1
+    if workers < 1 or len(doc_ids) < PARALLEL_FROM:
+        for doc_id in doc_ids:
+            _check_doc(check, doc_id)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = -(-len(doc_ids) // (workers + 1))
+    chunks = [doc_ids[i:i + size] for i in range(0, len(doc_ids), size)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_check_chunk, str(check.project.root), chunk,
+                               {d: check.chain_docs.get(d, []) for d in chunk})
+                   for chunk in chunks[1:]]
+        for doc_id in chunks[0]:
+            _check_doc(check, doc_id)
+        for future in futures:
+            findings, counters = future.result()
+            check.findings += findings
+            for name, value in zip(_COUNTERS, counters):
+                setattr(check, name, getattr(check, name) + value)
+
+
+def _check_chunk(root: str, doc_ids: list[str],
+                 chain_docs: dict[str, list]) -> tuple[list[dict], list[int]]:
+    """Worker: check some documents against their chain entries."""
+    check = _Check(Project(Path(root)))
+    check.chain_docs = chain_docs
+    for doc_id in doc_ids:
+        _check_doc(check, doc_id)
+    return check.findings, [getattr(check, name) for name in _COUNTERS]
+
+
 def _all_docs(project: Project) -> set[str]:
     found = {PROJECT} if chain.project_trail(project).exists() else set()
     for base, suffix in ((project.qms / ".meta", ".json"), (project.qms / ".audit", ".jsonl")):
@@ -261,39 +346,41 @@ def _all_docs(project: Project) -> set[str]:
     return found
 
 
-def _read_bytes(path: Path) -> bytes | None:
+def _read_bytes(path: Path | str) -> bytes | None:
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        fd = os.open(path, os.O_RDONLY)
     except (FileNotFoundError, NotADirectoryError):
         return None
-
-
-def _trail_path(project: Project, doc_id: str) -> Path:
-    return chain.project_trail(project) if doc_id == PROJECT else project.audit_path(doc_id)
+    try:
+        size = os.fstat(fd).st_size
+        chunks = [os.read(fd, max(size, 1) + 1)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, 1 << 20))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _check_doc(check: _Check, doc_id: str) -> None:
-    project = check.project
     try:
-        trail = _trail_path(project, doc_id)
-    except Exception:  # not a valid document ID (e.g. a stray file name)
+        files = check.files(doc_id)
+    except QMSError:  # not a valid document ID (e.g. a stray file name)
         check.find(doc_id, "unknown", "a file or chain entry names an invalid document ID")
         return
-    where = project.rel(trail)
-    data = _read_bytes(trail)
+    where = check.rel(files["trail"])
+    data = _read_bytes(files["trail"])
     expected = check.chain_docs.get(doc_id, [])
     if data is None:
         if expected:
             check.find(doc_id, "missing", f"the audit trail is gone but the chain has "
                        f"{len(expected)} event(s) of this document (deleted or rolled back)",
                        where)
-        if doc_id != PROJECT and project.meta_path(doc_id).exists():
+        if doc_id != PROJECT and os.path.exists(files["meta"]):
             check.find(doc_id, "meta", "metadata without an audit trail", where)
         return
     events = _check_trail(check, doc_id, data, where, expected)
     if doc_id != PROJECT and events is not None:
-        _check_state(check, doc_id, events)
+        _check_state(check, doc_id, files, events)
 
 
 def _check_trail(check: _Check, doc_id: str, data: bytes, where: str,
@@ -308,7 +395,7 @@ def _check_trail(check: _Check, doc_id: str, data: bytes, where: str,
     for n, line in enumerate(lines, 1):
         line_sha = integrity.sha256_bytes(line)
         try:
-            event = json.loads(line)
+            event = _parse(line)
             if not isinstance(event, dict):
                 raise ValueError
         except ValueError:
@@ -369,49 +456,49 @@ def _compare_with_chain(check: _Check, doc_id: str, got: list[tuple[int, str]],
         check.find(doc_id, "order", "events are out of order or repeated", where)
 
 
-def _check_state(check: _Check, doc_id: str, events: list[dict]) -> None:
-    project = check.project
+def _check_state(check: _Check, doc_id: str, files: dict[str, str],
+                 events: list[dict]) -> None:
     chained = [e for e in events if integrity.is_chained(e)]
-    meta_text = _read_bytes(project.meta_path(doc_id))
+    meta_text = _read_bytes(files["meta"])
     if meta_text is None:
         if events and events[-1].get("event") != "CANCEL":
             check.find(doc_id, "meta", "metadata is missing but the trail does not end with "
-                       "CANCEL (deleted)", project.rel(project.meta_path(doc_id)))
+                       "CANCEL (deleted)", check.rel(files["meta"]))
         return
     try:
-        meta = json.loads(meta_text)
+        meta = _parse(meta_text)
         if not isinstance(meta, dict):
             raise ValueError
     except ValueError:
-        check.find(doc_id, "meta", "metadata is not valid JSON",
-                   project.rel(project.meta_path(doc_id)))
+        check.find(doc_id, "meta", "metadata is not valid JSON", check.rel(files["meta"]))
         return
     if not chained:
         return
-    _check_replay(check, doc_id, meta, events)
-    _check_content(check, doc_id, meta, events)
+    _check_replay(check, doc_id, files, meta, events)
+    _check_content(check, doc_id, files, meta, events)
 
 
-def _check_replay(check: _Check, doc_id: str, meta: dict, events: list[dict]) -> None:
+def _check_replay(check: _Check, doc_id: str, files: dict[str, str], meta: dict,
+                  events: list[dict]) -> None:
     state = integrity.replay(events, meta.get("doc_type") or doctypes.type_of(doc_id))
     reliable = {"version": integrity.is_chained(events[-1])}
     setters = [e for e in events if e.get("event") in ("STATUS_CHANGE", "CREATE", "CANCEL")]
     reliable["status"] = bool(setters) and integrity.is_chained(setters[-1])
     reliable["checked_out"] = reliable["responsible_user"] = all(
         integrity.is_chained(e) for e in events)
-    where = check.project.rel(check.project.meta_path(doc_id))
+    where = check.rel(files["meta"])
     for key, ok in reliable.items():
         if ok and key in state and state[key] != meta.get(key):
             check.find(doc_id, "meta", f"{key} is {meta.get(key)!r} but the audit trail says "
                        f"{state[key]!r}", where, field=key)
 
 
-def _check_content(check: _Check, doc_id: str, meta: dict, events: list[dict]) -> None:
-    project = check.project
+def _check_content(check: _Check, doc_id: str, files: dict[str, str], meta: dict,
+                   events: list[dict]) -> None:
     hashed = [e for e in events if integrity.is_chained(e) and e.get("content_sha256")]
     if not hashed:
         return
-    draft_path, eff_path = project.draft_path(doc_id), project.effective_path(doc_id)
+    draft_path, eff_path = files["draft"], files["effective"]
     draft, effective = _read_bytes(draft_path), _read_bytes(eff_path)
 
     # the effective file: the text in force when the document last became EFFECTIVE/CLOSED
@@ -427,13 +514,13 @@ def _check_content(check: _Check, doc_id: str, meta: dict, events: list[dict]) -
             eff_hash = last_hash
     if effective is not None and eff_hash and integrity.sha256_bytes(effective) != eff_hash:
         check.find(doc_id, "content", "the effective file is not the text that was approved "
-                   "or closed", project.rel(eff_path))
+                   "or closed", check.rel(eff_path))
     # the current text (when nobody has it checked out): the last text acted on
     current, path = (draft, draft_path) if draft is not None else (effective, eff_path)
     if current is not None and not meta.get("checked_out") and path is draft_path \
             and integrity.sha256_bytes(current) != hashed[-1]["content_sha256"]:
         check.find(doc_id, "content", f"the draft is not the text of the last "
-                   f"{hashed[-1]['event']} (v{hashed[-1].get('version')})", project.rel(path))
+                   f"{hashed[-1]['event']} (v{hashed[-1].get('version')})", check.rel(path))
     # archived versions: the last text acted on at that version (when all of it is chained)
     first_at: dict[str, dict] = {}
     last_at: dict[str, str] = {}
@@ -450,12 +537,12 @@ def _check_content(check: _Check, doc_id: str, meta: dict, events: list[dict]) -
     for version, sha in last_at.items():
         if not integrity.is_chained(first_at[version]):
             continue
-        path = project.archive_path(doc_id, version)
+        path = files["archive"].replace("{v}", str(version))
         text = _read_bytes(path)
         if text is None:
             if version in required:
                 check.find(doc_id, "content", f"archived version {version} is missing",
-                           project.rel(path))
+                           check.rel(path))
         elif integrity.sha256_bytes(text) != sha:
             check.find(doc_id, "content", f"archived version {version} is not the text that "
-                       "was acted on at that version", project.rel(path))
+                       "was acted on at that version", check.rel(path))
