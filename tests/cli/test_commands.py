@@ -319,7 +319,9 @@ def test_create_refusals(q):
 def test_read_variants(q):
     doc = q.effective_sop()
     eff = q.ok("tu", "read", doc)
-    assert eff.out.rstrip("\n") == q.effective(doc).read_text().rstrip("\n")
+    # the effective text, then its signature manifestation block (REQ-SIG-002)
+    text = q.effective(doc).read_text().rstrip("\n")
+    assert eff.out.startswith(text) and "Electronic signatures" in eff.out[len(text):]
     q.fail("tu", "read", doc, "--draft", match="no draft")
     assert q.ok("tu", "read", doc, "--version", "0.1").out.rstrip("\n") == \
         q.archive(doc, "0.1").read_text().rstrip("\n")
@@ -329,7 +331,8 @@ def test_read_variants(q):
     q.fail("tu", "read", doc, "--version", "latest", match="Invalid version")
     q.fail("tu", "read", doc, "--version", "1.0", "--draft", match="either")
     res = q.json("tu", "read", doc)["result"]
-    assert set(res) == {"doc_id", "version", "source", "content"} and res["version"] == "1.0"
+    assert set(res) == {"doc_id", "version", "source", "content", "signatures"}
+    assert res["version"] == "1.0" and res["content"] == q.effective(doc).read_text()
     q.fail("tu", "read", "SOP-099", match="not found")
     cr = q.create("CR")
     assert "CR-001" in q.ok("qa", "read", cr).out  # no effective version: the draft

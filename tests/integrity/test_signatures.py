@@ -24,6 +24,7 @@ def verify(q, *ids: str) -> dict:
 
 
 @req("REQ-SIG-001")
+@req("REQ-SIG-002")
 @req("REQ-INTEG-003")
 def test_signature_records_bind_signer_meaning_time_and_text(q):
     q.ok("lead", "user", "--add", "rev", "--group", "reviewer")
