@@ -183,7 +183,11 @@ def main() -> int:
     ap.add_argument("--ab-runs", type=int, default=21, help="create/status A/B rounds")
     ap.add_argument("--baseline-ref", default="d1f9e54",
                     help="commit before the integrity work (for B)")
-    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the generated projects")
+    ap.add_argument("--reuse", metavar="DIR", help="verify this project (e.g. a kept 'big' "
+                    "one) instead of generating one")
+    ap.add_argument("--skip", choices=["verify", "ab"], action="append", default=[],
+                    help="leave out part A (verify) or B (A/B of create/status)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="qms-bench-verify-"))
     ENV["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
@@ -192,22 +196,26 @@ def main() -> int:
     try:
         from qms.operations.init import init
 
-        root = tmp / "big"
-        root.mkdir()
-        init(root, yes=True)
-        t0 = time.perf_counter()
-        populate(root, args.docs)
-        print(f"python {sys.version.split()[0]}; {os.cpu_count()} CPUs; generated "
-              f"{args.docs} documents in {time.perf_counter() - t0:.1f} s ({tmp})\n")
-        median, full, result = bench_verify(root, args.runs)
-        ok &= median < 10 and result["clean"]
-        print(f"A. qms verify, {result['documents']} documents, {result['chained_events']} "
-              f"chained events ({args.runs} runs, median)")
-        print(f"   verify                  {median:7.2f} s   target < 10 s  "
-              f"{'OK' if median < 10 and result['clean'] else 'MISSED'}  "
-              f"(clean={result['clean']}, {result['signatures_checked']} signature(s))")
-        print(f"   verify --all-signatures {full:7.2f} s   (informational)\n")
-        ab = bench_overhead(tmp, args.baseline_ref, args.ab_runs)
+        print(f"python {sys.version.split()[0]}; {os.cpu_count()} CPUs; load average "
+              f"{os.getloadavg()[0]:.1f}")
+        if "verify" not in args.skip:
+            root = Path(args.reuse) if args.reuse else tmp / "big"
+            if not args.reuse:
+                root.mkdir()
+                init(root, yes=True)
+                t0 = time.perf_counter()
+                populate(root, args.docs)
+                print(f"generated {args.docs} documents in {time.perf_counter() - t0:.1f} s "
+                      f"({root})")
+            median, full, result = bench_verify(root, args.runs)
+            ok &= median < 10 and result["clean"]
+            print(f"\nA. qms verify, {result['documents']} documents, "
+                  f"{result['chained_events']} chained events ({args.runs} runs, median)")
+            print(f"   verify                  {median:7.2f} s   target < 10 s  "
+                  f"{'OK' if median < 10 and result['clean'] else 'MISSED'}  "
+                  f"(clean={result['clean']}, {result['signatures_checked']} signature(s))")
+            print(f"   verify --all-signatures {full:7.2f} s   (informational)\n")
+        ab = None if "ab" in args.skip else bench_overhead(tmp, args.baseline_ref, args.ab_runs)
         if ab:
             print(f"B. added cost vs {args.baseline_ref} ({args.ab_runs} interleaved runs, "
                   "median)")

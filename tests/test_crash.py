@@ -312,6 +312,7 @@ def last_logged(log: Path) -> str | None:
 
 
 # -- tests -----------------------------------------------------------------------------------
+@pytest.mark.req("REQ-INTEG-008")
 def test_random_kills_always_recover_consistent(tmp_path):
     root = make_project(tmp_path / "proj")
     script = tmp_path / "driver.py"
@@ -379,6 +380,7 @@ SCENARIOS = [
 ]
 
 
+@pytest.mark.req("REQ-INTEG-008")
 @pytest.mark.parametrize("op,user,target,extra,expected", SCENARIOS,
                          ids=[s[0] for s in SCENARIOS])
 def test_kill_at_every_step_of_a_commit(tmp_path, op, user, target, extra, expected):

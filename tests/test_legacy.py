@@ -339,7 +339,7 @@ def test_untouched_files_are_byte_identical_after_work(legacy, cli):
     for rel in set(after) - set(before):
         assert any(doc in rel for doc in touched_docs) or rel.startswith(
             ("QMS/.meta/.seq/", ".claude/users/", "QMS/.keys/", ".qms/")) or rel in (
-            "QMS/.audit/chain.jsonl", "QMS/.audit/project.jsonl"), rel
+            "QMS/.audit/chain.jsonl", "QMS/.audit/project.jsonl", "QMS/.audit/legacy.json"), rel
 
 
 def test_read_only_commands_change_nothing(legacy, cli):

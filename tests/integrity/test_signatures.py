@@ -151,6 +151,26 @@ def test_legacy_project_verifies_clean_and_its_prefix_is_anchored(cli, legacy):
         ("SOP-001", "legacy_prefix")]
 
 
+@req("REQ-INTEG-005")
+def test_legacy_trails_are_recorded_when_the_first_key_is_made(cli, legacy):
+    """Adoption (the first change, which makes the first key) records the hash of every
+    trail of the earlier tool: changing one not yet touched, deleting one, or fabricating a
+    new unchained trail is then a finding."""
+    assert cli(legacy, "--user", "claude", "checkout", "SOP-001").code == 0
+    anchor = json.loads((legacy / "QMS/.audit/legacy.json").read_text())
+    assert "SOP-002" in anchor and "CR-091" in anchor
+    path = legacy / "QMS/.audit/SOP/SOP-002.jsonl"
+    path.write_text(path.read_text().replace('"user": "', '"user": "x', 1))
+    (legacy / "QMS/.audit/CR/CR-043.jsonl").unlink()
+    (legacy / "QMS/.audit/SOP/SOP-050.jsonl").write_text(
+        '{"ts": "2026-01-01T00:00:00+00:00", "event": "CREATE", "user": "claude", '
+        '"version": "1.0"}\n')
+    run = cli(legacy, "--json", "--user", "qa", "verify")
+    assert run.code == 1
+    found = {(f["doc_id"], f["kind"]) for f in run.json["result"]["findings"]}
+    assert {("SOP-002", "legacy_prefix"), ("CR-043", "missing"), ("SOP-050", "legacy")} <= found
+
+
 @req("REQ-INTEG-006")
 def test_verify_is_an_mcp_tool_and_an_operation():
     from qms import operations as ops

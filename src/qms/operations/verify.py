@@ -107,6 +107,7 @@ class _Check:
         self.signatures = 0
         self.events = self.chained = self.legacy = 0
         self.legacy_docs = 0
+        self.anchor: dict[str, str] | None = None
 
     def files(self, doc_id: str) -> dict[str, str]:
         """The document's file paths (as strings: built once per document, the check
@@ -136,7 +137,8 @@ def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
     key_events = _project_key_events(project)
     keyring = _keyring(check, key_events)
     _check_chain(check, keyring, key_events, all_signatures)
-    docs = _all_docs(project) | set(check.chain_docs)
+    check.anchor = _legacy_anchor(check, key_events)
+    docs = _all_docs(project) | set(check.chain_docs) | set(check.anchor or ())
     if wanted is not None:
         for doc_id in sorted(wanted - docs):
             check.find(doc_id, "missing", "no such document, audit trail or chain entry")
@@ -145,8 +147,10 @@ def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
     if check.legacy:
         check.notes.append(
             f"{check.legacy} event(s) in {check.legacy_docs} trail(s) were written by the "
-            "earlier tool without chain fields; they cannot be verified (a trail's first "
-            "chained event anchors the hash of its earlier lines).")
+            "earlier tool without chain fields; their content cannot be verified" + (
+                ", but they are exactly the lines that were there when this project's first "
+                "signing key was made." if check.anchor is not None else
+                " (the project has no signing key yet)."))
     for key_id, info in keyring.items():
         check.notes.append(f"key {key_id} introduced at seq {info['seq']} by "
                            f"{info['user']} ({info['how']})")
@@ -155,6 +159,27 @@ def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
         documents=len(docs), events=check.events, chained_events=check.chained,
         legacy_events=check.legacy, signatures_checked=check.signatures,
         keys=[{"key_id": k, **v} for k, v in keyring.items()])
+
+
+# -- legacy trails -----------------------------------------------------------------------
+def _legacy_anchor(check: _Check, key_events: list[dict]) -> dict[str, str] | None:
+    """doc_id -> hash of its trail's lines when the project's first key was made (None:
+    no key yet, so nothing is anchored)."""
+    first = next((e for e in key_events if e.get("event") == "KEY_CREATE"), None)
+    if first is None or "legacy_sha256" not in first:
+        return None
+    path = chain.legacy_path(check.project)
+    data = _read_bytes(path)
+    where = check.rel(str(path))
+    if data is None or integrity.sha256_bytes(data) != first["legacy_sha256"]:
+        check.find(PROJECT, "legacy_anchor", "the record of the earlier tool's trails made "
+                   "with the first key is missing or changed", where)
+        return {}
+    try:
+        anchor = _parse(data)
+    except ValueError:
+        anchor = None
+    return anchor if isinstance(anchor, dict) else {}
 
 
 # -- keys ------------------------------------------------------------------------------
@@ -308,8 +333,11 @@ def _check_docs(check: _Check, doc_ids: list[str]) -> None:
     size = -(-len(doc_ids) // (workers + 1))
     chunks = [doc_ids[i:i + size] for i in range(0, len(doc_ids), size)]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        anchor = check.anchor
         futures = [pool.submit(_check_chunk, str(check.project.root), chunk,
-                               {d: check.chain_docs.get(d, []) for d in chunk})
+                               {d: check.chain_docs.get(d, []) for d in chunk},
+                               None if anchor is None else
+                               {d: anchor[d] for d in chunk if d in anchor})
                    for chunk in chunks[1:]]
         for doc_id in chunks[0]:
             _check_doc(check, doc_id)
@@ -320,29 +348,30 @@ def _check_docs(check: _Check, doc_ids: list[str]) -> None:
                 setattr(check, name, getattr(check, name) + value)
 
 
-def _check_chunk(root: str, doc_ids: list[str],
-                 chain_docs: dict[str, list]) -> tuple[list[dict], list[int]]:
+def _check_chunk(root: str, doc_ids: list[str], chain_docs: dict[str, list],
+                 anchor: dict[str, str] | None) -> tuple[list[dict], list[int]]:
     """Worker: check some documents against their chain entries."""
     check = _Check(Project(Path(root)))
-    check.chain_docs = chain_docs
+    check.chain_docs, check.anchor = chain_docs, anchor
     for doc_id in doc_ids:
         _check_doc(check, doc_id)
     return check.findings, [getattr(check, name) for name in _COUNTERS]
 
 
 def _all_docs(project: Project) -> set[str]:
-    found = {PROJECT} if chain.project_trail(project).exists() else set()
-    for base, suffix in ((project.qms / ".meta", ".json"), (project.qms / ".audit", ".jsonl")):
-        try:
-            folders = [e for e in os.scandir(base) if e.is_dir() and not e.name.startswith(".")]
-        except FileNotFoundError:
-            continue
-        for folder in folders:
-            for entry in os.scandir(folder.path):
-                name = entry.name
-                if name.endswith(suffix) and not name.startswith(".") \
-                        and not name.endswith(".source" + suffix):
-                    found.add(name[:-len(suffix)])
+    """Every document with a trail or a meta file."""
+    found = set(chain.trails(project))
+    try:
+        folders = [e for e in os.scandir(project.qms / ".meta")
+                   if e.is_dir() and not e.name.startswith(".")]
+    except FileNotFoundError:
+        return found
+    for folder in folders:
+        for entry in os.scandir(folder.path):
+            name = entry.name
+            if name.endswith(".json") and not name.startswith(".") \
+                    and not name.endswith(".source.json"):
+                found.add(name[:-5])
     return found
 
 
@@ -375,6 +404,9 @@ def _check_doc(check: _Check, doc_id: str) -> None:
             check.find(doc_id, "missing", f"the audit trail is gone but the chain has "
                        f"{len(expected)} event(s) of this document (deleted or rolled back)",
                        where)
+        elif check.anchor and doc_id in check.anchor:
+            check.find(doc_id, "missing", "the trail of the earlier tool recorded with the "
+                       "project's first signing key is gone (deleted)", where)
         if doc_id != PROJECT and os.path.exists(files["meta"]):
             check.find(doc_id, "meta", "metadata without an audit trail", where)
         return
@@ -391,7 +423,8 @@ def _check_trail(check: _Check, doc_id: str, data: bytes, where: str,
     prev: str | None = None
     seen_chained = False
     legacy = 0
-    damaged = False
+    prefix = len(lines)  # lines before the first chained event
+    damaged = flagged = False
     for n, line in enumerate(lines, 1):
         line_sha = integrity.sha256_bytes(line)
         try:
@@ -409,11 +442,13 @@ def _check_trail(check: _Check, doc_id: str, data: bytes, where: str,
                 check.find(doc_id, "trail", f"event {n} ({event.get('event')}, seq "
                            f"{event.get('seq')}) does not link to the line before it: events "
                            "were edited, inserted, removed or reordered", f"{where}:{n}")
-            if not seen_chained and n > 1:
-                if event.get("prefix_sha256") != integrity.prefix_sha256(lines[:n - 1]):
+            if not seen_chained:
+                prefix = n - 1
+                if n > 1 and event.get("prefix_sha256") != integrity.prefix_sha256(lines[:n - 1]):
                     check.find(doc_id, "legacy_prefix", "the events written by the earlier "
                                "tool were changed after this trail's first chained event "
                                "anchored them", f"{where}:1-{n - 1}")
+                    flagged = True
             seen_chained = True
             got.append((event["seq"], line_sha))
             check.chained += 1
@@ -428,8 +463,22 @@ def _check_trail(check: _Check, doc_id: str, data: bytes, where: str,
     if legacy:
         check.legacy += legacy
         check.legacy_docs += 1
+    if prefix and check.anchor is not None and not flagged:
+        _check_anchored(check, doc_id, lines[:prefix], where)
     _compare_with_chain(check, doc_id, got, expected, where)
     return None if damaged else events
+
+
+def _check_anchored(check: _Check, doc_id: str, prefix: list[bytes], where: str) -> None:
+    """Lines of the earlier tool must be exactly those there when the first key was made."""
+    known = check.anchor.get(doc_id)
+    if known is None:
+        check.find(doc_id, "legacy", f"{len(prefix)} line(s) without chain fields that were "
+                   "not there when the project's first signing key was made: written outside "
+                   "qms", f"{where}:1-{len(prefix)}")
+    elif integrity.prefix_sha256(prefix) != known:
+        check.find(doc_id, "legacy_prefix", "the events written by the earlier tool changed "
+                   "after the project's first signing key recorded them", f"{where}:1-{len(prefix)}")
 
 
 def _compare_with_chain(check: _Check, doc_id: str, got: list[tuple[int, str]],

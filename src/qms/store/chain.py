@@ -41,6 +41,28 @@ def project_trail(project: Project) -> Path:
     return project.qms / ".audit" / "project.jsonl"
 
 
+def legacy_path(project: Project) -> Path:
+    return project.qms / ".audit" / "legacy.json"
+
+
+def trails(project: Project) -> dict[str, Path]:
+    """doc_id -> audit trail, for every trail on disk (``project`` for project.jsonl)."""
+    found = {integrity.PROJECT_TRAIL: project_trail(project)} \
+        if project_trail(project).is_file() else {}
+    base = project.qms / ".audit"
+    try:
+        folders = [e for e in os.scandir(base) if e.is_dir() and not e.name.startswith(".")]
+    except FileNotFoundError:
+        return found
+    for folder in folders:
+        for entry in os.scandir(folder.path):
+            name = entry.name
+            if name.endswith(".jsonl") and not name.startswith(".") \
+                    and not name.endswith(".source.jsonl"):
+                found[name[:-6]] = Path(entry.path)
+    return found
+
+
 class _State:
     """What one transaction knows about the chain heads (on disk + its own appends)."""
 
@@ -104,12 +126,18 @@ def _signer(tx: Transaction, project: Project, state: _State, user: str,
             "active key), so no change can be recorded. Copy the key from the original "
             "machine (.qms/keys/, mode 0600), or have an administrator start a new one: "
             "qms --user lead key rotate --without-previous-key (verify will report it).")
-    # a project that never had a key (new, or written by the earlier tool): its first key
+    # a project that never had a key (new, or written by the earlier tool): its first key,
+    # and the hash of every trail the earlier tool left, so none can change or appear later
+    anchor = {doc_id: integrity.prefix_sha256(integrity.lines_of(path.read_bytes()))
+              for doc_id, path in sorted(trails(project).items())}
+    anchor_text = json.dumps(anchor, indent=0, sort_keys=True) + "\n"
+    tx.write_text(legacy_path(project), anchor_text)
     signer, public_hex = keys.new_key(tx, project, user, ts)
     state.signer = signer
     record(tx, project, project_trail(project), integrity.PROJECT_TRAIL,
            {"ts": ts, "event": "KEY_CREATE", "user": user, "key_id": signer.key_id,
             "algorithm": keys.ALGORITHM, "public_key": public_hex,
+            "legacy_trails": len(anchor), "legacy_sha256": integrity.sha256_text(anchor_text),
             "comment": "first signing key of this project"})
     return signer
 

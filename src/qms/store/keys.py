@@ -75,11 +75,23 @@ def active_signer(project: Project, tx: Transaction) -> Signer | None:
             return None
         except (ValueError, UnicodeDecodeError):
             raise ProjectError(f"The signing key {project.rel(path)} is damaged.") from None
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-        signer = Signer(key_id, Ed25519PrivateKey.from_private_bytes(seed))
+        signer = Signer(key_id, _private_key(seed))
         _LOADED[path] = signer
     return signer
+
+
+def _private_key(seed: bytes) -> Any:
+    """The Ed25519 private key, loaded through cryptography's Rust binding directly: the
+    public module (``...asymmetric.ed25519``) costs about three times as much to import, on
+    every mutating command, and yields the same key object."""
+    try:
+        from cryptography.hazmat.bindings._rust import openssl
+
+        return openssl.ed25519.from_private_bytes(seed)
+    except (ImportError, AttributeError):  # a cryptography without that binding
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        return Ed25519PrivateKey.from_private_bytes(seed)
 
 
 def new_key(tx: Transaction, project: Project, user: str, ts: str) -> tuple[Signer, str]:
