@@ -176,3 +176,36 @@ def test_verify_is_an_mcp_tool_and_an_operation():
     from qms import operations as ops
 
     assert "verify" in ops.TOOLS and callable(ops.verify)
+
+
+@req("REQ-INTEG-006")
+def test_verify_during_writes_sees_only_whole_commits(project):
+    """verify holds the project lock: a writer racing it never shows a half-applied
+    commit (a trail line whose chain line is not written yet)."""
+    import threading
+
+    from qms import operations as ops
+    from qms.store.project import Project
+
+    p = Project.open(project)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            while not stop.is_set():
+                doc = ops.create(p, "claude", doc_type="CR", title="racing").doc_id
+                ops.route(p, "claude", doc_id=doc, route_type="review")
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for _ in range(6):
+            result = ops.verify(p, "qa")
+            assert result.clean, result.findings
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert not errors and ops.verify(p, "qa", all_signatures=True).clean

@@ -30,7 +30,7 @@ from pathlib import Path
 from qms.domain import doctypes, integrity
 from qms.errors import QMSError
 from qms.operations._shared import Result, authorize
-from qms.store import chain, keys
+from qms.store import chain, keys, transaction
 from qms.store.project import Project
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -103,7 +103,6 @@ class _Check:
         self.findings: list[dict] = []
         self.notes: list[str] = []
         self.chain_docs: dict[str, list[tuple[int, str]]] = {}
-        self.entries = 0
         self.signatures = 0
         self.events = self.chained = self.legacy = 0
         self.legacy_docs = 0
@@ -130,6 +129,21 @@ class _Check:
 def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
            all_signatures: bool = False) -> VerifyResult:
     authorize(project, user, "verify")
+    # hold the project lock so no commit is half-applied while we read; a read-only copy
+    # (e.g. the container's mount: nobody can write it) is read as it is
+    lock = transaction.project_lock(project.state_dir / "lock")
+    try:
+        lock.__enter__()
+    except OSError:
+        lock = None
+    try:
+        return _verify(project, doc_ids, all_signatures)
+    finally:
+        if lock is not None:
+            lock.__exit__(None, None, None)
+
+
+def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool) -> VerifyResult:
     check = _Check(project)
     wanted = None
     if doc_ids:
@@ -257,7 +271,6 @@ def _check_chain(check: _Check, ring: dict[str, dict], key_events: list[dict],
         entries.append(entry)
         prev_hash = hashlib.sha256(line).hexdigest()
         prev_doc = doc_id
-    check.entries = len(entries)
     _check_signatures(check, entries, ring, all_signatures, where)
 
 
