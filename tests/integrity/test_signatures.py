@@ -209,3 +209,23 @@ def test_verify_during_writes_sees_only_whole_commits(project):
         stop.set()
         thread.join(timeout=60)
     assert not errors and ops.verify(p, "qa", all_signatures=True).clean
+
+
+def test_verify_file_paths_agree_with_the_project_layout(project):
+    import importlib
+
+    from qms.store.project import Project
+
+    verify_module = importlib.import_module("qms.operations.verify")
+    p = Project(project)
+    check = verify_module._Check(p)
+    for doc_id in ("SOP-001", "CR-001", "CR-001-VAR-002", "CR-001-ADD-001-VR-001",
+                   "TEMPLATE-CR", "SDLC-QMS-RS", "INV-003"):
+        files = check.files(doc_id)
+        assert files["trail"] == str(p.audit_path(doc_id))
+        assert files["meta"] == str(p.meta_path(doc_id))
+        assert files["draft"] == str(p.draft_path(doc_id))
+        assert files["effective"] == str(p.effective_path(doc_id))
+        assert files["archive"].replace("{v}", "1.2") == str(p.archive_path(doc_id, "1.2"))
+    assert check.files("project")["trail"] == str(p.qms / ".audit" / "project.jsonl")
+    assert check.rel(str(p.qms / "SOP" / "SOP-001.md")) == "QMS/SOP/SOP-001.md"

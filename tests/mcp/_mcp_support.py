@@ -97,7 +97,8 @@ async def lifecycle(client_for: Callable[[str], Client], title: str = "Fix X") -
 
 async def remaining_tools(client: Client) -> None:
     """Exercise every tool the lifecycle does not: workspace, inbox, assign, withdraw, cancel,
-    unlock, reject, interact, revert, fix (one trusted session acting as several users)."""
+    unlock, reject, interact, revert, fix, verify (one trusted session acting as several
+    users)."""
     async def status(doc_id: str) -> str:
         return (await ok(client, "qms_status", user="lead", doc_id=doc_id))["status"]
 
@@ -130,3 +131,6 @@ async def remaining_tools(client: Client) -> None:
     await ok(client, "qms_revert", user="claude", doc_id=c, reason="One more step")
     assert await status(c) == "IN_EXECUTION"
     await ok(client, "qms_fix", user="lead", doc_id="SOP-001")
+    verified = await ok(client, "qms_verify", user="qa")  # REQ-INTEG-006: the MCP tool
+    assert verified["clean"] is True and verified["findings"] == [], verified
+    assert (await ok(client, "qms_verify", user="qa", doc_ids=[c]))["documents"] == 1

@@ -42,20 +42,21 @@ _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner, minus lo
 
 
 # a chain line exactly as qms writes it (anything else goes through the JSON parser)
-_ENTRY_RE = re.compile(rb'\{"seq": ([1-9][0-9]*), "doc_id": "([A-Za-z0-9_-]+)", '
-                       rb'"event_sha256": "([0-9a-f]{64})", "prev_sha256": (?:"([0-9a-f]{64})"|null), '
-                       rb'"key_id": "([0-9a-f]+)", "sig": "([0-9a-f]+)"\}')
+_ENTRY_RE = re.compile(r'\{"seq": ([1-9][0-9]*), "doc_id": "([A-Za-z0-9_-]+)", '
+                       r'"event_sha256": "([0-9a-f]{64})", "prev_sha256": (?:"([0-9a-f]{64})"|null), '
+                       r'"key_id": "([0-9a-f]+)", "sig": "([0-9a-f]+)"\}')
 PARALLEL_FROM = 2000  # documents; below this a second process costs more than it saves
 
 
 def _entry(line: bytes) -> Any:
-    m = _ENTRY_RE.fullmatch(line)
+    try:
+        m = _ENTRY_RE.fullmatch(line.decode("ascii"))
+    except UnicodeDecodeError:
+        m = None
     if m is None:
         return _parse(line)
-    prev = m[4]
-    return {"seq": int(m[1]), "doc_id": m[2].decode(), "event_sha256": m[3].decode(),
-            "prev_sha256": prev.decode() if prev else None, "key_id": m[5].decode(),
-            "sig": m[6].decode()}
+    return {"seq": int(m[1]), "doc_id": m[2], "event_sha256": m[3], "prev_sha256": m[4],
+            "key_id": m[5], "sig": m[6]}
 
 
 def _parse(line: bytes) -> Any:
@@ -109,17 +110,22 @@ class _Check:
         self.anchor: dict[str, str] | None = None
 
     def files(self, doc_id: str) -> dict[str, str]:
-        """The document's file paths (as strings: built once per document, the check
-        touches them many times)."""
-        p = self.project
+        """The document's file paths as strings: the layout of ``Project.*_path``
+        (store/project.py; a test checks they agree), without building Path objects in a
+        loop that runs for every document."""
+        q = str(self.project.qms)
         if doc_id == PROJECT:
-            return {"trail": str(chain.project_trail(p))}
-        return {"trail": str(p.audit_path(doc_id)), "meta": str(p.meta_path(doc_id)),
-                "draft": str(p.draft_path(doc_id)), "effective": str(p.effective_path(doc_id)),
-                "archive": str(p.archive_path(doc_id, "{v}"))}
+            return {"trail": f"{q}/.audit/project.jsonl"}
+        kind, folder = doctypes.type_of(doc_id), doctypes.folder_of(doc_id)
+        return {"trail": f"{q}/.audit/{kind}/{doc_id}.jsonl",
+                "meta": f"{q}/.meta/{kind}/{doc_id}.json",
+                "draft": f"{q}/{folder}/{doc_id}-draft.md",
+                "effective": f"{q}/{folder}/{doc_id}.md",
+                "archive": f"{q}/.archive/{folder}/{doc_id}-v{{v}}.md"}
 
     def rel(self, path: str) -> str:
-        return self.project.rel(Path(path))
+        root = str(self.project.root) + os.sep
+        return path[len(root):] if path.startswith(root) else path
 
     def find(self, doc_id: str, kind: str, message: str, where: str = "", **extra: Any) -> None:
         self.findings.append({"doc_id": doc_id, "kind": kind, "message": message,
@@ -395,10 +401,13 @@ def _read_bytes(path: Path | str) -> bytes | None:
         return None
     try:
         size = os.fstat(fd).st_size
-        chunks = [os.read(fd, max(size, 1) + 1)]
-        while chunks[-1]:
-            chunks.append(os.read(fd, 1 << 20))
-        return b"".join(chunks)
+        data = os.read(fd, size + 1)
+        if len(data) <= size:  # short read, or the file grew: read to the end
+            chunks = [data]
+            while chunks[-1]:
+                chunks.append(os.read(fd, 1 << 20))
+            data = b"".join(chunks)
+        return data
     finally:
         os.close(fd)
 
