@@ -307,9 +307,12 @@ def _check_signatures(check: _Check, entries: list[dict], ring: dict[str, dict],
         key_id = entry.get("key_id")
         info = ring.get(key_id)
         if info is None:
-            check.find(str(entry["doc_id"]), "signature", f"chain entry {entry['seq']} is "
-                       f"signed by unknown key {key_id}", f"{where}:{i + 1}")
-        elif entry["seq"] < info["seq"] or (entry["seq"] == info["seq"] and info["endorsed"]):
+            if i == run_start:  # once per run of entries naming that key
+                check.find(str(entry["doc_id"]), "signature", f"chain entry {entry['seq']} "
+                           f"(and those after it up to the next key) is signed by unknown key "
+                           f"{key_id}", f"{where}:{i + 1}")
+        elif i == run_start and (entry["seq"] < info["seq"]
+                                 or (entry["seq"] == info["seq"] and info["endorsed"])):
             check.find(str(entry["doc_id"]), "signature", f"chain entry {entry['seq']} is "
                        f"signed by key {key_id}, introduced only at seq {info['seq']}",
                        f"{where}:{i + 1}")
