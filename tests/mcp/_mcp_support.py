@@ -20,7 +20,7 @@ EXPOSED = {
     "qms_inbox", "qms_workspace", "qms_status", "qms_read", "qms_history", "qms_comments",
     "qms_create", "qms_checkout", "qms_checkin", "qms_cancel", "qms_route", "qms_assign",
     "qms_review", "qms_approve", "qms_reject", "qms_withdraw", "qms_release", "qms_revert",
-    "qms_close", "qms_fix", "qms_unlock", "qms_interact",
+    "qms_close", "qms_fix", "qms_unlock", "qms_interact", "qms_verify",
 }
 
 
