@@ -175,9 +175,10 @@ def _chained(line: bytes) -> bool:
 
 
 def last_line(path: Path) -> bytes | None:
-    """The last non-blank line of a file, read from its end (None: no file or no lines)."""
+    """The last non-blank line of a file, read from its end (None: no file or no lines).
+    A symlink planted in its place is refused (OSError), never followed."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         return None
     try:
