@@ -7,7 +7,13 @@ to check it. See docs/integrity.md for the format and what it proves.
 
 from __future__ import annotations
 
-import hashlib
+try:  # the small built-in SHA-256: importing hashlib loads OpenSSL's libcrypto, ~4 ms on
+    from _sha256 import sha256 as _sha256  # every mutating command (CPython <= 3.11)
+except ImportError:  # pragma: no cover - depends on the interpreter
+    try:
+        from _sha2 import sha256 as _sha256  # CPython >= 3.12
+    except ImportError:
+        from hashlib import sha256 as _sha256
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
@@ -30,11 +36,11 @@ _RELEASED = frozenset({"EFFECTIVE", "CLOSED", "RETIRED"})  # no owner, not check
 
 
 def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return _sha256(data).hexdigest()
 
 
 def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _sha256(text.encode("utf-8")).hexdigest()
 
 
 def lines_of(data: bytes) -> list[bytes]:
@@ -45,7 +51,7 @@ def lines_of(data: bytes) -> list[bytes]:
 def prefix_sha256(lines: list[bytes]) -> str:
     """Hash of a trail's lines before an event: each line plus ``\\n`` (so a missing final
     newline in a file written by the earlier tool does not matter)."""
-    h = hashlib.sha256()
+    h = _sha256()
     for line in lines:
         h.update(line)
         h.update(b"\n")

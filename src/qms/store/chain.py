@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import weakref
 from pathlib import Path
 
 from qms.domain import integrity
@@ -73,15 +72,19 @@ class _State:
         self.signer: keys.Signer | None = None
 
 
-_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def _state(tx: Transaction) -> _State:
+    """The chain state of a transaction, kept on it (it lives exactly as long)."""
+    state = getattr(tx, "_qms_chain", None)
+    if state is None:
+        state = _State()
+        tx._qms_chain = state
+    return state
 
 
 def record(tx: Transaction, project: Project, trail: Path, doc_id: str,
            event: dict[str, Any]) -> dict[str, Any]:
     """Chain, sign and stage one event (a dict without chain fields); returns it as written."""
-    state = _STATES.get(tx)
-    if state is None:
-        state = _STATES[tx] = _State()
+    state = _state(tx)
     if state.signer is None:
         state.signer = _signer(tx, project, state, event.get("user") or "system",
                                event.get("ts") or "")
@@ -146,9 +149,7 @@ def rotate(tx: Transaction, project: Project, user: str, ts: str,
            without_previous: bool) -> tuple[str, str | None]:
     """Start a new key. The rotation event is signed by the previous key (which so vouches
     for the new one) unless ``without_previous``. Returns (new key_id, previous key_id)."""
-    state = _STATES.get(tx)
-    if state is None:
-        state = _STATES[tx] = _State()
+    state = _state(tx)
     previous = keys.active_signer(project, tx)
     if previous is None and not without_previous:
         raise ProjectError(
