@@ -75,6 +75,16 @@ def _one(tx, project, i, audit, frontmatter, meta_store, integrity) -> None:
     def move(a, b, version):
         ev("STATUS_CHANGE", version, from_status=a, to_status=b)
 
+    def review_and_approve(phase, version, approved):  # e.g. ("PRE", "0.1", "1.0")
+        ev("REVIEW", version, content=text, outcome="RECOMMEND", comment="ok")
+        move(f"IN_{phase}_REVIEW", f"{phase}_REVIEWED", version)
+        move(f"{phase}_REVIEWED", f"IN_{phase}_APPROVAL", version)
+        ev("ROUTE_APPROVAL", version, content=text, assignees=["qa"],
+           approval_type=f"{phase}_APPROVAL")
+        ev("APPROVE", version, content=text)
+        tx.write_text(project.archive_path(doc_id, version), text)
+        move(f"IN_{phase}_APPROVAL", f"{phase}_APPROVED", approved)
+
     ev("CREATE", "0.1", content=text, title=f"Change {i}")
     ev("CHECKOUT", "0.1")
     ev("CHECKIN", "0.1", content=text)
@@ -89,13 +99,7 @@ def _one(tx, project, i, audit, frontmatter, meta_store, integrity) -> None:
         tx.write_text(path, text)
         meta_store.save(tx, project, meta)
         return
-    ev("REVIEW", "0.1", content=text, outcome="RECOMMEND", comment="ok")
-    move("IN_PRE_REVIEW", "PRE_REVIEWED", "0.1")
-    move("PRE_REVIEWED", "IN_PRE_APPROVAL", "0.1")
-    ev("ROUTE_APPROVAL", "0.1", content=text, assignees=["qa"], approval_type="PRE_APPROVAL")
-    ev("APPROVE", "0.1", content=text)
-    tx.write_text(project.archive_path(doc_id, "0.1"), text)
-    move("IN_PRE_APPROVAL", "PRE_APPROVED", "1.0")
+    review_and_approve("PRE", "0.1", "1.0")
     ev("RELEASE", "1.0", content=text)
     move("PRE_APPROVED", "IN_EXECUTION", "1.0")
     meta.update(version="1.0", execution_phase="post_release")
@@ -106,13 +110,7 @@ def _one(tx, project, i, audit, frontmatter, meta_store, integrity) -> None:
         return
     move("IN_EXECUTION", "IN_POST_REVIEW", "1.0")
     ev("ROUTE_REVIEW", "1.0", content=text, assignees=["qa"], review_type="POST_REVIEW")
-    ev("REVIEW", "1.0", content=text, outcome="RECOMMEND", comment="ok")
-    move("IN_POST_REVIEW", "POST_REVIEWED", "1.0")
-    move("POST_REVIEWED", "IN_POST_APPROVAL", "1.0")
-    ev("ROUTE_APPROVAL", "1.0", content=text, assignees=["qa"], approval_type="POST_APPROVAL")
-    ev("APPROVE", "1.0", content=text)
-    tx.write_text(project.archive_path(doc_id, "1.0"), text)
-    move("IN_POST_APPROVAL", "POST_APPROVED", "2.0")
+    review_and_approve("POST", "1.0", "2.0")
     closed = frontmatter.minimal(text)
     ev("CLOSE", "2.0", content=closed)
     move("POST_APPROVED", "CLOSED", "2.0")

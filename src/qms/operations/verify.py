@@ -382,19 +382,7 @@ def _check_chunk(root: str, doc_ids: list[str], chain_docs: dict[str, list],
 
 def _all_docs(project: Project) -> set[str]:
     """Every document with a trail or a meta file."""
-    found = set(chain.trails(project))
-    try:
-        folders = [e for e in os.scandir(project.qms / ".meta")
-                   if e.is_dir() and not e.name.startswith(".")]
-    except FileNotFoundError:
-        return found
-    for folder in folders:
-        for entry in os.scandir(folder.path):
-            name = entry.name
-            if name.endswith(".json") and not name.startswith(".") \
-                    and not name.endswith(".source.json"):
-                found.add(name[:-5])
-    return found
+    return set(chain.trails(project)) | set(chain.doc_files(project.qms / ".meta", ".json"))
 
 
 def _read_bytes(path: Path | str) -> bytes | None:

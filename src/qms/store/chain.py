@@ -48,7 +48,14 @@ def trails(project: Project) -> dict[str, Path]:
     """doc_id -> audit trail, for every trail on disk (``project`` for project.jsonl)."""
     found = {integrity.PROJECT_TRAIL: project_trail(project)} \
         if project_trail(project).is_file() else {}
-    base = project.qms / ".audit"
+    found.update(doc_files(project.qms / ".audit", ".jsonl"))
+    return found
+
+
+def doc_files(base: Path, suffix: str) -> dict[str, Path]:
+    """doc_id -> ``{base}/{TYPE}/{doc_id}{suffix}`` for every such file (hidden files and
+    a VR's ``.source`` files are not documents)."""
+    found: dict[str, Path] = {}
     try:
         folders = [e for e in os.scandir(base) if e.is_dir() and not e.name.startswith(".")]
     except FileNotFoundError:
@@ -56,9 +63,9 @@ def trails(project: Project) -> dict[str, Path]:
     for folder in folders:
         for entry in os.scandir(folder.path):
             name = entry.name
-            if name.endswith(".jsonl") and not name.startswith(".") \
-                    and not name.endswith(".source.jsonl"):
-                found[name[:-6]] = Path(entry.path)
+            if name.endswith(suffix) and not name.startswith(".") \
+                    and not name.endswith(".source" + suffix):
+                found[name[:-len(suffix)]] = Path(entry.path)
     return found
 
 
