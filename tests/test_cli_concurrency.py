@@ -172,3 +172,6 @@ def test_mixed_writers_and_readers_stay_consistent(project):
         kinds = [e["event"] for e in audit(project, "SOP", doc_id)]
         assert kinds == ["CREATE", "CHECKOUT", "CHECKIN", "STATUS_CHANGE", "ROUTE_REVIEW"]
         assert (project / f".claude/users/qa/inbox/task-{doc_id}-review-v0-1.md").is_file()
+    # racing writers still form one unbroken, signed chain (REQ-INTEG-001)
+    verified = ops.verify(p, "qa", all_signatures=True)
+    assert verified.clean, verified.findings

@@ -324,6 +324,9 @@ def check_consistent(root: Path) -> dict[str, dict]:
     assert all(d["doc_id"] in metas for d in ws)
     for doc_id in metas:
         assert ops.status(project, "qa", doc_id=doc_id).status == metas[doc_id]["status"]
+    # the signed audit chain agrees with every trail, text and meta (REQ-INTEG-008)
+    verified = ops.verify(project, "qa", all_signatures=True)
+    assert verified.clean, verified.findings
     return metas
 
 
@@ -335,6 +338,7 @@ def last_logged(log: Path) -> str | None:
 
 
 # -- tests -----------------------------------------------------------------------------------
+@pytest.mark.req("REQ-INTEG-008")
 def test_random_kills_always_recover_consistent(tmp_path):
     root = make_project(tmp_path / "proj")
     script = tmp_path / "driver.py"
@@ -408,6 +412,7 @@ SCENARIOS = [
 
 
 @pytest.mark.req("REQ-HARD-020")
+@pytest.mark.req("REQ-INTEG-008")
 @pytest.mark.parametrize("op,user,target,extra,expected", SCENARIOS,
                          ids=[s[0] for s in SCENARIOS])
 def test_kill_at_every_step_of_a_commit(tmp_path, op, user, target, extra, expected):

@@ -334,10 +334,12 @@ def test_untouched_files_are_byte_identical_after_work(legacy, cli):
     for path, old in audits_before.items():
         assert path.read_bytes().startswith(old), path
     # nothing unexpected appeared: every new file belongs to a touched document, the ID
-    # counter, or a user's workspace/inbox
+    # counter, a user's workspace/inbox, or the signed audit chain (its first key, the
+    # project-wide chain and the project trail recording the key's creation)
     for rel in set(after) - set(before):
         assert any(doc in rel for doc in touched_docs) or rel.startswith(
-            ("QMS/.meta/.seq/", ".claude/users/")), rel
+            ("QMS/.meta/.seq/", ".claude/users/", "QMS/.keys/", ".qms/")) or rel in (
+            "QMS/.audit/chain.jsonl", "QMS/.audit/project.jsonl", "QMS/.audit/legacy.json"), rel
 
 
 def test_read_only_commands_change_nothing(legacy, cli):

@@ -72,6 +72,19 @@ def test_every_audit_event_is_complete_and_meta_agrees(q):
             assert meta["status"] in ("DRAFT", "IN_EXECUTION"), doc_id  # creation status
 
 
+@req("REQ-INTEG-001")
+@req("REQ-INTEG-006")
+def test_a_busy_session_verifies_clean(q):
+    """Every kind of operation (retire intent, reject, cascade close, cancel, unlock,
+    revert, fix, withdraw...) leaves a project whose chain, signatures, texts and meta
+    verify clean, checking every signature."""
+    _busy_session(q)
+    run = q("qa", "--json", "verify", "--all-signatures")
+    result = run.json["result"]
+    assert run.code == 0 and result["clean"], result["findings"]
+    assert result["signatures_checked"] == result["chained_events"] > 100
+
+
 def test_audit_is_append_only_across_operations(q):
     doc = q.create("SOP")
     seen: list[str] = []

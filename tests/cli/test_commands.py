@@ -319,7 +319,9 @@ def test_create_refusals(q):
 def test_read_variants(q):
     doc = q.effective_sop()
     eff = q.ok("tu", "read", doc)
-    assert eff.out.rstrip("\n") == q.effective(doc).read_text().rstrip("\n")
+    # the effective text, then its signature manifestation block (REQ-SIG-002)
+    text = q.effective(doc).read_text().rstrip("\n")
+    assert eff.out.startswith(text) and "Electronic signatures" in eff.out[len(text):]
     q.fail("tu", "read", doc, "--draft", match="no draft")
     assert q.ok("tu", "read", doc, "--version", "0.1").out.rstrip("\n") == \
         q.archive(doc, "0.1").read_text().rstrip("\n")
@@ -329,7 +331,8 @@ def test_read_variants(q):
     q.fail("tu", "read", doc, "--version", "latest", match="Invalid version")
     q.fail("tu", "read", doc, "--version", "1.0", "--draft", match="either")
     res = q.json("tu", "read", doc)["result"]
-    assert set(res) == {"doc_id", "version", "source", "content"} and res["version"] == "1.0"
+    assert set(res) == {"doc_id", "version", "source", "content", "signatures"}
+    assert res["version"] == "1.0" and res["content"] == q.effective(doc).read_text()
     q.fail("tu", "read", "SOP-099", match="not found")
     cr = q.create("CR")
     assert "CR-001" in q.ok("qa", "read", cr).out  # no effective version: the draft
@@ -708,6 +711,8 @@ def test_project_level_changes_are_audited(q):
     q.ok("lead", "namespace", "add", "web")
     log = q.root / "QMS" / ".audit" / "project.jsonl"
     events = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [e["event"] for e in events] == ["INIT", "USER_ADD", "NAMESPACE_ADD"]
+    # the project's first signing key is created (and audited) before anything is seeded
+    assert [e["event"] for e in events] == ["KEY_CREATE", "INIT", "USER_ADD", "NAMESPACE_ADD"]
+    events = events[1:]
     assert events[1]["user"] == "lead" and events[1]["name"] == "ini"
     assert events[2]["namespace"] == "WEB" and all("ts" in e for e in events)

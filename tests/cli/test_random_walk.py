@@ -145,3 +145,5 @@ def test_random_walk_keeps_invariants(q, seed):
         check_invariants(q.root)
     statuses = {m["status"] for d, m in _metas(q.root).items() if d in docs}
     assert len(statuses) >= 3, statuses  # the walk got somewhere
+    run = q("qa", "--json", "verify", "--all-signatures")  # REQ-INTEG-001: no false findings
+    assert run.code == 0, run.json["result"]["findings"]

@@ -45,3 +45,30 @@ def test_status_does_not_even_load_yaml(project):
     run = subprocess.run([sys.executable, "-c", probe, "--user", "qa", "status", "SOP-001"],
                          cwd=project, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.req("REQ-INTEG-007")
+@pytest.mark.parametrize("args", [
+    ["--user", "qa", "status", "SOP-001"],
+    ["--user", "qa", "read", "SOP-001"],
+    ["--user", "qa", "history", "SOP-001"],
+    ["--user", "qa", "inbox"],
+    ["--user", "qa", "comments", "SOP-001"],
+    ["--user", "qa", "workspace"],
+])
+def test_read_commands_never_import_cryptography(project, args):
+    """Signing and verification load ``cryptography`` (and the chain code); reading never
+    does."""
+    probe = PROBE.format(heavy=("cryptography", "qms.store.chain", "qms.store.keys"))
+    run = subprocess.run([sys.executable, "-c", probe, *args], cwd=project,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.req("REQ-INTEG-007")
+def test_the_probe_sees_cryptography_when_a_command_signs(project):
+    probe = PROBE.format(heavy=("cryptography",))
+    run = subprocess.run([sys.executable, "-c", probe, "--user", "claude", "create", "CR",
+                          "--title", "x"], cwd=project, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 99 and "cryptography" in run.stderr

@@ -257,7 +257,9 @@ def test_cascade_close_compiles_the_open_session(cli, qi, vr):
     assert "```\nobserved\n```" in closed and "> Fine" in closed
     assert not (vr / ".claude/users/claude/workspace" / f"{VR}.interact").exists()
     assert (vr / "QMS/.meta/VR" / f"{VR}.source.json").exists()
-    assert cli(vr, "--user", "claude", "read", VR).out.rstrip() == closed.rstrip()
+    # the closed record, then the signature manifestation block (REQ-SIG-002)
+    out = cli(vr, "--user", "claude", "read", VR).out
+    assert out.startswith(closed.rstrip()) and "closure" in out[len(closed.rstrip()):]
 
 
 def test_close_keeps_a_hand_written_vr_without_source(vr):

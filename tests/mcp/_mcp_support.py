@@ -20,7 +20,7 @@ EXPOSED = {
     "qms_inbox", "qms_workspace", "qms_status", "qms_read", "qms_history", "qms_comments",
     "qms_create", "qms_checkout", "qms_checkin", "qms_cancel", "qms_route", "qms_assign",
     "qms_review", "qms_approve", "qms_reject", "qms_withdraw", "qms_release", "qms_revert",
-    "qms_close", "qms_fix", "qms_unlock", "qms_interact", "qms_qualify",
+    "qms_close", "qms_fix", "qms_unlock", "qms_interact", "qms_qualify", "qms_verify",
 }
 
 
@@ -97,7 +97,8 @@ async def lifecycle(client_for: Callable[[str], Client], title: str = "Fix X") -
 
 async def remaining_tools(client: Client) -> None:
     """Exercise every tool the lifecycle does not: workspace, inbox, assign, withdraw, cancel,
-    unlock, reject, interact, revert, fix (one trusted session acting as several users)."""
+    unlock, reject, interact, revert, fix, verify (one trusted session acting as several
+    users)."""
     async def status(doc_id: str) -> str:
         return (await ok(client, "qms_status", user="lead", doc_id=doc_id))["status"]
 
@@ -130,3 +131,6 @@ async def remaining_tools(client: Client) -> None:
     await ok(client, "qms_revert", user="claude", doc_id=c, reason="One more step")
     assert await status(c) == "IN_EXECUTION"
     await ok(client, "qms_fix", user="lead", doc_id="SOP-001")
+    verified = await ok(client, "qms_verify", user="qa")  # REQ-INTEG-006: the MCP tool
+    assert verified["clean"] is True and verified["findings"] == [], verified
+    assert (await ok(client, "qms_verify", user="qa", doc_ids=[c]))["documents"] == 1

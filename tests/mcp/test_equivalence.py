@@ -17,6 +17,8 @@ from _mcp_support import QMS_CLI, lifecycle, lifecycle_steps
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120), pytest.mark.req("REQ-MCP-020")]
 
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?")
+# chain hashes and signatures cover the timestamps, so they differ too (both runs verify)
+DIGEST = re.compile(r"\b[0-9a-f]{64,128}\b")
 TITLE = "Fix X"
 
 
@@ -24,7 +26,8 @@ def snapshot(root: Path) -> dict[str, str]:
     """Every file the operations write, with timestamps blanked."""
     files = [p for area in ("QMS", ".claude/users") for p in (root / area).rglob("*")
              if p.is_file()]
-    return {str(p.relative_to(root)): TIMESTAMP.sub("<ts>", p.read_text(errors="replace"))
+    return {str(p.relative_to(root)):
+            DIGEST.sub("<hash>", TIMESTAMP.sub("<ts>", p.read_text(errors="replace")))
             for p in files}
 
 
@@ -67,3 +70,7 @@ def test_cli_and_mcp_leave_the_same_state(serve, project, tmp_path):
     for path, text in expected.items():
         assert actual[path] == text, path
     assert {"QMS/.audit/CR/CR-001.jsonl", "QMS/.meta/CR/CR-001.json"} <= set(expected)
+    for root in (via_cli, project):  # REQ-INTEG-001: both trails are intact
+        done = subprocess.run([QMS_CLI, "--user", "qa", "verify"], cwd=root,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout

@@ -57,6 +57,13 @@ def dockerfile() -> list[tuple[str, str]]:
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines if line and line[0] != "#"]
 
 
+@pytest.mark.req("REQ-INTEG-004")
+def test_compose_does_not_mount_the_private_signing_key():
+    agent = compose({"QMS_USER": "qa", "QMS_PROJECT": "/srv/proj"})["services"]["agent"]
+    keys = [v for v in agent["volumes"] if v["target"] == "/project/.qms/keys"]
+    assert len(keys) == 1 and keys[0]["type"] == "tmpfs" and keys[0]["read_only"] is True
+
+
 def test_compose_mounts_project_read_only_and_only_own_workspace_writable():
     agent = compose(ENV)["services"]["agent"]
     assert agent["environment"]["QMS_USER"] == "qa"
@@ -67,7 +74,8 @@ def test_compose_mounts_project_read_only_and_only_own_workspace_writable():
         ("/srv/proj/.claude/users/qa/workspace", "/project/.claude/users/qa/workspace"): False,
     }
     others = [v["target"] for v in agent["volumes"] if v["type"] != "bind"]
-    assert others == ["/home/agent"]  # the agent's own home (Claude Code state), not the project
+    # an empty tmpfs hides the private signing key; the agent's own home (Claude Code state)
+    assert others == ["/project/.qms/keys", "/home/agent"]
     assert agent["working_dir"] == "/project"
 
 

@@ -237,6 +237,21 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 on any "
                    "failing or untested requirement or unknown ID")
 
+    p = sub.add_parser("verify", help="check the audit chain, signatures and content hashes",
+                       description="Check the audit chain, its signatures, content hashes and "
+                       "meta against the audit trail. Exit 0 when clean, 1 when anything is "
+                       "found.")
+    p.add_argument("doc_ids", nargs="*", metavar="ID", help="only these documents "
+                   "(default: all; the chain is always checked)")
+    p.add_argument("--all-signatures", action="store_true", help="verify every signature, "
+                   "not only the last one of each key (slower)")
+
+    p = sub.add_parser("key", help="the project's signing keys",
+                       description="List the signing keys, or start a new one (administrator).")
+    p.add_argument("action", choices=["list", "rotate"], help="list keys, or rotate")
+    p.add_argument("--without-previous-key", action="store_true", help="rotate on a copy "
+                   "that lacks the current private key (verify reports it)")
+
     p = sub.add_parser("mcp-config", help="print the .mcp.json snippet for Claude Code",
                        description="Print the .mcp.json snippet (HTTP single authority, "
                        "stdio fallback).")
@@ -317,6 +332,13 @@ def _call(args: argparse.Namespace) -> Any:
         return ops.workspace(project, user)
     if cmd == "unlock":
         return ops.unlock(project, user, doc_id=args.doc_id, reason=args.reason)
+    if cmd == "verify":
+        return ops.verify(project, user, doc_ids=args.doc_ids or None,
+                          all_signatures=args.all_signatures)
+    if cmd == "key":
+        if args.action == "list":
+            return ops.key_list(project, user)
+        return ops.key_rotate(project, user, without_previous_key=args.without_previous_key)
     if cmd == "interact":
         return ops.interact(project, user, doc_id=args.doc_id, respond=args.respond,
                             file=os.path.abspath(args.file) if args.file else None, reason=args.reason, goto=args.goto,
@@ -404,7 +426,7 @@ def _main(argv: Sequence[str] | None) -> int:
             print(text)
         for warning in getattr(result, "warnings", ()):
             print(warning, file=sys.stderr)
-    return getattr(result, "exit_code", 0)  # qualify --check: 1 when there are gaps
+    return getattr(result, "exit_code", 0)  # qualify --check, verify: 1 when they found something
 
 
 if __name__ == "__main__":  # pragma: no cover

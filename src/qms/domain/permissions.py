@@ -26,8 +26,10 @@ MATRIX: dict[str, frozenset[str]] = {
     "approve": frozenset({QUALITY, REVIEWER}),
     "reject": frozenset({QUALITY, REVIEWER}),
     **{c: _EVERYONE for c in (
-        "read", "status", "history", "comments", "inbox", "workspace", "namespace_list")},
-    **{c: _ADMIN for c in ("fix", "unlock", "user_add", "user_list", "namespace_add")},
+        "read", "status", "history", "comments", "inbox", "workspace", "namespace_list",
+        "verify", "key_list")},
+    **{c: _ADMIN for c in ("fix", "unlock", "user_add", "user_list", "namespace_add",
+                           "key_rotate")},
     # credentials and project settings: CLI only, never MCP tools
     **{c: _ADMIN for c in ("token_issue", "token_list", "token_revoke", "config_set")},
     "config_get": _EVERYONE,

@@ -292,6 +292,21 @@ def qms_qualify(
     return _call(ctx, user, ops.qualify, namespace=namespace, junit=junit, check=check)
 
 
+def qms_verify(
+    user: User, ctx: Context,
+    doc_ids: Annotated[list[str] | None, Field(
+        description="Only these documents (default: all; the project chain is always "
+                    "checked).")] = None,
+    all_signatures: Annotated[bool, Field(
+        description="Verify every signature, not only the last one of each key.")] = False,
+) -> Out:
+    """Check the tamper-evident audit trail: the hash chain and its signatures, content
+    hashes of approved texts, and meta against the trail. `result.clean` is false and
+    `result.findings` names each document when anything was changed outside qms.
+    (Runs on a worker thread: a large project takes seconds.)"""
+    return _call(ctx, user, ops.verify, doc_ids=doc_ids, all_signatures=all_signatures)
+
+
 async def qms_noop(user: User, ctx: Context) -> Out:
     """Benchmark probe: resolves the identity like every tool, then does nothing."""
     try:
@@ -305,7 +320,7 @@ TOOLS = (
     qms_inbox, qms_workspace, qms_status, qms_read, qms_history, qms_comments, qms_create,
     qms_checkout, qms_checkin, qms_cancel, qms_route, qms_assign, qms_review, qms_approve,
     qms_reject, qms_withdraw, qms_release, qms_revert, qms_close, qms_fix, qms_unlock, qms_interact,
-    qms_qualify,
+    qms_qualify, qms_verify,
 )
 
 

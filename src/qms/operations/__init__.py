@@ -27,12 +27,13 @@ _MODULES = {
     "token_issue": "tokens", "token_list": "tokens", "token_revoke": "tokens",
     "config_get": "config", "config_set": "config",
     "documents": "browse", "document_versions": "browse", "trace": "browse",
+    "verify": "verify", "key_rotate": "keys", "key_list": "keys",
 }
 
 # commands the MCP server exposes (never init, user, namespace, token, config)
 TOOLS = ("inbox", "workspace", "status", "read", "history", "comments", "create", "checkout",
          "checkin", "cancel", "route", "assign", "review", "approve", "reject", "withdraw",
-         "release", "revert", "close", "fix", "unlock", "interact", "qualify")
+         "release", "revert", "close", "fix", "unlock", "interact", "qualify", "verify")
 
 __all__ = [*_MODULES, "TOOLS"]
 

@@ -17,7 +17,7 @@ def approve(project: Project, user: str, *, doc_id: str) -> DocResult:
                                  wf.APPROVAL_STATES, "approval")
         text = require_draft(project, meta, tx)
         old = meta["version"]
-        audit.append(tx, project, doc_id, "APPROVE", user, old)
+        audit.append(tx, project, doc_id, "APPROVE", user, old, content=text)
         meta["pending_assignees"].remove(user)
         inbox.remove(tx, project, doc_id, users=[user])
         notices: list[str] = []
@@ -43,18 +43,20 @@ def _take_effect(tx, project, meta: dict, user: str, text: str, old: str) -> str
         tx.write_text(project.archive_path(doc_id, new), text)
         tx.delete(project.draft_path(doc_id))
         tx.delete(project.effective_path(doc_id))
-        audit.append(tx, project, doc_id, "RETIRE", user, new, from_version=old)
+        audit.append(tx, project, doc_id, "RETIRE", user, new, content=text, from_version=old)
         set_status(tx, project, meta, user, wf.RETIRED)
         meta["responsible_user"] = None
         release_checkout(meta)
         return f"{doc_id} is RETIRED at v{new} (archived)."
     if meta["status"] == wf.APPROVED:
-        tx.write_text(project.effective_path(doc_id), frontmatter.minimal(text))
+        effective = frontmatter.minimal(text)
+        tx.write_text(project.effective_path(doc_id), effective)
         tx.delete(project.draft_path(doc_id))
         meta["effective_version"] = new
         meta["responsible_user"] = None
         release_checkout(meta)
-        audit.append(tx, project, doc_id, "EFFECTIVE", user, new, from_version=old)
+        audit.append(tx, project, doc_id, "EFFECTIVE", user, new, content=effective,
+                     from_version=old)
         set_status(tx, project, meta, user, wf.EFFECTIVE)
         return f"{doc_id} v{new} is EFFECTIVE."
     return f"{doc_id} is {meta['status']} at v{new}."

@@ -11,10 +11,6 @@ from qms.operations._shared import Result, authorize, load
 from qms.store import audit, index
 from qms.store.project import Project
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
-
 # dashboard columns taken from meta (title comes from the document file)
 _LISTED = ("doc_id", "doc_type", "version", "status", "responsible_user", "checked_out",
            "checked_out_date", "effective_version", "pending_assignees")

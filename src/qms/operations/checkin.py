@@ -62,7 +62,7 @@ def _checkin(tx, project: Project, user: str, meta: dict, content: str | None) -
     tx.delete(ws_path)
     release_checkout(meta)
     meta_store.save(tx, project, meta)
-    audit.append(tx, project, doc_id, "CHECKIN", user, meta["version"])
+    audit.append(tx, project, doc_id, "CHECKIN", user, meta["version"], content=text)
     return notices
 
 

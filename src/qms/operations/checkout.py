@@ -77,6 +77,7 @@ def checkout(project: Project, user: str, *, doc_id: str) -> DocResult:
             workspace = _interactive.on_checkout(tx, project, user, doc_id, text)
         if status == wf.EFFECTIVE:
             tx.write_text(project.draft_path(doc_id), text)
+            extra["content"] = text
         ws_path = project.workspace_path(user, doc_id)
         leftover = tx.read_text(ws_path)
         if leftover is not None and leftover != workspace:  # e.g. left behind by an unlock

@@ -57,14 +57,15 @@ def _close_one(tx: Transaction, project: Project, meta: dict, user: str) -> None
         text = tx.read_text(project.effective_path(doc_id))
         if text is None:
             raise NotFound(f"{doc_id} has no document file to close.")
-    tx.write_text(project.effective_path(doc_id), frontmatter.minimal(text))
+    text = frontmatter.minimal(text)
+    tx.write_text(project.effective_path(doc_id), text)
     tx.delete(project.draft_path(doc_id))
     for name in users.user_dir_names(project):
         path = project.workspace_path(name, doc_id)
         if tx.exists(path):
             tx.delete(path)
     drop_tasks(tx, project, doc_id)
-    audit.append(tx, project, doc_id, "CLOSE", user, meta["version"])
+    audit.append(tx, project, doc_id, "CLOSE", user, meta["version"], content=text)
     set_status(tx, project, meta, user, wf.CLOSED)
     clear_tracking(meta)
     meta["responsible_user"] = None

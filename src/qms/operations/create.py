@@ -78,7 +78,8 @@ def create(project: Project, user: str, *, doc_type: str, title: str,
         tx.write_text(project.draft_path(doc_id), draft)
         tx.write_text(project.workspace_path(user, doc_id), workspace)
         meta_store.save(tx, project, meta)
-        audit.append(tx, project, doc_id, "CREATE", user, meta["version"], title=title)
+        audit.append(tx, project, doc_id, "CREATE", user, meta["version"], content=draft,
+                     title=title)
         audit.append(tx, project, doc_id, "CHECKOUT", user, meta["version"])
     return CreateResult(doc_id, type_name, meta["version"], meta["status"], title,
                         project.rel(project.draft_path(doc_id)),

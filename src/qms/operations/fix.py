@@ -28,5 +28,5 @@ def fix(project: Project, user: str, *, doc_id: str) -> DocResult:
         changed = fixed != text
         if changed:
             tx.write_text(path, fixed)
-            audit.append(tx, project, doc_id, "FIX", user, meta["version"])
+            audit.append(tx, project, doc_id, "FIX", user, meta["version"], content=fixed)
     return done(meta, f"Fixed {doc_id}" if changed else f"{doc_id} needed no repair")

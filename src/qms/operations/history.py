@@ -39,6 +39,11 @@ def describe(e: dict) -> str:
         line += f" {e.get('outcome')}"
     elif kind == "WITHDRAW":
         line += f" {e.get('from_status')} -> {e.get('to_status')}"
+    if e.get("meaning"):
+        line += (f"\n    signature: {e.get('signer_name') or e.get('user')} ({e.get('user')}), "
+                 f"{e['meaning']}, {e.get('ts')}")
+        if e.get("content_sha256"):
+            line += f", sha256:{e['content_sha256']}"
     for key in ("comment", "reason"):
         if e.get(key):
             text = str(e[key]).replace("\n", "\n      ")

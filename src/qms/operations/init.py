@@ -87,7 +87,7 @@ def _seed_document(tx, project: Project, doc_id: str, text: str) -> None:
                 effective_version="1.0")
     tx.write_text(project.effective_path(doc_id), text)
     meta_store.save(tx, project, meta)
-    audit.append(tx, project, doc_id, "CREATE", "system", "1.0", title=title,
+    audit.append(tx, project, doc_id, "CREATE", "system", "1.0", content=text, title=title,
                  comment="Seeded by qms init")
     audit.append(tx, project, doc_id, "STATUS_CHANGE", "system", "1.0",
                  from_status="DRAFT", to_status="EFFECTIVE")

@@ -14,9 +14,38 @@ class ReadResult(Result):
     version: str
     source: str
     content: str
+    signatures: list[dict] = []  # EFFECTIVE/CLOSED: the signature records behind the text
 
     def render(self) -> str:
-        return self.content
+        if not self.signatures:
+            return self.content
+        return self.content.rstrip("\n") + "\n\n" + manifestation(self.signatures)
+
+
+def manifestation(signatures: list[dict]) -> str:
+    """The signature manifestation block (21 CFR 11.50), built at read time and never
+    written into the controlled file."""
+    lines = ["-" * 78, "Electronic signatures (shown by qms at read time; not part of the "
+             "controlled text)"]
+    for s in signatures:
+        lines.append(f"  {s['ts']}  {s['signer_name']} ({s['user']})  {s['meaning']}  "
+                     f"v{s['version']}  sha256:{s.get('content_sha256') or '-'}")
+    return "\n".join(lines)
+
+
+def signatures_of(project: Project, doc_id: str, status: str) -> list[dict]:
+    """Signature records of the text in force: for an EFFECTIVE document those of the
+    version that was approved into force, for a CLOSED one all of them."""
+    from qms.store import audit  # deferred: only EFFECTIVE/CLOSED reads need the trail
+
+    events = audit.read(project, doc_id)
+    if status == "EFFECTIVE":
+        made = [e for e in events if e.get("event") == "EFFECTIVE"]
+        if not made:
+            return []
+        events = [e for e in events if e.get("version") == made[-1].get("from_version")]
+    keys = ("ts", "user", "signer_name", "meaning", "version", "content_sha256", "event")
+    return [{k: e.get(k) for k in keys} for e in events if e.get("meaning")]
 
 
 def read(project: Project, user: str, *, doc_id: str, version: str | None = None,
@@ -58,5 +87,7 @@ def read(project: Project, user: str, *, doc_id: str, version: str | None = None
     for path, ver in ((eff_path, meta.get("effective_version") or current), (draft_path, held)):
         text = project.read_text(path)
         if text is not None:
-            return ReadResult(doc_id, ver, project.rel(path), text)
+            signed = (signatures_of(project, doc_id, meta["status"])
+                      if path is eff_path and meta["status"] in ("EFFECTIVE", "CLOSED") else [])
+            return ReadResult(doc_id, ver, project.rel(path), text, signed)
     raise NotFound(f"{doc_id} has no document file.")

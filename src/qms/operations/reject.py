@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from qms.domain import workflow as wf
 from qms.operations._shared import (
-    DocResult, clear_tracking, done, drop_tasks, open_task, require_text, set_status)
+    DocResult, clear_tracking, done, drop_tasks, open_task, draft_text, require_text,
+    set_status)
 from qms.store import audit
 from qms.store import meta as meta_store
 from qms.store.project import Project
@@ -16,7 +17,8 @@ def reject(project: Project, user: str, *, doc_id: str, comment: str) -> DocResu
         doc_id, meta = open_task(project, user, "reject", doc_id, tx,
                                  wf.APPROVAL_STATES, "approval")
         status = meta["status"]
-        audit.append(tx, project, doc_id, "REJECT", user, meta["version"], comment=comment)
+        audit.append(tx, project, doc_id, "REJECT", user, meta["version"],
+                     content=draft_text(project, doc_id, tx), comment=comment)
         set_status(tx, project, meta, user, wf.reject_target(status))
         clear_tracking(meta)
         drop_tasks(tx, project, doc_id, approval_only=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from qms.domain import workflow as wf
 from qms.errors import InvalidTransition
-from qms.operations._shared import DocResult, done, open_doc, require_owner, set_status
+from qms.operations._shared import (
+    DocResult, done, open_doc, draft_text, require_owner, set_status)
 from qms.store import audit
 from qms.store import meta as meta_store
 from qms.store.project import Project
@@ -19,7 +20,8 @@ def release(project: Project, user: str, *, doc_id: str) -> DocResult:
         if meta["status"] != wf.PRE_APPROVED:
             raise InvalidTransition(f"{doc_id} is {meta['status']}; only PRE_APPROVED "
                                     "documents can be released.")
-        audit.append(tx, project, doc_id, "RELEASE", user, meta["version"])
+        audit.append(tx, project, doc_id, "RELEASE", user, meta["version"],
+                     content=draft_text(project, doc_id, tx))
         set_status(tx, project, meta, user, wf.IN_EXECUTION)
         meta["execution_phase"] = wf.POST_RELEASE
         meta_store.save(tx, project, meta)

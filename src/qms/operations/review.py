@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from qms.domain import workflow as wf
 from qms.errors import ValidationError
-from qms.operations._shared import DocResult, done, open_task, require_text, set_status
+from qms.operations._shared import (
+    DocResult, done, open_task, draft_text, require_text, set_status)
 from qms.store import audit, inbox
 from qms.store import meta as meta_store
 from qms.store.project import Project
@@ -24,7 +25,7 @@ def review(project: Project, user: str, *, doc_id: str, outcome: str,
                                  wf.REVIEW_STATES, "review")
         status = meta["status"]
         audit.append(tx, project, doc_id, "REVIEW", user, meta["version"],
-                     outcome=value, comment=comment)
+                     content=draft_text(project, doc_id, tx), outcome=value, comment=comment)
         meta["pending_assignees"].remove(user)
         meta.setdefault("review_outcomes", {})[user] = value
         inbox.remove(tx, project, doc_id, users=[user])

@@ -27,7 +27,7 @@ def route(project: Project, user: str, *, doc_id: str, route_type: str, retire: 
         if meta.get("checked_out"):
             notices += _checkin(tx, project, user, meta, None)
             notices.insert(0, f"{doc_id} was checked out: checked it in first.")
-        require_draft(project, meta, tx)
+        text = require_draft(project, meta, tx)
         status = meta["status"]
         if kind == "review":
             if retire:
@@ -48,7 +48,7 @@ def route(project: Project, user: str, *, doc_id: str, route_type: str, retire: 
         meta["pending_assignees"] = names
         event, key = (("ROUTE_REVIEW", "review_type") if kind == "review"
                       else ("ROUTE_APPROVAL", "approval_type"))
-        audit.append(tx, project, doc_id, event, user, meta["version"],
+        audit.append(tx, project, doc_id, event, user, meta["version"], content=text,
                      assignees=names, **{key: workflow_type})
         doc_title = title(project, doc_id, tx)
         today = audit.today()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from qms.errors import ProjectError
+from qms.store import users
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -26,17 +27,33 @@ def today() -> str:
 
 
 def append(tx: Transaction, project: Project, doc_id: str, event: str, user: str,
-           version: str, **extra: Any) -> dict[str, Any]:
+           version: str, content: str | None = None, **extra: Any) -> dict[str, Any]:
+    """Record one document event, chained and signed (:mod:`qms.store.chain`).
+
+    ``content`` is the exact text the event acts on: its SHA-256 is recorded as
+    ``content_sha256``. Signature events (review, approve, reject, close, checkin) also
+    record ``meaning`` and ``signer_name`` (21 CFR 11.50)."""
+    from qms.domain import integrity  # deferred: read commands never hash or sign
+    from qms.store import chain
+
     record = {"ts": now_ts(), "event": event, "user": user, "version": version, **extra}
-    tx.append_line(project.audit_path(doc_id), json.dumps(record, ensure_ascii=False))
-    return record
+    meaning = integrity.meaning_of(event, extra.get("outcome"))
+    if meaning:
+        record["meaning"] = meaning
+        record["signer_name"] = users.display_name(project, user)
+    if content is not None:
+        record["content_sha256"] = integrity.sha256_text(content)
+    return chain.record(tx, project, project.audit_path(doc_id), doc_id, record)
 
 
 def append_project(tx: Transaction, project: Project, event: str, user: str,
                    **extra: Any) -> None:
     """Project-level changes (users, namespaces, init) go to ``QMS/.audit/project.jsonl``."""
+    from qms.domain import integrity
+    from qms.store import chain
+
     record = {"ts": now_ts(), "event": event, "user": user, **extra}
-    tx.append_line(project.qms / ".audit" / "project.jsonl", json.dumps(record, ensure_ascii=False))
+    chain.record(tx, project, chain.project_trail(project), integrity.PROJECT_TRAIL, record)
 
 
 def read(project: Project, doc_id: str,

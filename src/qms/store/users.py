@@ -72,3 +72,16 @@ def user_dir_names(project: Project) -> list[str]:
 def agent_file(name: str, group: str) -> str:
     fm = frontmatter.dump({"name": name, "group": group, "description": "QMS user"})
     return fm + f"\n# {name}\n\nQMS user in group {group}. Work through the qms CLI or MCP tools.\n"
+
+
+def display_name(project: Project, user: str) -> str:
+    """The name a signature shows: ``display_name:`` in the user's agent file, else the ID."""
+    text = project.read_text(project.agent_path(user)) if USER_RE.match(user or "") else None
+    if text:
+        try:
+            name = frontmatter.field(text, "display_name")
+        except ValidationError:
+            name = None
+        if name and str(name).strip():
+            return str(name).strip()
+    return user

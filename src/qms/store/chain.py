@@ -1,0 +1,208 @@
+"""Hash-chained, signed audit events.
+
+Each event line written by :func:`record` carries ``seq`` (its place in the project-wide
+chain) and ``prev_sha256`` (the SHA-256 of the previous line of the same trail; the first
+event after lines of the earlier tool also carries ``prefix_sha256``, the hash of all of
+them). Each event also adds one entry to ``QMS/.audit/chain.jsonl``::
+
+    {"seq", "doc_id", "event_sha256", "prev_sha256", "key_id", "sig"}
+
+where ``prev_sha256`` is the hash of the previous chain line and ``sig`` the Ed25519
+signature of :func:`qms.domain.integrity.chain_message`. Both appends are staged in the
+operation's transaction, so they commit (or not) with the state change.
+
+Per-append cost is O(1): heads are read from the end of the files once per transaction and
+then kept for it (so several events in one transaction chain in order).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from qms.domain import integrity
+from qms.errors import ProjectError
+from qms.store import keys
+from qms.store.project import Project
+from qms.store.transaction import Transaction
+
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def chain_path(project: Project) -> Path:
+    return project.qms / ".audit" / "chain.jsonl"
+
+
+def project_trail(project: Project) -> Path:
+    return project.qms / ".audit" / "project.jsonl"
+
+
+def legacy_path(project: Project) -> Path:
+    return project.qms / ".audit" / "legacy.json"
+
+
+def trails(project: Project) -> dict[str, Path]:
+    """doc_id -> audit trail, for every trail on disk (``project`` for project.jsonl)."""
+    found = {integrity.PROJECT_TRAIL: project_trail(project)} \
+        if project_trail(project).is_file() else {}
+    found.update(doc_files(project.qms / ".audit", ".jsonl"))
+    return found
+
+
+def doc_files(base: Path, suffix: str) -> dict[str, Path]:
+    """doc_id -> ``{base}/{TYPE}/{doc_id}{suffix}`` for every such file (hidden files and
+    a VR's ``.source`` files are not documents)."""
+    found: dict[str, Path] = {}
+    try:
+        folders = [e for e in os.scandir(base) if e.is_dir() and not e.name.startswith(".")]
+    except FileNotFoundError:
+        return found
+    for folder in folders:
+        for entry in os.scandir(folder.path):
+            name = entry.name
+            if name.endswith(suffix) and not name.startswith(".") \
+                    and not name.endswith(".source" + suffix):
+                found[name[:-len(suffix)]] = Path(entry.path)
+    return found
+
+
+class _State:
+    """What one transaction knows about the chain heads (on disk + its own appends)."""
+
+    def __init__(self) -> None:
+        self.trails: dict[Path, str | None] = {}  # trail -> hash of its last line
+        self.seq: int | None = None
+        self.prev: str | None = None
+        self.signer: keys.Signer | None = None
+
+
+def _state(tx: Transaction) -> _State:
+    """The chain state of a transaction, kept on it (it lives exactly as long)."""
+    state = getattr(tx, "_qms_chain", None)
+    if state is None:
+        state = _State()
+        tx._qms_chain = state
+    return state
+
+
+def record(tx: Transaction, project: Project, trail: Path, doc_id: str,
+           event: dict[str, Any]) -> dict[str, Any]:
+    """Chain, sign and stage one event (a dict without chain fields); returns it as written."""
+    state = _state(tx)
+    if state.signer is None:
+        state.signer = _signer(tx, project, state, event.get("user") or "system",
+                               event.get("ts") or "")
+    if state.seq is None:
+        last = last_line(chain_path(project))
+        state.seq = json.loads(last)["seq"] if last else 0
+        state.prev = integrity.sha256_bytes(last) if last else None
+    event = dict(event)
+    if trail in state.trails:
+        event["prev_sha256"] = state.trails[trail]
+    else:
+        last = last_line(trail)
+        event["prev_sha256"] = integrity.sha256_bytes(last) if last else None
+        if last is not None and not _chained(last):  # anchor the earlier tool's lines
+            event["prefix_sha256"] = integrity.prefix_sha256(
+                integrity.lines_of(trail.read_bytes()))
+    seq = state.seq + 1
+    event["seq"] = seq
+    line = json.dumps(event, ensure_ascii=False)
+    event_sha = integrity.sha256_text(line)
+    signer = state.signer
+    entry = {"seq": seq, "doc_id": doc_id, "event_sha256": event_sha,
+             "prev_sha256": state.prev, "key_id": signer.key_id,
+             "sig": signer.sign(integrity.chain_message(seq, doc_id, event_sha, state.prev,
+                                                        signer.key_id))}
+    entry_line = json.dumps(entry)
+    tx.append_line(trail, line)
+    tx.append_line(chain_path(project), entry_line)
+    state.trails[trail] = event_sha
+    state.seq, state.prev = seq, integrity.sha256_text(entry_line)
+    return event
+
+
+def _signer(tx: Transaction, project: Project, state: _State, user: str,
+            ts: str) -> keys.Signer:
+    signer = keys.active_signer(project, tx)
+    if signer is not None:
+        return signer
+    if keys.has_public_keys(project):
+        raise ProjectError(
+            "This copy of the project has no signing key (.qms/keys/ is missing or has no "
+            "active key), so no change can be recorded. Copy the key from the original "
+            "machine (.qms/keys/, mode 0600), or have an administrator start a new one: "
+            "qms --user lead key rotate --without-previous-key (verify will report it).")
+    # a project that never had a key (new, or written by the earlier tool): its first key,
+    # and the hash of every trail the earlier tool left, so none can change or appear later
+    anchor = {doc_id: integrity.prefix_sha256(integrity.lines_of(path.read_bytes()))
+              for doc_id, path in sorted(trails(project).items())}
+    anchor_text = json.dumps(anchor, indent=0, sort_keys=True) + "\n"
+    tx.write_text(legacy_path(project), anchor_text)
+    signer, public_hex = keys.new_key(tx, project, user, ts)
+    state.signer = signer
+    record(tx, project, project_trail(project), integrity.PROJECT_TRAIL,
+           {"ts": ts, "event": "KEY_CREATE", "user": user, "key_id": signer.key_id,
+            "algorithm": keys.ALGORITHM, "public_key": public_hex,
+            "legacy_trails": len(anchor), "legacy_sha256": integrity.sha256_text(anchor_text),
+            "comment": "first signing key of this project"})
+    return signer
+
+
+def rotate(tx: Transaction, project: Project, user: str, ts: str,
+           without_previous: bool) -> tuple[str, str | None]:
+    """Start a new key. The rotation event is signed by the previous key (which so vouches
+    for the new one) unless ``without_previous``. Returns (new key_id, previous key_id)."""
+    state = _state(tx)
+    previous = keys.active_signer(project, tx)
+    if previous is None and not without_previous:
+        raise ProjectError(
+            "This copy of the project has no signing key (.qms/keys/), so the new key cannot "
+            "be vouched for by the current one. Copy the key from the original machine, or "
+            "pass --without-previous-key (verify will report the unendorsed key).")
+    new, public_hex = keys.new_key(tx, project, user, ts)
+    state.signer = previous if previous is not None else new
+    record(tx, project, project_trail(project), integrity.PROJECT_TRAIL,
+           {"ts": ts, "event": "KEY_ROTATE", "user": user, "key_id": new.key_id,
+            "algorithm": keys.ALGORITHM, "public_key": public_hex,
+            "previous_key_id": previous.key_id if previous else None,
+            "endorsed": previous is not None})
+    state.signer = new
+    return new.key_id, previous.key_id if previous else None
+
+
+def _chained(line: bytes) -> bool:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and "seq" in value
+
+
+def last_line(path: Path) -> bytes | None:
+    """The last non-blank line of a file, read from its end (None: no file or no lines).
+    A symlink planted in its place is refused (OSError), never followed."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        block = 4096
+        while True:
+            start = max(0, size - block)
+            data = os.pread(fd, size - start, start)
+            lines = data.split(b"\n")
+            if start > 0:
+                lines = lines[1:]  # may be a partial line
+            full = [line for line in lines if line.strip()]
+            if full:
+                return full[-1]
+            if start == 0:
+                return None
+            block *= 4
+    finally:
+        os.close(fd)

@@ -1,0 +1,168 @@
+"""The project's Ed25519 signing keys.
+
+* private: ``{root}/.qms/keys/{key_id}.key`` (hex seed, mode 0600; ``.qms/`` is never
+  committed) and ``{root}/.qms/keys/active`` (the key that signs new events);
+* public: ``QMS/.keys/{key_id}.pub`` (JSON), committed with the project so anyone can verify.
+
+``cryptography`` is imported only here, and only when a key is made, used or checked: read
+commands never load it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from qms.domain.integrity import sha256_bytes
+from qms.errors import ProjectError
+from qms.store import atomic
+from qms.store.project import Project
+from qms.store.transaction import Transaction
+
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
+ALGORITHM = "Ed25519"
+
+
+class Signer:
+    """A loaded private key."""
+
+    def __init__(self, key_id: str, private: Any) -> None:
+        self.key_id, self._private = key_id, private
+
+    def sign(self, message: bytes) -> str:
+        return self._private.sign(message).hex()
+
+
+_LOADED: dict[Path, Signer] = {}  # key file -> signer (a long-running server loads once)
+
+
+def private_dir(project: Project) -> Path:
+    return project.state_dir / "keys"
+
+
+def public_dir(project: Project) -> Path:
+    return project.qms / ".keys"
+
+
+def public_path(project: Project, key_id: str) -> Path:
+    return public_dir(project) / f"{key_id}.pub"
+
+
+def has_public_keys(project: Project) -> bool:
+    folder = public_dir(project)
+    return folder.is_dir() and any(p.suffix == ".pub" for p in folder.iterdir())
+
+
+def key_id_of(public_raw: bytes) -> str:
+    return sha256_bytes(public_raw)[:16]
+
+
+def active_signer(project: Project, tx: Transaction) -> Signer | None:
+    """The key that signs new events here, or None when this copy has none."""
+    key_id = (tx.read_text(private_dir(project) / "active") or "").strip()
+    if not key_id:
+        return None
+    path = private_dir(project) / f"{key_id}.key"
+    signer = _LOADED.get(path)
+    if signer is None:
+        try:
+            seed = bytes.fromhex(path.read_text(encoding="ascii").strip())
+        except FileNotFoundError:
+            return None
+        except (ValueError, UnicodeDecodeError):
+            raise ProjectError(f"The signing key {project.rel(path)} is damaged.") from None
+        signer = Signer(key_id, _private_key(seed))
+        _LOADED[path] = signer
+    return signer
+
+
+def _private_key(seed: bytes) -> Any:
+    """The Ed25519 private key, loaded through cryptography's Rust binding directly: the
+    public module (``...asymmetric.ed25519``) costs about three times as much to import, on
+    every mutating command, and yields the same key object."""
+    try:
+        from cryptography.hazmat.bindings._rust import openssl
+
+        return openssl.ed25519.from_private_bytes(seed)
+    except (ImportError, AttributeError):  # a cryptography without that binding
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def new_key(tx: Transaction, project: Project, user: str, ts: str) -> tuple[Signer, str]:
+    """Make a key pair: the private key is written now (mode 0600, outside the transaction,
+    so it never passes through the journal); the public key and the ``active`` pointer are
+    staged. Returns (signer, public key hex)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    private = Ed25519PrivateKey.generate()
+    public_raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    key_id = key_id_of(public_raw)
+    seed = private.private_bytes_raw()
+    folder = private_dir(project)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    _write_private(folder / f"{key_id}.key", seed.hex() + "\n")
+    tx.write_text(public_path(project, key_id), json.dumps(
+        {"key_id": key_id, "algorithm": ALGORITHM, "public_key": public_raw.hex(),
+         "created": ts, "created_by": user}, indent=2) + "\n")
+    tx.write_text(folder / "active", key_id + "\n")
+    ignore = project.state_dir / ".gitignore"
+    if not tx.exists(ignore):  # a project of the earlier tool: keep .qms/ out of git
+        tx.write_text(ignore, "*\n")
+    signer = Signer(key_id, private)
+    _LOADED[folder / f"{key_id}.key"] = signer
+    return signer, public_raw.hex()
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, text.encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    atomic.fsync_dir(path.parent)
+
+
+def public_keys(project: Project) -> dict[str, dict[str, Any]]:
+    """key_id -> the public key file's record (unreadable files are skipped; verify
+    reports keys the chain uses but cannot find)."""
+    found: dict[str, dict[str, Any]] = {}
+    folder = public_dir(project)
+    if not folder.is_dir():
+        return found
+    for path in sorted(folder.glob("*.pub")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            bytes.fromhex(record["public_key"])
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            continue
+        if record.get("key_id") == path.stem:
+            found[path.stem] = record
+    return found
+
+
+def verifier(public_hex: str) -> Any:
+    """A callable ``(signature_hex, message) -> bool`` for one public key."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))
+
+    def check(signature_hex: str, message: bytes) -> bool:
+        try:
+            key.verify(bytes.fromhex(signature_hex), message)
+        except (InvalidSignature, ValueError, TypeError):
+            return False
+        return True
+
+    return check
