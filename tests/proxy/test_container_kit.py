@@ -59,7 +59,7 @@ def dockerfile() -> list[tuple[str, str]]:
 
 @pytest.mark.req("REQ-INTEG-004")
 def test_compose_does_not_mount_the_private_signing_key():
-    agent = compose({"QMS_USER": "qa", "QMS_PROJECT": "/srv/proj"})["services"]["agent"]
+    agent = compose(ENV)["services"]["agent"]
     keys = [v for v in agent["volumes"] if v["target"] == "/project/.qms/keys"]
     assert len(keys) == 1 and keys[0]["type"] == "tmpfs" and keys[0]["read_only"] is True
 

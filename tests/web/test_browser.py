@@ -101,3 +101,16 @@ def test_error_pages(site, page, shots):
         assert response.status == status, path
         assert str(status) in page.locator(".error .code").inner_text()
     shot(page, shots, "11-not-found")
+
+
+@pytest.mark.req("REQ-WEB-018")
+def test_verify_page_names_what_was_changed_outside_qms(site, page, shots):
+    page.goto(f"{site.base}/verify")     # SOP-008's trail holds a hand-written signature line
+    shot(page, shots, "12-verify")
+    main = page.locator("main").inner_text()
+    assert "finding" in main and "SOP-008" in main
+    page.click("table.grid a.docid >> text=SOP-008")
+    page.wait_for_url("**/documents/SOP-008")
+    page.goto(f"{site.base}/verify?doc=SOP-001")
+    assert "clean" in page.locator("h1").inner_text()
+    assert page.errors == []

@@ -37,22 +37,36 @@ def _cells(line: str) -> list[str]:
     return [c.strip() for c in re.split(r"(?<!\\)\|", inner)]
 
 
-def parse_requirements(text: str) -> list[tuple[str, str]]:
-    """``(id, statement)`` for every table row whose first cell is a requirement ID, in
-    document order; a repeated ID keeps its first row. Code blocks are skipped."""
-    found: dict[str, str] = {}
+def requirement_rows(text: str) -> tuple[list[str], dict[str, tuple[list[str], list[str]]]]:
+    """Every table row whose first cell is a requirement ID, in document order; a repeated
+    ID keeps its first row; code blocks are skipped. Returns the header of the first such
+    table (after its ID column) and ``{id: (its table's header, the row's other cells)}``."""
+    first_header: list[str] | None = None
+    header: list[str] = []
+    rows: dict[str, tuple[list[str], list[str]]] = {}
+    previous = ""
     fenced = False
     for line in text.splitlines():
         if _FENCE_RE.match(line):
             fenced = not fenced
-            continue
         if fenced or not line.lstrip().startswith("|"):
+            previous = ""
             continue
         cells = _cells(line)
         first = cells[0].strip("*` ")
-        if REQ_ID_RE.match(first) and first not in found:
-            found[first] = cells[1] if len(cells) > 1 else ""
-    return list(found.items())
+        if previous and set("".join(cells)) <= set("-: "):   # the line under a header row
+            header = [c.strip("* ") for c in _cells(previous)[1:]]
+        elif REQ_ID_RE.match(first) and first not in rows:
+            rows[first] = (header, cells[1:])
+            first_header = header if first_header is None else first_header
+        previous = line
+    return first_header or [], rows
+
+
+def parse_requirements(text: str) -> list[tuple[str, str]]:
+    """``(id, statement)`` for every requirement row (see :func:`requirement_rows`)."""
+    return [(req, cells[0] if cells else "") for req, (_, cells) in
+            requirement_rows(text)[1].items()]
 
 
 class TestCase:

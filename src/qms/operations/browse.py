@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from qms.domain import doctypes, versions as vers, workflow
+from qms.domain.qualification import requirement_rows
 from qms.errors import NotFound, ValidationError
 from qms.operations._shared import Result, authorize, load
 from qms.store import audit, index
@@ -126,9 +127,6 @@ class TraceResult(Result):
         return "\n".join(lines) or f"SDLC-{self.namespace}-RS states no requirements."
 
 
-REQ_ID = re.compile(r"^REQ-[A-Z0-9]+(?:-[A-Z0-9]+)*$")
-
-
 def trace(project: Project, user: str, *, namespace: str) -> TraceResult:
     """Requirements of ``SDLC-{NS}-RS`` (in force, else the draft) joined with the rows of
     ``SDLC-{NS}-RTM`` that name them: every table row whose first cell is a ``REQ-`` ID."""
@@ -151,7 +149,7 @@ def trace(project: Project, user: str, *, namespace: str) -> TraceResult:
             docs[kind] = None
             continue
         docs[kind] = ({"doc_id": doc_id, "version": text.version, "status": meta["status"],
-                       "source": text.source}, table_rows(text.content))
+                       "source": text.source}, requirement_rows(text.content))
     rs_table = docs["RS"][1][1]
     rtm_header, rtm_rows = docs["RTM"][1] if docs["RTM"] else ([], {})
     rs_ids = {req: cells[0] if cells else "" for req, (_, cells) in rs_table.items()}
@@ -159,34 +157,3 @@ def trace(project: Project, user: str, *, namespace: str) -> TraceResult:
                      else None} for req, text in rs_ids.items()]
     return TraceResult(ns, docs["RS"][0], docs["RTM"][0] if docs["RTM"] else None,
                        rtm_header, requirements, [r for r in rtm_rows if r not in rs_ids])
-
-
-def table_rows(markdown: str) -> tuple[list[str], dict[str, tuple[list[str], list[str]]]]:
-    """Rows of Markdown tables whose first cell is a requirement ID, first one per ID:
-    ``(header of the first such table after its ID column, {id: (header, other cells)})``."""
-    first_header: list[str] | None = None
-    header: list[str] = []
-    rows: dict[str, tuple[list[str], list[str]]] = {}
-    previous = ""
-    for line in markdown.splitlines():
-        line = line.strip()
-        if not line.startswith("|"):
-            previous = ""
-            continue
-        cells = _cells(line)
-        if set("".join(cells)) <= set("-: ") and previous:
-            header = [c.strip("* ") for c in _cells(previous)[1:]]
-        elif REQ_ID.match(cells[0].strip("*` ")):
-            req = cells[0].strip("*` ")
-            if req not in rows:
-                rows[req] = (header, cells[1:])
-                first_header = header if first_header is None else first_header
-        previous = line
-    return first_header or [], rows
-
-
-def _cells(line: str) -> list[str]:
-    return [c.strip().replace("\\|", "|") for c in _PIPE.split(line.strip().strip("|"))]
-
-
-_PIPE = re.compile(r"(?<!\\)\|")

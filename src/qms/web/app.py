@@ -99,6 +99,7 @@ class Web:
             ("/inbox/{user}", self.inbox),
             ("/trace", self.trace_index),
             ("/trace/{namespace}", self.trace),
+            ("/verify", self.verify),
         ]
         return [Route(path, self.page(handler), methods=["GET"]) for path, handler in pages] + \
             [Route("/static/{name}", self.static, methods=["GET"]),
@@ -257,6 +258,12 @@ class Web:
                 for r in result.requirements]
         return self.render("trace.html", result=result, traced=traced, columns=columns,
                            rows=rows)
+
+    def verify(self, request: Request, user: str) -> Response:
+        """`qms verify` of the whole project (or `?doc=ID`), run when the page is asked for."""
+        doc = request.query_params.get("doc") or None
+        result = ops.verify(self.project, user, doc_ids=[doc] if doc else None)
+        return self.render("verify.html", result=result, doc=doc)
 
     def body(self, text: str) -> str:
         """A document's Markdown (without its frontmatter) as HTML; raw HTML is never passed
