@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from functools import cached_property
 from html import escape
@@ -46,6 +47,7 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+VERIFY_REUSE_S = 10.0  # /verify shows a result at most this old
 COMMENT = re.compile(r"<!--.*?-->", re.S)  # authoring notes, invisible as in any renderer
 
 Page = Callable[[Request, str], Response]
@@ -69,6 +71,8 @@ class Web:
     def __init__(self, project: Project, auth_mode: str = "off") -> None:
         self.project = project
         self.auth_mode = str(auth_mode)
+        self._verify_lock = threading.Lock()   # one verify at a time (it holds the project lock)
+        self._verified: dict[str | None, tuple[float, Any]] = {}
 
     @cached_property
     def env(self) -> Any:
@@ -260,10 +264,20 @@ class Web:
                            rows=rows)
 
     def verify(self, request: Request, user: str) -> Response:
-        """`qms verify` of the whole project (or `?doc=ID`), run when the page is asked for."""
+        """`qms verify` of the whole project (or `?doc=ID`). It holds the project lock for as
+        long as it reads, so runs are serialised and a result is reused for VERIFY_REUSE_S:
+        reloading the page can never keep writers waiting."""
         doc = request.query_params.get("doc") or None
-        result = ops.verify(self.project, user, doc_ids=[doc] if doc else None)
-        return self.render("verify.html", result=result, doc=doc)
+        with self._verify_lock:
+            ran, result = self._verified.get(doc, (0.0, None))
+            if result is None or time.monotonic() - ran > VERIFY_REUSE_S:
+                ran, result = time.monotonic(), ops.verify(self.project, user,
+                                                           doc_ids=[doc] if doc else None)
+                self._verified = {**{k: v for k, v in self._verified.items()
+                                     if time.monotonic() - v[0] <= VERIFY_REUSE_S},
+                                  doc: (ran, result)}
+        return self.render("verify.html", result=result, doc=doc,
+                           age=int(time.monotonic() - ran))
 
     def body(self, text: str) -> str:
         """A document's Markdown (without its frontmatter) as HTML; raw HTML is never passed
