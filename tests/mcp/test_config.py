@@ -32,6 +32,7 @@ def test_snippets(tmp_path):
     assert claude_add_command(url) == f"claude mcp add --transport http qms {url}"
     text = mcp_config_text(tmp_path)
     assert "http://127.0.0.1:8000/mcp" in text and "stdio" in text
+    assert "Authorization: Bearer" in text       # how to send a token (--auth required)
     blocks = [b for b in text.split("\n#") if "{" in b]
     for block in blocks:  # each snippet is valid JSON
         json.loads(block[block.index("{"): block.rindex("}") + 1])

@@ -19,9 +19,15 @@ if TYPE_CHECKING:
 
 # commands that do not act as a user
 _NO_USER = {"init", "mcp-config", "hook"}
-# commands whose only argument is the document ID
-_DOC_ONLY = {"checkout", "checkin", "status", "approve", "withdraw", "release", "close", "fix",
-             "history"}
+# commands whose only argument is the document ID -> their operation (looked up when run, so
+# only the command being run is imported; an editor can follow each one)
+_DOC_ONLY = {
+    "checkout": lambda ops: ops.checkout, "checkin": lambda ops: ops.checkin,
+    "status": lambda ops: ops.status, "approve": lambda ops: ops.approve,
+    "withdraw": lambda ops: ops.withdraw, "release": lambda ops: ops.release,
+    "close": lambda ops: ops.close, "fix": lambda ops: ops.fix,
+    "history": lambda ops: ops.history,
+}
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -281,7 +287,7 @@ def _call(args: argparse.Namespace) -> Any:
     user = args.user
     auth.check(project, user, args.token_file)
     if cmd in _DOC_ONLY:
-        return getattr(ops, cmd)(project, user, doc_id=args.doc_id)
+        return _DOC_ONLY[cmd](ops)(project, user, doc_id=args.doc_id)
     if cmd == "user":
         if args.list:
             return ops.user_list(project, user)
