@@ -194,19 +194,19 @@ def test_every_page_of_the_legacy_project_renders(tmp_path):
 
 @pytest.mark.req("REQ-WEB-015")
 def test_warm_listing_rereads_only_changed_files(tmp_path, monkeypatch):
-    import builtins
-
-    from qms.store import index
+    from qms.store import atomic, index
 
     p = Project.open(build_project(tmp_path / "p"))
     opened = []
+    open_regular = atomic.open_regular
 
     def counting_open(path, *args, **kwargs):
-        fh = builtins.open(path, *args, **kwargs)   # an absent draft is no read
-        opened.append(str(path))
-        return fh
+        found = open_regular(path, *args, **kwargs)
+        if found is not None:                       # an absent draft is no read
+            opened.append(str(path))
+        return found
 
-    monkeypatch.setattr(index, "open", counting_open, raising=False)
+    monkeypatch.setattr(index.atomic, "open_regular", counting_open)
     cold = len(index.documents(p))
     assert len(opened) >= 2 * cold            # every meta file and one document file each
     opened.clear()
@@ -214,6 +214,7 @@ def test_warm_listing_rereads_only_changed_files(tmp_path, monkeypatch):
     assert opened == []                       # nothing changed: nothing read again
     ops.checkout(p, "claude", doc_id="CR-002")
     ops.checkin(p, "claude", doc_id="CR-002", content="---\ntitle: New\n---\n\nx\n")
+    opened.clear()                            # the commit's own reads are not the listing's
     index.documents(p)
     assert opened and all("CR-002" in path for path in opened)
 

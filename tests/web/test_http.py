@@ -120,3 +120,30 @@ def test_a_cancelled_document_shows_its_kept_trail(site):
     status, body = http(f"{site.base}/documents/CR-003")
     assert status == 200 and "CANCELLED" in body.decode() and "Abandoned idea" in body.decode()
     assert "CANCEL" in body.decode() and "CREATE" in body.decode()
+
+
+@pytest.mark.req("REQ-WEB-007", "REQ-HARD-002")
+def test_planted_fifo_and_links_never_wedge_or_leak_into_the_dashboard(tmp_path):
+    import json
+    import os
+
+    root = make_project(tmp_path / "proj")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("---\ntitle: OUTSIDE SECRET\n---\n")
+    (outside / "meta.json").write_text(json.dumps({"doc_id": "SOP-009", "version": "1.0",
+                                                   "status": "EFFECTIVE"}))
+    (root / "QMS/SOP/SOP-001.md").unlink()
+    os.mkfifo(root / "QMS/SOP/SOP-001.md")                              # would block a reader
+    (root / "QMS/SOP/SOP-002.md").unlink()
+    (root / "QMS/SOP/SOP-002.md").symlink_to(outside / "secret.md")       # title from outside
+    (root / "QMS/.meta/SOP/SOP-009.json").symlink_to(outside / "meta.json")  # a planted doc
+    served = start_server(root, "streamable-http")
+    try:
+        status, body = http(f"{served.base}/")
+        assert status == 200
+        html = body.decode()
+        assert "SOP-003" in html and "OUTSIDE SECRET" not in html and "SOP-009" not in html
+        assert http(f"{served.base}/")[0] == 200     # warm listing: still no wedge
+    finally:
+        stop_server(served)

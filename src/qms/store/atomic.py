@@ -107,25 +107,40 @@ def _kind(mode: int) -> str:
     return "is not a regular file"
 
 
-def read_bytes(path: Path, root: Path | None = None,
-               seen: set[str] | None = None) -> bytes | None:
-    """File contents, or None when it does not exist. Links and special files are refused
-    (with ``root``: also links among the folders below the root)."""
-    if root is not None and not check(root, path, final=False, seen=seen):
-        return None
+def open_regular(path: Path | str, root: Path | None = None) -> tuple[int, os.stat_result] | None:
+    """``(fd, fstat)`` of a regular file with one name, opened without following a link at
+    its last component and without blocking (a FIFO is refused, never waited on); None when
+    it does not exist. The caller closes ``fd``."""
     try:
         fd = os.open(path, _READ_FLAGS)
     except FileNotFoundError:
         return None
     except OSError as exc:
         if exc.errno == 40:  # ELOOP: the last component is a symbolic link
-            raise _refuse(root, path, "is a symbolic link") from None
+            raise _refuse(root, Path(path), "is a symbolic link") from None
         if isinstance(exc, (IsADirectoryError, NotADirectoryError)):
-            raise _refuse(root, path, "is not a regular file") from None
+            raise _refuse(root, Path(path), "is not a regular file") from None
         raise
     try:
         info = os.fstat(fd)
-        _regular(root, path, info)
+        _regular(root, Path(path), info)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
+
+
+def read_bytes(path: Path, root: Path | None = None,
+               seen: set[str] | None = None) -> bytes | None:
+    """File contents, or None when it does not exist. Links and special files are refused
+    (with ``root``: also links among the folders below the root)."""
+    if root is not None and not check(root, path, final=False, seen=seen):
+        return None
+    opened = open_regular(path, root)
+    if opened is None:
+        return None
+    fd, info = opened
+    try:
         chunks = []
         size = info.st_size
         while True:

@@ -14,8 +14,8 @@ import re
 import threading
 
 from qms.domain import doctypes
-from qms.errors import ValidationError
-from qms.store import frontmatter
+from qms.errors import QMSError, ValidationError
+from qms.store import atomic, frontmatter
 from qms.store.project import Project
 
 TYPE_CHECKING = False
@@ -39,7 +39,7 @@ def _documents(project: Project) -> list[tuple[dict[str, Any], str]]:
     found = []
     try:
         folders = [e.path for e in os.scandir(project.qms / ".meta")
-                   if e.is_dir() and not e.name.startswith(".")]
+                   if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")]
     except FileNotFoundError:
         return []
     for folder in folders:
@@ -77,22 +77,27 @@ def _title(project: Project, doc_id: str) -> str:
 
 
 def _cached(path: str, load: Any) -> Any:
-    """``load(open file)`` memoised on the file's identity; None when the file is absent.
-    Known file: one ``stat``. New or changed file: opened once, identified by ``fstat``."""
+    """``load(open file)`` memoised on the file's identity; None when the file is absent,
+    a link or not a regular file. Known file: one ``stat``. New or changed file: opened
+    once, identified by ``fstat``."""
     hit = _cache.get(path)
     if hit is not None:
         try:
-            st = os.stat(path)
+            st = os.lstat(path)  # a link put in its place has its own identity: a miss
         except (FileNotFoundError, NotADirectoryError):
             del _cache[path]
             return None
         if hit[0] == (st.st_ino, st.st_mtime_ns, st.st_size):
             return hit[1]
-    try:
-        with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())
+    try:  # never through a link, never blocking on a FIFO (atomic.open_regular)
+        opened = atomic.open_regular(path)
+        if opened is None:
+            _cache.pop(path, None)
+            return None
+        fd, st = opened
+        with os.fdopen(fd, "rb") as fh:
             value = load(fh)
-    except OSError:  # absent (or unreadable): not listed, not cached
+    except (OSError, QMSError):  # unreadable, a link, a special file: not listed, not cached
         _cache.pop(path, None)
         return None
     _cache[path] = ((st.st_ino, st.st_mtime_ns, st.st_size), value)
