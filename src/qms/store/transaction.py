@@ -141,8 +141,9 @@ def _checked(root: Path, path: Path, seen: set[str]) -> str:
     return str(path)[len(str(root)) + 1:]
 
 
-# The journal is a log of frames, one per commit: a status byte (P pending, A applied),
-# ``qms-journal 1 <size> <crc32> <boot id>\n``, then the change set (JSON, ``size`` bytes).
+# The journal is a log of frames, one per commit: a status byte (P pending, A applied, C
+# checkpointed), ``qms-journal 2 <size> <crc32> <boot id> <epoch>\n``, then the change set
+# (JSON, ``size`` bytes).
 _MAGIC = b"qms-journal 2 "
 PENDING, APPLIED, CHECKPOINTED = b"P", b"A", b"C"
 CHECKPOINT_BYTES = 64 * 1024  # past this, a commit syncs everything and starts over
