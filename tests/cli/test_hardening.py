@@ -196,6 +196,31 @@ def test_fifo_workspace_copy_and_inbox_task_never_block(project, qms_proc):
     assert not pending(project / ".qms" / "journal")
 
 
+@pytest.mark.req("REQ-HARD-001", "REQ-HARD-002")
+@pytest.mark.parametrize("kind", ["fifo", "link"])
+def test_an_audit_trail_replaced_by_a_fifo_or_link_is_refused_at_once(project, qms_proc,
+                                                                      tmp_path, kind):
+    """Chaining reads the end of a document's trail: a FIFO there must not hold the project
+    lock forever, a link must not be followed."""
+    run = qms_proc(project, "--user", "claude", "--json", "create", "CR", "--title", "F")
+    doc = json.loads(run.out)["result"]["doc_id"]
+    assert qms_proc(project, "--user", "claude", "checkin", doc).code == 0
+    trail = project / "QMS" / ".audit" / "CR" / f"{doc}.jsonl"
+    kept = trail.read_bytes()
+    trail.unlink()
+    if kind == "fifo":
+        os.mkfifo(trail)
+    else:
+        trail.symlink_to(_outside(tmp_path) / "secret.txt")
+    run = qms_proc(project, "--user", "claude", "checkout", doc, timeout=20)
+    assert run.code == 1 and f"QMS/.audit/CR/{doc}.jsonl" in run.err, run.err
+    assert ("FIFO" if kind == "fifo" else "symbolic link") in run.err, run.err
+    assert not pending(project / ".qms" / "journal")
+    trail.unlink()
+    trail.write_bytes(kept)
+    assert qms_proc(project, "--user", "claude", "checkout", doc).code == 0  # still usable
+
+
 # -- item 1: recovery never wedges the project ---------------------------------------------
 def _plant_journal(root: Path, ops: list[dict]) -> None:
     from qms.store.transaction import write_journal

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from qms.domain import integrity
 from qms.errors import ProjectError
-from qms.store import keys
+from qms.store import atomic, keys
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -96,18 +96,18 @@ def record(tx: Transaction, project: Project, trail: Path, doc_id: str,
         state.signer = _signer(tx, project, state, event.get("user") or "system",
                                event.get("ts") or "")
     if state.seq is None:
-        last = last_line(chain_path(project))
+        last = last_line(chain_path(project), project.root)
         state.seq = json.loads(last)["seq"] if last else 0
         state.prev = integrity.sha256_bytes(last) if last else None
     event = dict(event)
     if trail in state.trails:
         event["prev_sha256"] = state.trails[trail]
     else:
-        last = last_line(trail)
+        last = last_line(trail, project.root)
         event["prev_sha256"] = integrity.sha256_bytes(last) if last else None
         if last is not None and not _chained(last):  # anchor the earlier tool's lines
             event["prefix_sha256"] = integrity.prefix_sha256(
-                integrity.lines_of(trail.read_bytes()))
+                integrity.lines_of(atomic.read_bytes(trail, project.root) or b""))
     seq = state.seq + 1
     event["seq"] = seq
     line = json.dumps(event, ensure_ascii=False)
@@ -138,8 +138,9 @@ def _signer(tx: Transaction, project: Project, state: _State, user: str,
             "qms --user lead key rotate --without-previous-key (verify will report it).")
     # a project that never had a key (new, or written by the earlier tool): its first key,
     # and the hash of every trail the earlier tool left, so none can change or appear later
-    anchor = {doc_id: integrity.prefix_sha256(integrity.lines_of(path.read_bytes()))
-              for doc_id, path in sorted(trails(project).items())}
+    anchor = {doc_id: integrity.prefix_sha256(
+        integrity.lines_of(atomic.read_bytes(path, project.root) or b""))
+        for doc_id, path in sorted(trails(project).items())}
     anchor_text = json.dumps(anchor, indent=0, sort_keys=True) + "\n"
     tx.write_text(legacy_path(project), anchor_text)
     signer, public_hex = keys.new_key(tx, project, user, ts)
@@ -182,15 +183,16 @@ def _chained(line: bytes) -> bool:
     return isinstance(value, dict) and "seq" in value
 
 
-def last_line(path: Path) -> bytes | None:
+def last_line(path: Path, root: Path | None = None) -> bytes | None:
     """The last non-blank line of a file, read from its end (None: no file or no lines).
-    A symlink planted in its place is refused (OSError), never followed."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
+    A link or a special file planted in its place is refused (atomic.open_regular), never
+    followed or waited on."""
+    opened = atomic.open_regular(path, root)
+    if opened is None:
         return None
+    fd, info = opened
     try:
-        size = os.fstat(fd).st_size
+        size = info.st_size
         block = 4096
         while True:
             start = max(0, size - block)
