@@ -336,3 +336,20 @@ def test_a_large_project_is_checked_in_parallel_with_the_same_findings(copy, mon
     parallel = verify_module.verify(project, "qa")
     assert not serial.clean and parallel.to_dict() == serial.to_dict()
     assert {"CR-001", "SOP-008"} <= {f["doc_id"] for f in parallel.findings}
+
+
+@req("REQ-INTEG-006", "REQ-HARD-002")
+@pytest.mark.parametrize("kind", ["fifo", "link"])
+def test_a_fifo_or_link_in_place_of_a_record_is_a_finding_never_a_hang(copy, kind):
+    trail = copy / "QMS/.audit/CR/CR-001.jsonl"
+    kept = trail.read_bytes()
+    trail.unlink()
+    if kind == "fifo":
+        os.mkfifo(trail)
+    else:
+        (copy.parent / "kept.jsonl").write_bytes(kept)   # the very same lines, elsewhere
+        trail.symlink_to(copy.parent / "kept.jsonl")
+    code, result = verify(copy)
+    assert code == 1
+    assert {(f["doc_id"], f["kind"]) for f in result["findings"]} == {("CR-001", "not_a_file")}
+    assert run(copy, "--user", "qa", "status", "SOP-008").returncode == 0   # not wedged

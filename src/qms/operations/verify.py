@@ -28,9 +28,9 @@ import re
 from pathlib import Path
 
 from qms.domain import doctypes, integrity
-from qms.errors import QMSError
+from qms.errors import ProjectError, QMSError
 from qms.operations._shared import Result, authorize
-from qms.store import chain, keys, transaction
+from qms.store import atomic, chain, keys, transaction
 from qms.store.project import Project
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -386,12 +386,14 @@ def _all_docs(project: Project) -> set[str]:
 
 
 def _read_bytes(path: Path | str) -> bytes | None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except (FileNotFoundError, NotADirectoryError):
+    """A file's bytes, or None when it is absent. A link or a special file planted in its
+    place is refused (ProjectError, atomic.open_regular), never followed or waited on."""
+    opened = atomic.open_regular(path)
+    if opened is None:
         return None
+    fd, info = opened
     try:
-        size = os.fstat(fd).st_size
+        size = info.st_size
         data = os.read(fd, size + 1)
         if len(data) <= size:  # short read, or the file grew: read to the end
             chunks = [data]
@@ -404,6 +406,15 @@ def _read_bytes(path: Path | str) -> bytes | None:
 
 
 def _check_doc(check: _Check, doc_id: str) -> None:
+    """Check one document; a link or special file among its files is itself a finding."""
+    try:
+        _check_doc_files(check, doc_id)
+    except ProjectError as err:
+        path = err.details.get("path", "")
+        check.find(doc_id, "not_a_file", err.message, check.rel(path) if path else "")
+
+
+def _check_doc_files(check: _Check, doc_id: str) -> None:
     try:
         files = check.files(doc_id)
     except QMSError:  # not a valid document ID (e.g. a stray file name)
