@@ -221,6 +221,25 @@ def test_an_audit_trail_replaced_by_a_fifo_or_link_is_refused_at_once(project, q
     assert qms_proc(project, "--user", "claude", "checkout", doc).code == 0  # still usable
 
 
+@pytest.mark.req("REQ-HARD-002")
+@pytest.mark.parametrize("planted, args", [
+    ("qms.config.json", ("--user", "claude", "status", "SOP-001")),
+    (".qms/tokens.json", ("--user", "lead", "token", "list")),
+    ("KEY", ("--user", "claude", "create", "CR", "--title", "x")),
+])
+def test_a_fifo_in_place_of_the_config_token_store_or_key_is_refused_at_once(
+        project, qms_proc, planted, args):
+    if planted == "KEY":
+        active = (project / ".qms/keys/active").read_text().strip()
+        planted = f".qms/keys/{active}.key"
+    target = project / planted
+    target.unlink(missing_ok=True)
+    os.mkfifo(target)
+    run = qms_proc(project, *args, timeout=20)
+    assert run.code == 1 and "FIFO" in run.err and planted in run.err, run.err
+    assert not pending(project / ".qms" / "journal")
+
+
 # -- item 1: recovery never wedges the project ---------------------------------------------
 def _plant_journal(root: Path, ops: list[dict]) -> None:
     from qms.store.transaction import write_journal

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from qms.domain.integrity import sha256_bytes
-from qms.errors import ProjectError
+from qms.errors import ProjectError, QMSError
 from qms.store import atomic
 from qms.store.project import Project
 from qms.store.transaction import Transaction
@@ -69,11 +69,12 @@ def active_signer(project: Project, tx: Transaction) -> Signer | None:
     path = private_dir(project) / f"{key_id}.key"
     signer = _LOADED.get(path)
     if signer is None:
-        try:
-            seed = bytes.fromhex(path.read_text(encoding="ascii").strip())
-        except FileNotFoundError:
+        text = project.read_text(path)  # no link, no FIFO (atomic)
+        if text is None:
             return None
-        except (ValueError, UnicodeDecodeError):
+        try:
+            seed = bytes.fromhex(text.strip())
+        except ValueError:
             raise ProjectError(f"The signing key {project.rel(path)} is damaged.") from None
         signer = Signer(key_id, _private_key(seed))
         _LOADED[path] = signer
@@ -142,9 +143,9 @@ def public_keys(project: Project) -> dict[str, dict[str, Any]]:
         return found
     for path in sorted(folder.glob("*.pub")):
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
+            record = json.loads(project.read_text(path) or "")
             bytes.fromhex(record["public_key"])
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        except (ValueError, KeyError, TypeError, QMSError):  # damaged, a link, a FIFO
             continue
         if record.get("key_id") == path.stem:
             found[path.stem] = record

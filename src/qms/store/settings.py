@@ -22,9 +22,8 @@ def config_path(project: Project):
 def load_config(project: Project, text: str | None = None) -> dict:
     """The whole ``qms.config.json`` (empty if absent)."""
     if text is None:
-        try:
-            text = config_path(project).read_text(encoding="utf-8")
-        except FileNotFoundError:
+        text = project.read_text(config_path(project))  # no link, no FIFO (atomic)
+        if text is None:
             return {}
     try:
         config = json.loads(text)

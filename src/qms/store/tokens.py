@@ -49,9 +49,8 @@ def new_secret() -> tuple[str, str]:
 # -- reading ------------------------------------------------------------------------------
 def load(project: Project) -> list[dict[str, Any]]:
     """Every token entry (no secrets: ids, users, labels, hashes, dates)."""
-    try:
-        text = path(project).read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = project.read_text(path(project))  # no link, no FIFO (atomic)
+    if text is None:
         return []
     try:
         tokens = json.loads(text)["tokens"]
