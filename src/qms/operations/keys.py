@@ -46,6 +46,5 @@ def key_rotate(project: Project, user: str, *, without_previous_key: bool = Fals
 
 def key_list(project: Project, user: str) -> KeyListResult:
     authorize(project, user, "key_list")
-    active_file = keys.private_dir(project) / "active"
-    active = active_file.read_text().strip() if active_file.is_file() else None
+    active = (project.read_text(keys.private_dir(project) / "active") or "").strip() or None
     return KeyListResult(list(keys.public_keys(project).values()), active)
