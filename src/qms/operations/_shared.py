@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 
 from qms.domain import doctypes, permissions, versions, workflow
-from qms.errors import Conflict, InvalidTransition, NotFound, ValidationError
-from qms.store import audit, frontmatter, inbox, users
+from qms.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
+from qms.store import atomic, audit, frontmatter, inbox, users
 from qms.store import meta as meta_store
 from qms.store.project import Project
 from qms.store.transaction import Transaction
@@ -236,3 +238,29 @@ def archive_once(tx: Transaction, project: Project, doc_id: str, version: str,
 
 def drop_tasks(tx: Transaction, project: Project, doc_id: str, approval_only: bool = False) -> None:
     inbox.remove(tx, project, doc_id, approval_only=approval_only)
+
+
+def read_project_file(project: Project, file: str) -> str:
+    """Text from a regular file inside the project (relative paths: from the project
+    root), read without following links and without blocking (a FIFO is refused).
+
+    Evidence must live in the repository to be reproducible, and the MCP server must never
+    read files outside the project for a caller."""
+    path = Path(os.path.normpath(project.root / Path(file).expanduser()))
+    if project.root not in path.parents:
+        raise PermissionDenied(f"{file} is outside the project; evidence files must be "
+                               "inside the project folder.")
+    try:
+        data = atomic.read_bytes(path, project.root)
+    except OSError as exc:
+        raise ValidationError(f"Cannot read {file}: {exc.strerror}") from None
+    if data is None:
+        raise NotFound(f"File not found: {file}")
+    if len(data) > MAX_TEXT:
+        raise ValidationError(f"{file} is too large (limit {MAX_TEXT} bytes).")
+    if b"\x00" in data:
+        raise ValidationError(f"{file} contains NUL bytes; is it a binary file?")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(f"{file} is not UTF-8 text.") from None

@@ -17,10 +17,10 @@ from qms.domain.interact.compiler import compile_template
 from qms.domain.interact.source import Source
 from qms.domain.interact.template import END, Template
 from qms.errors import (
-    Conflict, InvalidTransition, NotFound, PermissionDenied, UsageError, ValidationError)
+    Conflict, InvalidTransition, NotFound, UsageError, ValidationError)
 from qms.operations import _interactive
-from qms.operations._shared import MAX_TEXT, Result, check_text, open_doc
-from qms.store import atomic, git
+from qms.operations._shared import Result, check_text, open_doc, read_project_file
+from qms.store import git
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -54,7 +54,7 @@ def interact(project: Project, user: str, *, doc_id: str, respond: str | None = 
     with project.transaction() as tx:
         doc_id, meta = open_doc(project, user, "interact", doc_id, tx)
         template, source, path = _session(tx, project, user, doc_id, meta)
-        answer = _read_file(project, file) if file else respond
+        answer = read_project_file(project, file) if file else respond
         notices = _version_notice(template, source)
         action, message, recorded = _dispatch(
             project, user, template, source, notices, answer=answer, reason=reason,
@@ -75,34 +75,6 @@ def interact(project: Project, user: str, *, doc_id: str, respond: str | None = 
 def _text(value: str | None, what: str) -> str | None:
     """Refuse an oversized or non-UTF-8 answer/reason before it reaches the source file."""
     return None if value is None else check_text(value, what)
-
-
-def _read_file(project: Project, file: str) -> str:
-    """Answer text from a regular file inside the project (relative paths: from the project
-    root), read without following links and without blocking (a FIFO is refused).
-
-    Evidence must live in the repository to be reproducible, and the MCP server must never
-    read files outside the project for a caller."""
-    import os
-
-    path = Path(os.path.normpath(project.root / Path(file).expanduser()))
-    if project.root not in path.parents:
-        raise PermissionDenied(f"{file} is outside the project; evidence files must be "
-                               "inside the project folder.")
-    try:
-        data = atomic.read_bytes(path, project.root)
-    except OSError as exc:
-        raise ValidationError(f"Cannot read {file}: {exc.strerror}") from None
-    if data is None:
-        raise NotFound(f"File not found: {file}")
-    if len(data) > MAX_TEXT:
-        raise ValidationError(f"{file} is too large (limit {MAX_TEXT} bytes).")
-    if b"\x00" in data:
-        raise ValidationError(f"{file} contains NUL bytes; is it a binary file?")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationError(f"{file} is not UTF-8 text.") from None
 
 
 def _session(tx: Transaction, project: Project, user: str, doc_id: str,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from qms.domain import doctypes, qualification, rtm
 from qms.errors import Conflict, NotFound, ValidationError
-from qms.operations._shared import Result, authorize, load
+from qms.operations._shared import Result, authorize, load, read_project_file
 from qms.store import atomic, audit, frontmatter, git, namespaces
 from qms.store import meta as meta_store
 from qms.store.project import Project
@@ -97,15 +97,13 @@ def _namespace(project: Project, namespace: str) -> str:
 def _junit_files(project: Project, junit: list[str]) -> list[dict[str, Any]]:
     """Each file's text (inside the project only, UTF-8), SHA-256 and test cases; a file
     given twice (same hash) counts once."""
-    from qms.operations.interact import _read_file  # the project-confined file reader
-
     if not junit:
         raise ValidationError("At least one JUnit XML file is required (--junit FILE).")
     if len(junit) > MAX_FILES:
         raise ValidationError(f"Too many JUnit files ({len(junit)}, limit {MAX_FILES}).")
     files, seen = [], set()
     for name in junit:
-        text = _read_file(project, name)
+        text = read_project_file(project, name)
         sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if sha in seen:
             continue  # the same results twice would count every test twice
