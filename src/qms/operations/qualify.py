@@ -127,7 +127,7 @@ def _requirements(project: Project, ns: str) -> tuple[str, str, list[tuple[str, 
                        f"(qms --user <you> create {ns}-RS --title ...).") from None
     version = meta.get("effective_version") or (
         meta["version"] if meta.get("status") == "EFFECTIVE" else None)
-    text = atomic.read_text(project.effective_path(rs_id)) if version else None
+    text = atomic.read_text(project.effective_path(rs_id), project.root) if version else None
     if text is None:
         raise NotFound(f"{rs_id} has never been effective (it is {meta.get('status')} at "
                        f"v{meta.get('version')}): route it through review and approval first.")
