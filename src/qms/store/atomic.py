@@ -17,6 +17,7 @@ durable is the caller's business (the transaction syncs once per commit).
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from contextlib import suppress
@@ -115,22 +116,19 @@ def _folder(root: Path | None, path: Path, make: bool = False) -> int | None:
                 return None
             _mkdirs(path.parent)
             return os.open(path.parent, _DIR_FLAGS)
-    base = str(root)
     parts = _parts(root, path)
-    fd = os.open(base, _DIR_FLAGS)
+    fd = os.open(str(root), _DIR_FLAGS)
     try:
-        for part in parts[:-1]:
+        for depth, part in enumerate(parts[:-1]):
             try:
-                child = os.open(part, _SUBDIR_FLAGS, dir_fd=fd)
+                child = _subdir(root, parts, depth, fd)
             except FileNotFoundError:
                 if not make:
                     os.close(fd)
                     return None
                 with suppress(FileExistsError):
                     os.mkdir(part, dir_fd=fd)
-                child = _subdir(root, path, parts, part, fd)
-            except NotADirectoryError:
-                raise _not_a_folder(root, path, parts, part, fd) from None
+                child = _subdir(root, parts, depth, fd)
             os.close(fd)
             fd = child
     except BaseException:
@@ -150,22 +148,20 @@ def _parts(root: Path, path: Path) -> list[str]:
     return parts
 
 
-def _subdir(root: Path, path: Path, parts: list[str], part: str, fd: int) -> int:
+def _subdir(root: Path, parts: list[str], depth: int, fd: int) -> int:
+    """Open folder ``parts[depth]`` inside the folder ``fd``, refusing a link or a file."""
+    part = parts[depth]
     try:
         return os.open(part, _SUBDIR_FLAGS, dir_fd=fd)
-    except NotADirectoryError:
-        raise _not_a_folder(root, path, parts, part, fd) from None
-
-
-def _not_a_folder(root: Path, path: Path, parts: list[str], part: str,
-                  fd: int) -> ProjectError:
-    where = Path(root, *parts[:parts.index(part) + 1])
-    try:
-        mode = os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode
-    except OSError:
-        mode = 0
-    return _refuse(root, where, "is a symbolic link" if stat.S_ISLNK(mode) else
-                   "is not a folder")
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+        try:
+            mode = os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode
+        except OSError:
+            mode = 0
+    raise _refuse(root, Path(root, *parts[:depth + 1]),
+                  "is a symbolic link" if stat.S_ISLNK(mode) else "is not a folder")
 
 
 def _open(root: Path | None, path: Path, flags: int, mode: int = 0o644,
@@ -174,7 +170,7 @@ def _open(root: Path | None, path: Path, flags: int, mode: int = 0o644,
     (FileNotFoundError when a folder is missing and not ``make``)."""
     folder = _folder(root, path, make)
     if folder is None:
-        raise FileNotFoundError(2, "No such file or directory", str(path))
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
     try:
         return os.open(path.name, flags, mode, dir_fd=folder)
     finally:
@@ -202,7 +198,7 @@ def open_regular(path: Path | str, root: Path | None = None) -> tuple[int, os.st
     except FileNotFoundError:
         return None
     except OSError as exc:
-        if exc.errno == 40:  # ELOOP: the last component is a symbolic link
+        if exc.errno == errno.ELOOP:  # the last component is a symbolic link
             raise _refuse(root, path, "is a symbolic link") from None
         if isinstance(exc, (IsADirectoryError, NotADirectoryError)):
             raise _refuse(root, path, "is not a regular file") from None

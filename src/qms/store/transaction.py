@@ -42,8 +42,10 @@ class Transaction:
     """Staged writes relative to the project root; reads see staged state first.
 
     Every path is checked with :func:`atomic.check` (inside the root, through real folders,
-    a regular file or absent) when it is read and again before the journal is written, so a
-    refused path stops the operation before anything is written."""
+    a regular file or absent) before the journal is written, so a refused path stops the
+    operation before anything is written; reads and the writes themselves open each folder
+    from the root (``atomic``), so a folder swapped for a link after the check is refused,
+    never followed."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
