@@ -14,7 +14,7 @@ from qms.store.transaction import pending
 
 from .conftest import VR
 
-pytestmark = pytest.mark.req("REQ-HARD-009")
+pytestmark = [pytest.mark.req("REQ-HARD-003"), pytest.mark.req("REQ-HARD-009")]
 
 
 def _key(project: Path) -> tuple[str, str]:

@@ -11,7 +11,8 @@ from _mcp_support import ok, refused
 from qms import operations as ops
 from qms.store.project import Project
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120), pytest.mark.req("REQ-HARD-009")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120), pytest.mark.req("REQ-HARD-003"),
+              pytest.mark.req("REQ-HARD-009")]
 
 VR = "CR-001-VR-001"
 

@@ -10,7 +10,7 @@ from qms.errors import PermissionDenied
 from qms.operations._shared import caller_path
 from qms.store.project import Project
 
-pytestmark = pytest.mark.req("REQ-HARD-009")
+pytestmark = [pytest.mark.req("REQ-HARD-003"), pytest.mark.req("REQ-HARD-009")]
 
 
 @pytest.mark.parametrize("file, area", [
