@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qms.errors import PermissionDenied
+from qms.errors import PermissionDenied, ValidationError
 from qms.operations._shared import caller_path
 from qms.store.project import Project
 
@@ -42,3 +42,8 @@ def test_outside_is_refused(tmp_path, file):
                                   "docs/.gitignore"])
 def test_own_folder_and_ordinary_files_are_readable(tmp_path, file):
     assert caller_path(Project(tmp_path), "claude", file) == Path(tmp_path / file)
+
+
+def test_a_nul_byte_is_refused_cleanly(tmp_path):
+    with pytest.raises(ValidationError, match="NUL"):
+        caller_path(Project(tmp_path), "claude", "notes\x00.txt")

@@ -253,6 +253,8 @@ def caller_path(project: Project, user: str, file: str) -> Path:
     the project, under ``.qms/`` or ``.git/``, or in another user's folder. The decision is
     made on the normalised path, which is then opened as it is, without following a link,
     so a link or ``..`` cannot lead anywhere else."""
+    if "\x00" in file:
+        raise ValidationError("A file name cannot contain NUL bytes.")
     path = Path(os.path.normpath(project.root / Path(file).expanduser()))
     if project.root not in path.parents:
         raise PermissionDenied(f"{file} is outside the project; evidence files must be "
