@@ -160,7 +160,7 @@ INJECT = textwrap.dedent(r'''
                                               die())
         real_journal(journal, journal_ops)
 
-    def torn_file(path, data):
+    def torn_file(path, data, root=None):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(atomic.tmp_path(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.write(fd, data[: len(data) // 2])

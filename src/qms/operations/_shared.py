@@ -240,16 +240,52 @@ def drop_tasks(tx: Transaction, project: Project, doc_id: str, approval_only: bo
     inbox.remove(tx, project, doc_id, approval_only=approval_only)
 
 
-def read_project_file(project: Project, file: str) -> str:
-    """Text from a regular file inside the project (relative paths: from the project
-    root), read without following links and without blocking (a FIFO is refused).
+# What a read on a caller's behalf never reaches, whoever asks (issue 15): the project's
+# private state and git's own files, at any depth (a nested repository's too).
+_PRIVATE = {".qms": "the project's private state (signing keys, tokens, journal)",
+            ".git": "git's own files (configuration, credentials, hooks)"}
 
-    Evidence must live in the repository to be reproducible, and the MCP server must never
-    read files outside the project for a caller."""
+
+def caller_path(project: Project, user: str, file: str) -> Path:
+    """Where ``file`` (relative paths: from the project root) is, if qms may read it for
+    ``user``: the caller's own folder ``.claude/users/{user}/`` (workspace, inbox) and the
+    project's ordinary files. Refused (PermissionDenied naming the area): anything outside
+    the project, under ``.qms/`` or ``.git/``, or in another user's folder. The decision is
+    made on the normalised path, which is then opened as it is, without following a link,
+    so a link or ``..`` cannot lead anywhere else."""
+    if "\x00" in file:
+        raise ValidationError("A file name cannot contain NUL bytes.")
     path = Path(os.path.normpath(project.root / Path(file).expanduser()))
     if project.root not in path.parents:
         raise PermissionDenied(f"{file} is outside the project; evidence files must be "
-                               "inside the project folder.")
+                               "inside the project folder.", path=file)
+    parts = path.relative_to(project.root).parts
+    folded = [p.casefold() for p in parts]
+    area = why = None
+    for i, part in enumerate(folded):
+        if part in _PRIVATE:
+            area, why = "/".join(parts[:i + 1]) + "/", _PRIVATE[part]
+            break
+    if area is None and folded[:2] == [".claude", "users"] and \
+            (len(parts) < 4 or parts[2] != user):
+        area = "/".join(parts[:3]) + "/"
+        why = "another user's private folder" if len(parts) > 3 else "the users' folders"
+    if area is not None:
+        raise PermissionDenied(
+            f"Refused: {file} is in {area}, {why}. qms reads a file for {user} only from "
+            f"their own folder (.claude/users/{user}/) or the project's ordinary files; "
+            "nothing was read.", path=project.rel(path), area=area, user=user)
+    return path
+
+
+def read_project_file(project: Project, user: str, file: str) -> str:
+    """Text of ``file``, read for ``user`` (:func:`caller_path` decides what may be read),
+    without following links and without blocking (a FIFO is refused).
+
+    The one reader of files on a caller's behalf (``interact --respond --file``, ``qualify
+    --junit``): evidence must live in the repository to be reproducible, and the MCP server
+    must never hand a caller a secret of the project or of another user."""
+    path = caller_path(project, user, file)
     try:
         data = atomic.read_bytes(path, project.root)
     except OSError as exc:

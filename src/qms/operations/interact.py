@@ -54,7 +54,7 @@ def interact(project: Project, user: str, *, doc_id: str, respond: str | None = 
     with project.transaction() as tx:
         doc_id, meta = open_doc(project, user, "interact", doc_id, tx)
         template, source, path = _session(tx, project, user, doc_id, meta)
-        answer = read_project_file(project, file) if file else respond
+        answer = read_project_file(project, user, file) if file else respond
         notices = _version_notice(template, source)
         action, message, recorded = _dispatch(
             project, user, template, source, notices, answer=answer, reason=reason,

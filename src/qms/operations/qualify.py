@@ -63,7 +63,7 @@ def qualify(project: Project, user: str, *, namespace: str, junit: list[str],
             check: bool = False) -> QualifyResult:
     authorize(project, user, "read" if check else "qualify")
     ns = _namespace(project, namespace)
-    files = _junit_files(project, junit)
+    files = _junit_files(project, user, junit)
     rs_id, rs_version, requirements = _requirements(project, ns)
     cases = [case for f in files for case in f["cases"]]
     evaluation = qualification.evaluate(requirements, cases)
@@ -94,7 +94,7 @@ def _namespace(project: Project, namespace: str) -> str:
     return ns
 
 
-def _junit_files(project: Project, junit: list[str]) -> list[dict[str, Any]]:
+def _junit_files(project: Project, user: str, junit: list[str]) -> list[dict[str, Any]]:
     """Each file's text (inside the project only, UTF-8), SHA-256 and test cases; a file
     given twice (same hash) counts once."""
     if not junit:
@@ -103,7 +103,7 @@ def _junit_files(project: Project, junit: list[str]) -> list[dict[str, Any]]:
         raise ValidationError(f"Too many JUnit files ({len(junit)}, limit {MAX_FILES}).")
     files, seen = [], set()
     for name in junit:
-        text = read_project_file(project, name)
+        text = read_project_file(project, user, name)
         sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if sha in seen:
             continue  # the same results twice would count every test twice
@@ -127,7 +127,7 @@ def _requirements(project: Project, ns: str) -> tuple[str, str, list[tuple[str, 
                        f"(qms --user <you> create {ns}-RS --title ...).") from None
     version = meta.get("effective_version") or (
         meta["version"] if meta.get("status") == "EFFECTIVE" else None)
-    text = atomic.read_text(project.effective_path(rs_id)) if version else None
+    text = atomic.read_text(project.effective_path(rs_id), project.root) if version else None
     if text is None:
         raise NotFound(f"{rs_id} has never been effective (it is {meta.get('status')} at "
                        f"v{meta.get('version')}): route it through review and approval first.")

@@ -3,15 +3,21 @@
 Every file the store touches lies under a project root (already resolved, so the root
 itself contains no links). :func:`check` refuses a path that leaves the root, whose folders
 below the root are not real folders (a symbolic link, a file), or whose last component
-exists but is not a regular file. Reads open with ``O_NOFOLLOW | O_NONBLOCK`` and check the
-opened file with ``fstat`` (a FIFO never blocks, a link is never followed). Writes go to a
-hidden temporary file beside the target (``.{name}.qms-tmp``, a name no reader or glob of
-``*.md`` / ``*.json`` / ``*.jsonl`` takes for a document) and are renamed over it; making
-them durable is the caller's business (the transaction syncs once per commit).
+exists but is not a regular file. Given the root, every read, write, temporary file,
+rename, folder creation, append and unlink resolves its path from the root one folder at
+a time (``openat`` with ``O_DIRECTORY | O_NOFOLLOW``, then ``*at`` calls on the folder's
+descriptor), so a folder swapped for a link between a check and the use is refused or
+was already opened as the real folder: it can never redirect the operation. Files open
+with ``O_NOFOLLOW | O_NONBLOCK`` and are checked with ``fstat`` (a FIFO never blocks, a
+link is never followed). Writes go to a hidden temporary file beside the target
+(``.{name}.qms-tmp``, a name no reader or glob of ``*.md`` / ``*.json`` / ``*.jsonl``
+takes for a document) in the same opened folder and are renamed over it; making them
+durable is the caller's business (the transaction syncs once per commit).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from contextlib import suppress
@@ -24,6 +30,8 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEX
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _APPEND_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+_SUBDIR_FLAGS = _DIR_FLAGS | os.O_NOFOLLOW
 
 
 def tmp_path(path: Path) -> Path:
@@ -50,12 +58,7 @@ def check(root: Path, path: Path, *, final: bool = True, seen: set[str] | None =
     absent or a regular file. Returns whether the file exists. Folders in ``seen`` are
     taken as checked; folders found real are added to it."""
     text, base = str(path), str(root)
-    if not text.startswith(base + os.sep):
-        raise ProjectError(f"Refused: {text} is outside the project {base}.", path=text)
-    parts = text[len(base) + 1:].split(os.sep)
-    if any(p in ("", ".", "..") for p in parts):
-        raise ProjectError(f"Refused: {_rel(root, path)} is not a plain path inside the "
-                           "project.", path=_rel(root, path))
+    parts = _parts(root, path)
     current = base
     for part in parts[:-1]:
         current += os.sep + part
@@ -97,6 +100,83 @@ def check_dir(root: Path, folder: Path, seen: set[str] | None = None) -> bool:
     return check(root, folder / "_", final=False, seen=seen)
 
 
+def _folder(root: Path | None, path: Path, make: bool = False) -> int | None:
+    """A descriptor of the folder holding ``path`` (the caller closes it), or None when a
+    folder is missing (``make``: missing folders are created).
+
+    With ``root``, every folder below the root is opened from the one above it with
+    ``O_DIRECTORY | O_NOFOLLOW``: a link or a file where a folder belongs is refused, and a
+    folder swapped for a link after it was opened is still the real folder. Without a root
+    (files no project owns) the folder is opened as named."""
+    if root is None:
+        try:
+            return os.open(path.parent, _DIR_FLAGS)
+        except FileNotFoundError:
+            if not make:
+                return None
+            _mkdirs(path.parent)
+            return os.open(path.parent, _DIR_FLAGS)
+    parts = _parts(root, path)
+    fd = os.open(str(root), _DIR_FLAGS)
+    try:
+        for depth, part in enumerate(parts[:-1]):
+            try:
+                child = _subdir(root, parts, depth, fd)
+            except FileNotFoundError:
+                if not make:
+                    os.close(fd)
+                    return None
+                with suppress(FileExistsError):
+                    os.mkdir(part, dir_fd=fd)
+                child = _subdir(root, parts, depth, fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _parts(root: Path, path: Path) -> list[str]:
+    text, base = str(path), str(root)
+    if not text.startswith(base + os.sep):
+        raise ProjectError(f"Refused: {text} is outside the project {base}.", path=text)
+    parts = text[len(base) + 1:].split(os.sep)
+    if any(p in ("", ".", "..") for p in parts):
+        raise ProjectError(f"Refused: {_rel(root, path)} is not a plain path inside the "
+                           "project.", path=_rel(root, path))
+    return parts
+
+
+def _subdir(root: Path, parts: list[str], depth: int, fd: int) -> int:
+    """Open folder ``parts[depth]`` inside the folder ``fd``, refusing a link or a file."""
+    part = parts[depth]
+    try:
+        return os.open(part, _SUBDIR_FLAGS, dir_fd=fd)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+        try:
+            mode = os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode
+        except OSError:
+            mode = 0
+    raise _refuse(root, Path(root, *parts[:depth + 1]),
+                  "is a symbolic link" if stat.S_ISLNK(mode) else "is not a folder")
+
+
+def _open(root: Path | None, path: Path, flags: int, mode: int = 0o644,
+          make: bool = False) -> int:
+    """``os.open`` of ``path`` inside its folder opened by :func:`_folder`
+    (FileNotFoundError when a folder is missing and not ``make``)."""
+    folder = _folder(root, path, make)
+    if folder is None:
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
+    try:
+        return os.open(path.name, flags, mode, dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISLNK(mode):
         return "is a symbolic link"
@@ -109,21 +189,23 @@ def _kind(mode: int) -> str:
 
 def open_regular(path: Path | str, root: Path | None = None) -> tuple[int, os.stat_result] | None:
     """``(fd, fstat)`` of a regular file with one name, opened without following a link at
-    its last component and without blocking (a FIFO is refused, never waited on); None when
+    its last component (with ``root``: nor at any folder below the root, see
+    :func:`_folder`) and without blocking (a FIFO is refused, never waited on); None when
     it does not exist. The caller closes ``fd``."""
+    path = Path(path)
     try:
-        fd = os.open(path, _READ_FLAGS)
+        fd = _open(root, path, _READ_FLAGS) if root is not None else os.open(path, _READ_FLAGS)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        if exc.errno == 40:  # ELOOP: the last component is a symbolic link
-            raise _refuse(root, Path(path), "is a symbolic link") from None
+        if exc.errno == errno.ELOOP:  # the last component is a symbolic link
+            raise _refuse(root, path, "is a symbolic link") from None
         if isinstance(exc, (IsADirectoryError, NotADirectoryError)):
-            raise _refuse(root, Path(path), "is not a regular file") from None
+            raise _refuse(root, path, "is not a regular file") from None
         raise
     try:
         info = os.fstat(fd)
-        _regular(root, Path(path), info)
+        _regular(root, path, info)
     except BaseException:
         os.close(fd)
         raise
@@ -133,9 +215,9 @@ def open_regular(path: Path | str, root: Path | None = None) -> tuple[int, os.st
 def read_bytes(path: Path, root: Path | None = None,
                seen: set[str] | None = None) -> bytes | None:
     """File contents, or None when it does not exist. Links and special files are refused
-    (with ``root``: also links among the folders below the root)."""
-    if root is not None and not check(root, path, final=False, seen=seen):
-        return None
+    (with ``root``: also links among the folders below the root, which are opened one by
+    one, so none is ever followed). ``seen`` is no longer needed (opened folders need no
+    separate check); it is accepted for existing callers."""
     opened = open_regular(path, root)
     if opened is None:
         return None
@@ -156,7 +238,7 @@ def read_bytes(path: Path, root: Path | None = None,
 def read_text(path: Path, root: Path | None = None,
               seen: set[str] | None = None) -> str | None:
     """File contents as UTF-8 text, or None when the file does not exist."""
-    data = read_bytes(path, root, seen)
+    data = read_bytes(path, root)
     if data is None:
         return None
     try:
@@ -176,74 +258,74 @@ def _mkdirs(folder: Path) -> None:
         pass
 
 
-def _open_dir_or_make(path: Path, flags: int, mode: int = 0o644) -> int:
-    try:
-        return os.open(path, flags, mode)
-    except FileNotFoundError:
-        _mkdirs(path.parent)
-        return os.open(path, flags, mode)
-
-
-def write_bytes(path: Path, data: bytes) -> None:
+def write_bytes(path: Path, data: bytes, root: Path | None = None) -> None:
     """Write ``path``, not synced (see :func:`sync`); the caller holds the project lock.
 
     A new file is created in place (it is journaled: a crash half-way is redone by recovery).
     An existing one is replaced atomically, so lock-free readers see the old or the new
-    text: the data goes to ``.{name}.qms-tmp`` (one fixed name) and is renamed over it."""
+    text: the data goes to ``.{name}.qms-tmp`` (one fixed name) and is renamed over it.
+    With ``root`` the folder is resolved from the root without following links
+    (:func:`_folder`), and missing folders are created there."""
+    folder = _folder(root, path, make=True)
     try:
-        fd = os.open(path, _NEW_FLAGS, 0o644)
-    except FileNotFoundError:
-        _mkdirs(path.parent)
-        fd = os.open(path, _NEW_FLAGS, 0o644)
-    except FileExistsError:
-        fd = -1
-    if fd >= 0:
+        try:
+            fd = os.open(path.name, _NEW_FLAGS, 0o644, dir_fd=folder)
+        except FileExistsError:
+            _replace(folder, path.name, data, 0o644, durable=False)
+            return
         try:
             _write_all(fd, data)
         finally:
             os.close(fd)
-        return
-    _replace(path, data, 0o644, durable=False)
+    finally:
+        os.close(folder)
 
 
-def write_durable(path: Path, data: bytes, mode: int = 0o644) -> None:
+def write_durable(path: Path, data: bytes, mode: int = 0o644, root: Path | None = None) -> None:
     """Replace ``path`` atomically and durably (temporary file, fsync, rename, fsync of the
     folder): for the few files written outside a journaled transaction (the token store).
     ``mode`` is the permission bits of the new file (0o600 for secrets)."""
-    _replace(path, data, mode, durable=True)
-    fsync_dir(path.parent)
+    folder = _folder(root, path, make=True)
+    try:
+        _replace(folder, path.name, data, mode, durable=True)
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
-def _replace(path: Path, data: bytes, mode: int, durable: bool) -> None:
-    tmp = tmp_path(path)
+def _replace(folder: int, name: str, data: bytes, mode: int, durable: bool) -> None:
+    """Write ``data`` to ``name``'s temporary file in the opened ``folder`` and rename it
+    over ``name`` (both names in that one folder)."""
+    tmp = f".{name}{TMP_SUFFIX}"
     with suppress(FileNotFoundError):  # a stale one (or one planted as a hard link) goes
-        os.unlink(tmp)
-    fd = _open_dir_or_make(tmp, _WRITE_FLAGS, mode)
+        os.unlink(tmp, dir_fd=folder)
+    fd = os.open(tmp, _WRITE_FLAGS, mode, dir_fd=folder)
     try:
         _write_all(fd, data)
         if durable:
             os.fsync(fd)
     finally:
         os.close(fd)
-    try:
-        os.replace(tmp, path)  # rename never follows a link at the target: it replaces it
+    try:  # rename never follows a link at the target: it replaces it
+        os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
     except BaseException:
         with suppress(OSError):
-            os.unlink(tmp)
+            os.unlink(tmp, dir_fd=folder)
         raise
 
 
-def overwrite(path: Path, data: bytes) -> None:
+def overwrite(path: Path, data: bytes, root: Path | None = None) -> None:
     """Write ``path`` in place (no temporary file, no rename; truncated only if it shrinks).
     Readers may see it half-written, so only for files read under the project lock."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = _open(root, path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+                   | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        write_bytes(path, data)
+        write_bytes(path, data, root)
         return
     try:
         info = os.fstat(fd)
-        _regular(None, path, info)
+        _regular(root, path, info)
         _write_all(fd, data)
         if info.st_size > len(data):
             os.ftruncate(fd, len(data))
@@ -257,11 +339,11 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def append_at(path: Path, offset: int, data: bytes) -> None:
+def append_at(path: Path, offset: int, data: bytes, root: Path | None = None) -> None:
     """Make the file exactly its first ``offset`` bytes plus ``data`` (idempotent append)."""
-    fd = _open_dir_or_make(path, _APPEND_FLAGS)
+    fd = _open(root, path, _APPEND_FLAGS, make=True)
     try:
-        _regular(None, path, os.fstat(fd))
+        _regular(root, path, os.fstat(fd))
         os.ftruncate(fd, offset)
         os.lseek(fd, offset, os.SEEK_SET)
         _write_all(fd, data)
@@ -269,17 +351,35 @@ def append_at(path: Path, offset: int, data: bytes) -> None:
         os.close(fd)
 
 
-def ends_with_newline(path: Path) -> bool:
-    """True for an empty or missing file or one whose last byte is a newline."""
+def unlink(path: Path, root: Path | None = None) -> None:
+    """Remove ``path`` if it is there (a link is removed, never followed)."""
+    folder = _folder(root, path)
+    if folder is None:
+        return
     try:
-        fd = os.open(path, _READ_FLAGS)
+        with suppress(FileNotFoundError):
+            os.unlink(path.name, dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def tail(path: Path, root: Path | None = None) -> tuple[int, bool]:
+    """``(size, ends with a newline)`` of a file; ``(0, True)`` when it is missing or empty
+    (where an append starts, and whether it must start a new line)."""
+    try:
+        fd = _open(root, path, _READ_FLAGS) if root is not None else os.open(path, _READ_FLAGS)
     except FileNotFoundError:
-        return True
+        return 0, True
     try:
         size = os.fstat(fd).st_size
-        return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
+        return size, size == 0 or os.pread(fd, 1, size - 1) == b"\n"
     finally:
         os.close(fd)
+
+
+def ends_with_newline(path: Path, root: Path | None = None) -> bool:
+    """True for an empty or missing file or one whose last byte is a newline."""
+    return tail(path, root)[1]
 
 
 def fsync_file(path: Path) -> None:

@@ -42,8 +42,10 @@ class Transaction:
     """Staged writes relative to the project root; reads see staged state first.
 
     Every path is checked with :func:`atomic.check` (inside the root, through real folders,
-    a regular file or absent) when it is read and again before the journal is written, so a
-    refused path stops the operation before anything is written."""
+    a regular file or absent) before the journal is written, so a refused path stops the
+    operation before anything is written; reads and the writes themselves open each folder
+    from the root (``atomic``), so a folder swapped for a link after the check is refused,
+    never followed."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -58,7 +60,7 @@ class Transaction:
         staged = self._files.get(path)
         if staged is _DELETED:
             return None
-        base = staged if staged is not None else atomic.read_text(path, self.root, self._dirs)
+        base = staged if staged is not None else atomic.read_text(path, self.root)
         extra = self._appends.get(path)
         if extra:
             base = (base or "") + "".join(extra)
@@ -113,11 +115,8 @@ class Transaction:
                 continue
             rel = _checked(self.root, path, self._dirs)
             text = "".join(lines)
-            try:
-                size = os.lstat(path).st_size
-            except FileNotFoundError:
-                size = 0
-            if size and not atomic.ends_with_newline(path):
+            size, newline = atomic.tail(path, self.root)
+            if not newline:
                 text = "\n" + text  # a torn last line stays visible, never glued to this one
             ops.append({"op": "append", "path": rel, "offset": size, "text": text})
         return ops
@@ -324,14 +323,13 @@ def apply_op(root: Path, op: dict[str, Any]) -> None:
         atomic.check(root, path)
     except ProjectError as exc:
         raise ProjectError(f"Journal names a path it cannot apply: {exc.message}") from None
-    if op["op"] == "write":
+    if op["op"] == "write":  # every folder opened from the root, no link followed
         write = atomic.overwrite if op.get("in_place") else atomic.write_bytes
-        write(path, op["text"].encode("utf-8"))
+        write(path, op["text"].encode("utf-8"), root)
     elif op["op"] == "delete":
-        with suppress(FileNotFoundError):
-            os.unlink(path)
+        atomic.unlink(path, root)
     elif op["op"] == "append":
-        atomic.append_at(path, op["offset"], op["text"].encode("utf-8"))
+        atomic.append_at(path, op["offset"], op["text"].encode("utf-8"), root)
     else:
         raise ProjectError(f"Journal has an unknown operation {op['op']!r}.")
 
@@ -403,8 +401,8 @@ def _roll_forward(root: Path, ops: list[dict[str, Any]], journal: Path) -> bool:
     """Apply ``ops`` as far as possible (their temporary files first removed). False if
     some could not be: then the rest is synced and the journal set aside."""
     for op in ops:
-        with suppress(OSError, ValueError):
-            os.unlink(atomic.tmp_path(root / op["path"]))
+        with suppress(OSError, ValueError, QMSError):
+            atomic.unlink(atomic.tmp_path(root / op["path"]), root)
     problems = []
     for op in ops:
         try:
