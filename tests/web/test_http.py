@@ -106,12 +106,15 @@ def test_no_web_turns_pages_off(tmp_path):
         stop_server(served)
 
 
-@pytest.mark.req("REQ-WEB-014")
+@pytest.mark.req("REQ-WEB-014", "REQ-INT-030")
 def test_review_comments_stay_hidden_while_the_round_is_open(site):
     from _web_support import SECRET
 
     body = http(f"{site.base}/documents/CR-001")[1].decode()
     assert SECRET not in body and "hidden until the review round completes" in body
+    # nor qa's outcome (timeline) or the meaning of qa's signature (signatures table)
+    assert "RECOMMEND" not in body.upper()
+    assert "review: recommend" not in body and ">qa<" in body  # that qa reviewed does show
     assert "Looks &lt;b&gt;good&lt;/b&gt;." in http(f"{site.base}/documents/SOP-008")[1].decode()
 
 
