@@ -95,6 +95,22 @@ def test_host_and_origin_guard_covers_pages(site):
         assert http(f"{site.base}{path}", {"Host": f"localhost:{site.port}"})[0] == 200
 
 
+@pytest.mark.req("REQ-WEB-010", "REQ-MCP-024")
+def test_another_local_web_app_is_another_origin(site):
+    """An agent's dev server on localhost:3000 cannot script the pages or post the sign-in
+    form: Origin and Host must name the port the server is bound to."""
+    own = f"http://localhost:{site.port}"
+    for path in ("/", "/documents/SOP-008", "/signin"):
+        assert http(f"{site.base}{path}", {"Origin": own})[0] == 200
+        for origin in ("http://localhost:3000", f"http://127.0.0.1:{site.port + 1}",
+                       "http://localhost"):
+            assert http(f"{site.base}{path}", {"Origin": origin})[0] == 403, (path, origin)
+        for host in ("localhost", f"localhost:{site.port + 1}", "127.0.0.1:3000"):
+            assert http(f"{site.base}{path}", {"Host": host})[0] == 421, (path, host)
+    form = b"token=qms_0badf00d_x&next=/"
+    assert http(f"{site.base}/signin", {"Origin": "http://localhost:3000"}, form)[0] == 403
+
+
 @pytest.mark.req("REQ-WEB-011")
 def test_no_web_turns_pages_off(tmp_path):
     served = start_server(make_project(tmp_path / "proj"), "streamable-http", "--no-web")
