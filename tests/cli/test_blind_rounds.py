@@ -72,3 +72,12 @@ def test_real_cli_history_is_blind(project, qms_proc):
     other = run("qa", "history", doc)
     assert other.code == 0 and SECRET not in other.out and "RECOMMEND" not in other.out
     assert SECRET in run("tu", "history", doc).out
+
+
+def test_editing_the_meta_status_does_not_unseal_the_round(q):
+    doc = _open_round(q)
+    path = q.root / "QMS" / ".meta" / "SOP" / f"{doc}.json"
+    meta = json.loads(path.read_text())
+    path.write_text(json.dumps({**meta, "status": "REVIEWED"}))
+    assert SECRET not in q.ok("qa", "history", doc).out
+    assert _tu_review(q, "qa", doc)["sealed"] is True

@@ -90,9 +90,9 @@ def test_review_comments_of_an_open_round_stay_hidden(proj):
     trail = [{"event": "ROUTE_REVIEW", "version": "0.1"},
              {"event": "REVIEW", "version": "0.1", "user": "qa", "comment": "secret",
               "outcome": "RECOMMEND", "meaning": "review: recommend"}]
-    shown = seal(trail, "IN_REVIEW", "0.1", None)[1]
+    shown = seal(trail, "IN_REVIEW", None)[1]
     assert shown["sealed"] and not {"comment", "outcome", "meaning"} & set(shown)
-    assert seal(trail, "REVIEWED", "0.1", None) == trail
+    assert seal(trail, "REVIEWED", None) == trail
 
 
 @pytest.mark.req("REQ-WEB-012")

@@ -31,7 +31,7 @@ def comments(project: Project, user: str, *, doc_id: str,
     if version:
         versions.parse(version)
     found, notices = [], []
-    for e in rounds.seal(audit.read(project, doc_id), meta["status"], meta["version"], user):
+    for e in rounds.seal(audit.read(project, doc_id), meta["status"], user):
         if e.get("event") not in ("REVIEW", "REJECT") or not e.get("comment"):
             continue  # a sealed review has no comment
         if version and e.get("version") != version:
