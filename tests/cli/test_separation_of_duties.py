@@ -113,3 +113,96 @@ def test_self_review_refused_by_the_real_cli(project, qms_proc):
     run = qms_proc(project, "--user", "claude", "route", doc, "--review", "--assign", "claude")
     assert run.code == 1 and run.out == ""
     assert run.err.startswith("Error: Permission denied by " + RULE)
+
+
+# -- separation of duties follows the signed text, not the current owner --------------------
+def _taken_over(q) -> str:
+    """ini writes and checks in a draft; ini2 checks it out and in again, unchanged: ini2 is
+    now the owner, but ini signed authorship of the very text."""
+    q.add_users()
+    doc = q.create("SOP", "Written by ini", "ini")
+    q.ok("ini", "checkin", doc)
+    q.ok("ini2", "checkout", doc)
+    q.ok("ini2", "checkin", doc)
+    assert q.meta(doc)["responsible_user"] == "ini2"
+    return doc
+
+
+@req("REQ-SOD-003")
+def test_signer_of_the_text_cannot_be_assigned_by_the_new_owner(q, digest):
+    doc = _taken_over(q)
+    before = digest(q.root)
+    run = q.fail("ini2", "route", doc, "--review", "--assign", "qa", "ini", match=RULE)
+    assert f"ini signed authorship of the text of {doc} under review (CHECKIN v0.1" in run.err
+    assert "cannot be assigned to review it" in run.err
+    assert digest(q.root) == before and q.inbox("ini") == []
+    run = q("ini2", "--json", "route", doc, "--review", "--assign", "ini")
+    assert run.json["error"]["details"]["rule"] == "separation_of_duties"
+    q.ok("ini2", "route", doc, "--review", "--assign", "qa")
+    before = digest(q.root)
+    q.fail("qa", "assign", doc, "--assignees", "ini", match="ini signed authorship")
+    assert digest(q.root) == before
+
+
+@req("REQ-SOD-003")
+def test_signer_holding_a_legacy_task_cannot_review_approve_or_reject(q, digest):
+    doc = _taken_over(q)
+    q.ok("ini2", "route", doc, "--review", "--assign", "qa")
+    agent = q.root / ".claude" / "agents" / "ini.md"  # ini moved to quality since writing it
+    agent.write_text(agent.read_text().replace("group: initiator", "group: quality"))
+    _as_legacy(q, doc, pending_assignees=["qa", "ini"])  # assigned before the rule
+    before = digest(q.root)
+    run = q.fail("ini", "review", doc, "--recommend", "--comment", "mine, fine", match=RULE)
+    assert "ini signed authorship" in run.err and "cannot review it" in run.err
+    assert digest(q.root) == before
+    q.ok("qa", "review", doc, "--recommend", "--comment", "ok")
+    _as_legacy(q, doc, pending_assignees=[], status="REVIEWED")
+    q.ok("ini2", "route", doc, "--approval", "--assign", "qa")
+    _as_legacy(q, doc, pending_assignees=["qa", "ini"])
+    before = digest(q.root)
+    q.fail("ini", "approve", doc, match="cannot approve it")
+    q.fail("ini", "reject", doc, "--comment", "no", match="cannot reject it")
+    assert digest(q.root) == before
+    q.ok("qa", "approve", doc)
+
+
+@req("REQ-SOD-003")
+def test_every_signer_of_the_current_cycle_is_an_author(q):
+    """ini checks in v0.1, ini2 revises it (a different text, same version): both wrote what
+    is under review. After it takes effect, ini's earlier draft no longer binds ini."""
+    q.add_users()
+    doc = q.create("SOP", "Written by ini", "ini")
+    q.ok("ini", "checkin", doc)
+    q.ok("ini2", "checkout", doc)
+    q.edit(doc, "ini2 rewrote it", user="ini2")
+    q.ok("ini2", "checkin", doc)
+    q.fail("ini2", "route", doc, "--review", "--assign", "ini", match="ini signed authorship")
+    q.ok("ini2", "route", doc, "--review", "--assign", "qa", "rev")
+    for r in ("qa", "rev"):
+        q.ok(r, "review", doc, "--recommend", "--comment", "ok")
+    q.fail("ini2", "route", doc, "--approval", "--assign", "ini", match="ini signed authorship")
+    q.ok("ini2", "route", doc, "--approval", "--assign", "qa")
+    q.ok("qa", "approve", doc)
+    assert q.status(doc) == "EFFECTIVE"
+    q.ok("ini2", "checkout", doc)
+    q.edit(doc, "a new revision by ini2", user="ini2")
+    q.ok("ini2", "route", doc, "--review", "--assign", "ini")  # ini reviews ini2's revision
+    assert q.inbox("ini") != []
+
+
+@req("REQ-SOD-003")
+def test_signer_refused_by_the_real_cli(project, qms_proc):
+    def run(user, *args):
+        return qms_proc(project, "--user", user, *args)
+
+    for name in ("dev1", "dev2"):
+        assert run("lead", "user", "--add", name, "--group", "initiator").code == 0
+    created = run("dev1", "--json", "create", "SOP", "--title", "t")
+    doc = json.loads(created.out)["result"]["doc_id"]
+    assert run("dev1", "checkin", doc).code == 0
+    assert run("dev2", "checkout", doc).code == 0
+    assert run("dev2", "checkin", doc).code == 0
+    refused = run("dev2", "route", doc, "--review", "--assign", "qa", "dev1")
+    assert refused.code == 1 and refused.out == ""
+    assert refused.err.startswith("Error: Permission denied by " + RULE)
+    assert "dev1 signed authorship" in refused.err

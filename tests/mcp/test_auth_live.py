@@ -281,3 +281,20 @@ def test_a_damaged_token_store_refuses_every_token_clearly(serve, project):
     assert "token store" in served.stderr() and qa not in served.stderr()
     reply = qms(project, "--user", "lead", "token", "list")
     assert not reply["ok"] and "damaged" in reply["error"]["message"]
+
+
+@pytest.mark.req("REQ-AUTH-013")
+@pytest.mark.parametrize("mode", ["required", "optional", "off"])
+def test_healthz_says_only_ok_without_a_valid_token(serve, project, mode):
+    qa = issue(project, "qa")
+    served = serve("streamable-http", "--auth", mode)
+    for headers in ({}, bearer(FAKE), bearer(qa + "x"), {"Authorization": f"Basic {qa}"}):
+        status, body = http(f"{served.base}/healthz", headers)
+        assert (status, json.loads(body)) == (200, {"status": "ok"}), headers
+        assert str(project).encode() not in body
+    status, body = http(f"{served.base}/healthz", bearer(qa))
+    details = json.loads(body)
+    assert status == 200 and details["project"] == str(project)
+    assert details["pid"] == served.proc.pid and details["server"] == "qms-mcp"
+    assert qms(project, "--user", "lead", "token", "revoke", token_id(qa))["ok"]
+    assert json.loads(http(f"{served.base}/healthz", bearer(qa))[1]) == {"status": "ok"}

@@ -39,11 +39,12 @@ def test_snippets(tmp_path):
 
 
 @pytest.mark.req("REQ-MCP-014")
-def test_allow_lists_cover_defaults():
-    hosts = allowed_hosts(["qms.internal", "QMS.Other", "named.host:8000"])
+def test_allow_lists_cover_defaults_at_the_bound_port():
+    hosts = allowed_hosts(8123, ["qms.internal", "QMS.Other", "named.host:443"])
     for name in ("localhost", "127.0.0.1", "[::1]", "host.docker.internal", "qms.internal",
-                 "qms.other", "named.host"):
-        assert name in hosts
+                 "qms.other"):
+        assert (name, 8123) in hosts and (name, 8000) not in hosts
+    assert ("named.host", 443) in hosts and ("named.host", 8123) not in hosts
 
 
 @pytest.mark.req("REQ-MCP-023")

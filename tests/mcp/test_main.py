@@ -12,7 +12,7 @@ import subprocess
 import anyio
 import pytest
 
-from _mcp_support import EXPOSED, QMS_MCP, free_port, http
+from _mcp_support import EXPOSED, QMS_CLI, QMS_MCP, free_port, http
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -76,10 +76,18 @@ def test_stdio_stdout_carries_only_protocol(project, tmp_path):
     assert "serving" in stderr  # logs went to stderr
 
 
+def _bearer(root) -> dict[str, str]:
+    """The header of a fresh token of lead (issued with the real CLI)."""
+    run = subprocess.run([QMS_CLI, "--json", "--user", "lead", "token", "issue", "lead"],
+                         cwd=root, capture_output=True, text=True, timeout=60)
+    return {"Authorization": f"Bearer {json.loads(run.stdout)['result']['token']}"}
+
+
 @pytest.mark.req("REQ-MCP-013")
 def test_project_root_flag_wins_over_env(serve, project, tmp_path):
     served = serve("streamable-http", env={"QMS_PROJECT_ROOT": str(tmp_path / "elsewhere")})
-    assert json.loads(http(f"{served.base}/healthz")[1])["project"] == str(project)
+    health = http(f"{served.base}/healthz", _bearer(project))[1]  # details need a token
+    assert json.loads(health)["project"] == str(project)
 
 
 def test_noop_tool_only_when_asked(serve):
@@ -106,7 +114,7 @@ def test_background_daemon(project):
         state = json.loads(pid_file.read_text())
         assert (project / ".qms" / "mcp.log").exists()
 
-        status, health = http(f"http://127.0.0.1:{port}/healthz")
+        status, health = http(f"http://127.0.0.1:{port}/healthz", _bearer(project))
         assert status == 200 and json.loads(health)["pid"] == state["pid"]
         running = qms_mcp("status", *root)
         assert running.returncode == 0 and url in running.stdout and "health: ok" in running.stdout

@@ -103,3 +103,21 @@ def test_assignable_groups():
 @pytest.mark.req("REQ-USER-001")
 def test_builtin_admins():
     assert perm.BUILTIN_ADMINS == ("lead", "claude")
+
+
+@pytest.mark.req("REQ-SOD-003")
+def test_signed_authors_are_the_signers_of_the_text_and_of_the_current_cycle():
+    from qms.domain.permissions import signed_authors
+
+    def checkin(user, version, sha):
+        return {"event": "CHECKIN", "user": user, "version": version, "ts": "t",
+                "content_sha256": sha}
+
+    trail = [checkin("a", "0.1", "A"), checkin("b", "0.1", "B"),
+             {"event": "STATUS_CHANGE", "to_status": "PRE_APPROVED"},
+             checkin("c", "1.1", "C"), {"event": "EFFECTIVE"}, checkin("d", "2.1", "D")]
+    assert set(signed_authors(trail, "D")) == {"d"}        # earlier cycles are over
+    assert set(signed_authors(trail, "A")) == {"a", "d"}   # ... unless it is a's very text
+    assert set(signed_authors(trail[:2], "X")) == {"a", "b"}  # the current cycle
+    assert set(signed_authors(trail[:3], None)) == set()
+    assert signed_authors(trail[:1], "A")["a"] == "CHECKIN v0.1 at t"

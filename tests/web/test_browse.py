@@ -85,12 +85,14 @@ def test_diff_rows_mark_added_and_removed_lines():
 
 @pytest.mark.req("REQ-WEB-005")
 def test_review_comments_of_an_open_round_stay_hidden(proj):
-    from qms.operations.comments import is_hidden
+    from qms.domain.rounds import seal
 
-    event = {"event": "REVIEW", "version": "0.1", "comment": "secret"}
-    assert is_hidden(event, {"status": "IN_REVIEW", "version": "0.1"})
-    assert not is_hidden(event, {"status": "REVIEWED", "version": "0.1"})
-    assert not is_hidden({**event, "version": "0.2"}, {"status": "IN_REVIEW", "version": "0.1"})
+    trail = [{"event": "ROUTE_REVIEW", "version": "0.1"},
+             {"event": "REVIEW", "version": "0.1", "user": "qa", "comment": "secret",
+              "outcome": "RECOMMEND", "meaning": "review: recommend"}]
+    shown = seal(trail, "IN_REVIEW", None)[1]
+    assert shown["sealed"] and not {"comment", "outcome", "meaning"} & set(shown)
+    assert seal(trail, "REVIEWED", None) == trail
 
 
 @pytest.mark.req("REQ-WEB-012")

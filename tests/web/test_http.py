@@ -95,6 +95,22 @@ def test_host_and_origin_guard_covers_pages(site):
         assert http(f"{site.base}{path}", {"Host": f"localhost:{site.port}"})[0] == 200
 
 
+@pytest.mark.req("REQ-WEB-010", "REQ-MCP-024")
+def test_another_local_web_app_is_another_origin(site):
+    """An agent's dev server on localhost:3000 cannot script the pages or post the sign-in
+    form: Origin and Host must name the port the server is bound to."""
+    own = f"http://localhost:{site.port}"
+    for path in ("/", "/documents/SOP-008", "/signin"):
+        assert http(f"{site.base}{path}", {"Origin": own})[0] == 200
+        for origin in ("http://localhost:3000", f"http://127.0.0.1:{site.port + 1}",
+                       "http://localhost"):
+            assert http(f"{site.base}{path}", {"Origin": origin})[0] == 403, (path, origin)
+        for host in ("localhost", f"localhost:{site.port + 1}", "127.0.0.1:3000"):
+            assert http(f"{site.base}{path}", {"Host": host})[0] == 421, (path, host)
+    form = b"token=qms_0badf00d_x&next=/"
+    assert http(f"{site.base}/signin", {"Origin": "http://localhost:3000"}, form)[0] == 403
+
+
 @pytest.mark.req("REQ-WEB-011")
 def test_no_web_turns_pages_off(tmp_path):
     served = start_server(make_project(tmp_path / "proj"), "streamable-http", "--no-web")
@@ -106,12 +122,15 @@ def test_no_web_turns_pages_off(tmp_path):
         stop_server(served)
 
 
-@pytest.mark.req("REQ-WEB-014")
+@pytest.mark.req("REQ-WEB-014", "REQ-INT-030")
 def test_review_comments_stay_hidden_while_the_round_is_open(site):
     from _web_support import SECRET
 
     body = http(f"{site.base}/documents/CR-001")[1].decode()
     assert SECRET not in body and "hidden until the review round completes" in body
+    # nor qa's outcome (timeline) or the meaning of qa's signature (signatures table)
+    assert "RECOMMEND" not in body.upper()
+    assert "review: recommend" not in body and ">qa<" in body  # that qa reviewed does show
     assert "Looks &lt;b&gt;good&lt;/b&gt;." in http(f"{site.base}/documents/SOP-008")[1].decode()
 
 

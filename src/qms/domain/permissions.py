@@ -68,12 +68,41 @@ def check_assigned(command: str, user: str, pending: list[str], doc_id: str) -> 
 
 SOD_RULE = "separation of duties (SOP-007 4.1)"
 
+# the end of an approval cycle: from here on, a new text is being written
+_CYCLE_ENDS = frozenset({"APPROVED", "PRE_APPROVED", "POST_APPROVED"})
+
+
+def signed_authors(events: list[dict], content_sha256: str | None) -> dict[str, str]:
+    """Who signed authorship (a CHECKIN) of the text under review: user -> the signature.
+
+    An author is whoever checked in this very text (its SHA-256), at any time, or checked in
+    any version of the current cycle, i.e. since the document last took effect or was
+    (pre-/post-)approved: the text under review is built on every one of them."""
+    found: dict[str, str] = {}
+    cycle: dict[str, str] = {}
+    for e in events:
+        kind = e.get("event")
+        if kind == "EFFECTIVE" or (kind == "STATUS_CHANGE" and e.get("to_status") in _CYCLE_ENDS):
+            cycle = {}
+        elif kind == "CHECKIN" and isinstance(e.get("user"), str):
+            where = f"CHECKIN v{e.get('version')} at {e.get('ts')}"
+            cycle[e["user"]] = where
+            if content_sha256 and e.get("content_sha256") == content_sha256:
+                found[e["user"]] = where
+    return {**cycle, **found}
+
 
 def check_not_author(action: str, user: str, owner: str | None, doc_id: str,
-                     hint: str = "") -> None:
-    """Separation of duties: the author (responsible user) neither reviews nor approves
-    their own document, nor is assigned to. ``action`` completes "cannot ... it"."""
+                     hint: str = "", authors: dict[str, str] | None = None) -> None:
+    """Separation of duties: neither the author (responsible user) nor anyone who signed
+    authorship of the text (``authors``, from :func:`signed_authors`) reviews or approves
+    it, or is assigned to. ``action`` completes "cannot ... it"."""
     if owner is not None and user == owner:
         raise PermissionDenied(
             f"Permission denied by {SOD_RULE}: {user} is the author (responsible user) of "
             f"{doc_id} and cannot {action} it.{hint}", rule="separation_of_duties", user=user)
+    if authors and user in authors:
+        raise PermissionDenied(
+            f"Permission denied by {SOD_RULE}: {user} signed authorship of the text of "
+            f"{doc_id} under review ({authors[user]}) and cannot {action} it.{hint}",
+            rule="separation_of_duties", user=user, signature=authors[user])

@@ -8,7 +8,8 @@ OAuth issuer, while `optional` must let token-less calls through yet refuse a ba
 
 - `required`: every request to an MCP endpoint needs a valid token, else 401;
 - `optional`: a token, when sent, is verified exactly so; calls without one pass;
-- `off`: no checks. `/healthz` is always open. The web pages (when served) authenticate
+- `off`: no checks. `/healthz` is always open (its details need a valid token, see
+  :func:`bearer_valid`). The web pages (when served) authenticate
   in `qms.web.auth` with the same tokens, so a browser can sign in with a session cookie.
 
 The verified token's user reaches identity resolution (`qms.mcp.identity`) as a
@@ -104,6 +105,14 @@ class BearerGate:
             return
         scope["auth"], scope["user"] = verified
         await self.app(scope, receive, send)
+
+
+async def bearer_valid(connection: HTTPConnection, project: Project) -> bool:
+    """Whether the request carries a valid bearer token (verified like every other one)."""
+    scheme, _, secret = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return False
+    return await ProjectTokenVerifier(project).verify_token(secret.strip()) is not None
 
 
 def request_credential(request: object) -> Credential | None:

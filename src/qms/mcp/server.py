@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from qms import __version__
 from qms.errors import Conflict
 from qms.mcp.config import WILDCARDS
-from qms.mcp.auth import AuthMode, BearerGate
+from qms.mcp.auth import AuthMode, BearerGate, bearer_valid
 from qms.mcp.security import TRANSPORT_SETTINGS, HostOriginGuard, allowed_hosts
 from qms.mcp.tools import Backend, register
 from qms.store.project import Project
@@ -46,20 +46,25 @@ def build(backend: Backend, *, noop: bool = False) -> MCPServer:
 def http_app(
     server: MCPServer, transport: Transport, allow_hosts: Iterable[str] = (), project: str = "",
     auth: AuthMode = AuthMode.OFF,
-    web: Project | None = None,
+    web: Project | None = None, *, port: int,
 ) -> Starlette:
     """The ASGI app: `/mcp` (streamable-http) or `/sse` + `/messages/` (sse), plus `/healthz`,
     plus the read-only web pages of `web` (docs/web.md) when given.
 
-    Host/Origin checks are always on, whatever address the server is bound to, in front of
-    the bearer-token gate (`auth`; `/healthz` stays open). `/mcp` is stateless with plain
-    JSON replies: any client (or a proxy posting one message at a time) works without
-    session bookkeeping, and no reply pays for an SSE stream.
+    Host/Origin checks are always on, whatever address the server is bound to, and must name
+    `port`, the port it is bound to; they run in front of the bearer-token gate (`auth`;
+    `/healthz` stays open, but says more than "ok" only to a valid token). `/mcp` is
+    stateless with plain JSON replies: any client (or a proxy posting one message at a time)
+    works without session bookkeeping, and no reply pays for an SSE stream.
     """
     security = TRANSPORT_SETTINGS  # the transports' own Host check is off: the guard does it
+    tokens_of = Project.open(project) if project else None
 
     @server.custom_route("/healthz", methods=["GET"])
-    async def healthz(_: Request) -> Response:
+    async def healthz(request: Request) -> Response:
+        """Liveness for anyone; what runs where (project path, pid) only for a valid token."""
+        if tokens_of is None or not await bearer_valid(request, tokens_of):
+            return JSONResponse({"status": "ok"})
         return JSONResponse(
             {"status": "ok", "server": "qms-mcp", "version": __version__, "transport": transport,
              "project": project, "pid": os.getpid()}
@@ -76,9 +81,8 @@ def http_app(
 
         mount(app, web, auth)
     if auth is not AuthMode.OFF:
-        app.add_middleware(BearerGate, project=Project.open(project), mode=auth,
-                           pages=web is not None)
-    app.add_middleware(HostOriginGuard, allowed=allowed_hosts(allow_hosts))  # outermost
+        app.add_middleware(BearerGate, project=tokens_of, mode=auth, pages=web is not None)
+    app.add_middleware(HostOriginGuard, allowed=allowed_hosts(port, allow_hosts))  # outermost
     return app
 
 
@@ -122,7 +126,8 @@ def run(server: MCPServer, transport: Transport, host: str, port: int,
         return
     sock = bind(host, port)
     config = uvicorn.Config(
-        http_app(server, transport, served_hosts(host, allow_hosts), project, auth, web),
+        http_app(server, transport, served_hosts(host, allow_hosts), project, auth, web,
+                 port=sock.getsockname()[1]),
         log_config=None,
         access_log=False, timeout_graceful_shutdown=3,
     )

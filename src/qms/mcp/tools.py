@@ -110,12 +110,13 @@ async def qms_read(
 
 
 async def qms_history(user: User, doc_id: DocId, ctx: Context) -> Out:
-    """Show a document's audit trail."""
+    """Show a document's audit trail (other reviewers' reviews of an open round are sealed)."""
     return _call(ctx, user, ops.history, doc_id=doc_id)
 
 
 async def qms_comments(user: User, doc_id: DocId, ctx: Context, version: Version = None) -> Out:
-    """Show the review/approval comments on a document (optionally for one `version`)."""
+    """Show the review/approval comments on a document (optionally for one `version`); other
+    reviewers' comments of an open review round stay hidden until it completes."""
     return _call(ctx, user, ops.comments, doc_id=doc_id, version=version)
 
 

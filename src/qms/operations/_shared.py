@@ -134,7 +134,8 @@ def open_task(project: Project, user: str, command: str, doc_id: str, tx: Transa
         raise InvalidTransition(f"{doc_id} is {meta['status']}, not in {phase}.")
     # a task the author holds can only come from data written before this rule
     permissions.check_not_author(command, user, meta.get("responsible_user"), doc_id,
-                                 _LEGACY_TASK_HINT if user in meta["pending_assignees"] else "")
+                                 _LEGACY_TASK_HINT if user in meta["pending_assignees"] else "",
+                                 text_authors(project, doc_id, draft_text(project, doc_id, tx)))
     done_already = (meta.get("review_outcomes") or {}).get(user)
     if command == "review" and done_already and user not in meta["pending_assignees"]:
         waiting = ", ".join(meta["pending_assignees"]) or "nobody"
@@ -142,6 +143,15 @@ def open_task(project: Project, user: str, command: str, doc_id: str, tx: Transa
                        f"still waiting for: {waiting}.")
     permissions.check_assigned(command, user, meta["pending_assignees"], doc_id)
     return doc_id, meta
+
+
+def text_authors(project: Project, doc_id: str, text: str | None) -> dict[str, str]:
+    """Who signed authorship of ``text`` (the draft under review), from the document's own
+    trail: user -> their CHECKIN (separation of duties, ``permissions.signed_authors``)."""
+    from qms.domain import integrity  # deferred: read commands never hash
+
+    digest = integrity.sha256_text(text) if text is not None else None
+    return permissions.signed_authors(audit.read(project, doc_id), digest)
 
 
 def require_owner(command: str, user: str, meta: dict) -> None:

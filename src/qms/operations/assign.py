@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qms.domain import workflow as wf
 from qms.errors import InvalidTransition, ValidationError
-from qms.operations._shared import DocResult, done, open_doc, title
+from qms.operations._shared import DocResult, done, draft_text, open_doc, title
 from qms.operations.route import _assignees
 from qms.store import audit, inbox
 from qms.store import meta as meta_store
@@ -20,7 +20,8 @@ def assign(project: Project, user: str, *, doc_id: str, assignees: list[str]) ->
         if status not in wf.IN_WORKFLOW:
             raise InvalidTransition(f"{doc_id} is {status}, not in review or approval.")
         workflow_type = wf.WORKFLOW_TYPE[status]
-        names = _assignees(project, assignees, wf.task_type(workflow_type), meta)
+        names = _assignees(project, assignees, wf.task_type(workflow_type), meta,
+                           draft_text(project, doc_id, tx))
         pending = meta["pending_assignees"]
         added = [n for n in names if n not in pending]
         skipped = [n for n in names if n in pending]

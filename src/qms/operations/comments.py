@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qms.domain import versions, workflow as wf
+from qms.domain import rounds, versions, workflow as wf
 from qms.operations._shared import Result, authorize, load
 from qms.store import audit
 from qms.store.project import Project
@@ -24,13 +24,6 @@ class CommentsResult(Result):
         return "\n".join(out + self.notices).rstrip()
 
 
-def is_hidden(event: dict, meta: dict) -> bool:
-    """A review comment on the current version stays hidden while its round is open, so
-    reviewers judge independently."""
-    return (meta["status"] in wf.REVIEW_STATES and event.get("event") == "REVIEW"
-            and event.get("version") == meta["version"])
-
-
 def comments(project: Project, user: str, *, doc_id: str,
              version: str | None = None) -> CommentsResult:
     authorize(project, user, "comments")
@@ -38,16 +31,14 @@ def comments(project: Project, user: str, *, doc_id: str,
     if version:
         versions.parse(version)
     found, notices = [], []
-    for e in audit.read(project, doc_id):
+    for e in rounds.seal(audit.read(project, doc_id), meta["status"], user):
         if e.get("event") not in ("REVIEW", "REJECT") or not e.get("comment"):
-            continue
+            continue  # a sealed review has no comment
         if version and e.get("version") != version:
-            continue
-        if is_hidden(e, meta):
             continue
         found.append({"version": e.get("version"), "user": e.get("user"), "ts": e.get("ts"),
                       "outcome": e.get("outcome") or "REJECTED", "comment": e["comment"]})
     if meta["status"] in wf.REVIEW_STATES:
-        notices.append("Review comments on the current version stay hidden until the review "
-                       "round completes.")
+        notices.append("Other reviewers' comments of the open review round stay hidden until "
+                       "the round completes.")
     return CommentsResult(doc_id, found, notices)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from qms.domain import doctypes
-from qms.errors import NotFound
+from qms.domain import doctypes, rounds, workflow as wf
+from qms.errors import NotFound, ProjectError
 from qms.operations._shared import Result, authorize
 from qms.store import audit
+from qms.store import meta as meta_store
 from qms.store.project import Project
 
 
@@ -36,7 +37,8 @@ def describe(e: dict) -> str:
     elif kind in ("EFFECTIVE", "RETIRE") or (kind == "CHECKOUT" and e.get("from_version")):
         line += f" (from v{e.get('from_version')})"
     elif kind == "REVIEW":
-        line += f" {e.get('outcome')}"
+        line += (" (outcome and comment hidden until the review round completes)"
+                 if e.get("sealed") else f" {e.get('outcome')}")
     elif kind == "WITHDRAW":
         line += f" {e.get('from_status')} -> {e.get('to_status')}"
     if e.get("meaning"):
@@ -51,11 +53,22 @@ def describe(e: dict) -> str:
     return line
 
 
-def history(project: Project, user: str, *, doc_id: str) -> HistoryResult:
+def history(project: Project, user: str, *, doc_id: str, public: bool = False) -> HistoryResult:
+    """The trail as ``user`` may see it: other reviewers' entries of an open review round
+    are sealed (``qms.domain.rounds``); ``public`` (a shared screen: the web pages) seals the
+    caller's own too."""
     authorize(project, user, "history")
     doc_id = _existing(project, doc_id)
     damage: list[str] = []
     events = audit.read(project, doc_id, damage)
+    try:
+        meta = meta_store.load(project, doc_id)
+    except NotFound:  # cancelled: no round is open
+        meta = {"status": None}
+    except ProjectError as err:  # the trail stays readable; a round may be open: stay blind
+        damage.append(err.message)
+        meta = {"status": wf.IN_REVIEW}
+    events = rounds.seal(events, meta["status"], None if public else user)
     return HistoryResult(doc_id, events, [f"Warning: {d}" for d in damage])
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from qms.domain import permissions, versions, workflow as wf
 from qms.errors import InvalidTransition, QMSError, ValidationError
 from qms.operations._shared import (
-    DocResult, done, open_doc, phase_of, require_draft, require_owner, set_status, title)
+    DocResult, done, open_doc, phase_of, require_draft, require_owner, set_status,
+    text_authors, title)
 from qms.operations.checkin import _checkin
 from qms.store import audit, inbox, users
 from qms.store import meta as meta_store
@@ -43,7 +44,7 @@ def route(project: Project, user: str, *, doc_id: str, route_type: str, retire: 
                         "--retire needs a document that has been in force (version 1.0 or "
                         "later) routed for APPROVAL or POST_APPROVAL.")
                 meta["retiring"] = True
-        names = _assignees(project, assignees, wf.task_type(workflow_type), meta)
+        names = _assignees(project, assignees, wf.task_type(workflow_type), meta, text)
         set_status(tx, project, meta, user, target)
         meta["pending_assignees"] = names
         event, key = (("ROUTE_REVIEW", "review_type") if kind == "review"
@@ -87,14 +88,17 @@ def _group(project: Project, user: str) -> str | None:
 
 
 def _assignees(project: Project, names: list[str] | None, task_type: str,
-               meta: dict) -> list[str]:
-    """Validate who gets the tasks: real users of an assignable group, never the author."""
+               meta: dict, text: str | None) -> list[str]:
+    """Validate who gets the tasks: real users of an assignable group, never the author
+    nor anyone who signed authorship of ``text`` (the draft under review)."""
     hint = "" if names else " It is the default assignee: name other assignees (--assign U ...)."
     names = list(dict.fromkeys(names or DEFAULT_ASSIGNEES))
     allowed = permissions.ASSIGNABLE[task_type]
+    authors = text_authors(project, meta["doc_id"], text)
     for name in names:
         permissions.check_not_author(f"be assigned to {_VERB[task_type]}", name,
-                                     meta.get("responsible_user"), meta["doc_id"], hint)
+                                     meta.get("responsible_user"), meta["doc_id"], hint,
+                                     authors)
         group = users.group_of(project, name)
         if group not in allowed:
             raise ValidationError(

@@ -28,7 +28,6 @@ from starlette.routing import Route
 from qms import __version__, operations as ops
 from qms.domain import workflow
 from qms.errors import NotFound, PermissionDenied, QMSError, UsageError, ValidationError
-from qms.operations.comments import is_hidden
 from qms.store import frontmatter, index
 from qms.store.project import Project
 from qms.web import auth
@@ -207,9 +206,9 @@ class Web:
                                timeline=list(reversed(events.events)))
         doc = ops.read(self.project, user, doc_id=status.doc_id)
         versions = ops.document_versions(self.project, user, doc_id=status.doc_id)
-        events = ops.history(self.project, user, doc_id=status.doc_id).events
-        meta = {"status": status.status, "version": status.version}
-        timeline = [{**e, "hidden": is_hidden(e, meta)} for e in reversed(events)]
+        # a shared screen: the open review round is sealed for every viewer
+        events = ops.history(self.project, user, doc_id=status.doc_id, public=True).events
+        timeline = list(reversed(events))
         signatures = [e for e in events if e.get("meaning")]
         readable = [v["version"] for v in versions.versions if v["readable"]]
         rows = [{**v, "prev": readable[readable.index(v["version"]) - 1]
