@@ -29,7 +29,8 @@ from qms import __version__, operations as ops
 from qms.domain import workflow
 from qms.errors import NotFound, PermissionDenied, QMSError, UsageError, ValidationError
 from qms.operations.comments import is_hidden
-from qms.store import frontmatter, index
+from qms.render import markdown
+from qms.store import index
 from qms.store.project import Project
 from qms.web import auth
 
@@ -48,7 +49,6 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 VERIFY_REUSE_S = 10.0  # /verify shows a result at most this old
-COMMENT = re.compile(r"<!--.*?-->", re.S)  # authoring notes, invisible as in any renderer
 
 Page = Callable[[Request, str], Response]
 
@@ -82,16 +82,10 @@ class Web:
                           autoescape=select_autoescape(default=True),
                           trim_blocks=True, lstrip_blocks=True)
         env.filters.update(badge=badge, when=when, verdict=verdict,
-                           inline=lambda text: Markup(self.markdown.renderInline(text or "")))
+                           inline=lambda text: Markup(markdown.inline(text)))
         env.globals.update(doc_rows=doc_rows, version=__version__,
                            project_name=self.project.root.name, auth_mode=self.auth_mode)
         return env
-
-    @cached_property
-    def markdown(self) -> Any:
-        from markdown_it import MarkdownIt
-
-        return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 
     def routes(self) -> list[Route]:
         pages: list[tuple[str, Page]] = [
@@ -280,13 +274,9 @@ class Web:
                            age=int(time.monotonic() - ran))
 
     def body(self, text: str) -> str:
-        """A document's Markdown (without its frontmatter) as HTML; raw HTML is never passed
-        through, so the result is safe to insert unescaped."""
-        try:
-            text = frontmatter.split(text)[1]
-        except QMSError:
-            pass  # malformed frontmatter: show the file as it is
-        return self.markdown.render(COMMENT.sub("", text))
+        """A document's Markdown (without its frontmatter) as HTML, safe to insert unescaped
+        (``qms.render.markdown``, the renderer the PDF export uses too)."""
+        return markdown.body(text)
 
 
 def status_code(err: QMSError) -> int:
