@@ -44,29 +44,35 @@ def html(template: str, **context: Any) -> str:
     return _env().get_template(template).render(**context)
 
 
-def _no_fetch(url: str, *args: Any, **kwargs: Any) -> dict:
-    raise ValueError(f"qms export fetches nothing ({url[:80]})")
-
-
 def write(page: str, attachments: list[dict]) -> bytes:
     """``page`` (HTML; its <title> and author become the PDF's metadata) as PDF/A-3b bytes
     with ``attachments`` embedded: each ``{name, data: bytes, description, relationship}``
     (the PDF/A-3 AFRelationship: Source, Data, ...)."""
     weasyprint = _weasyprint()
-    document = weasyprint.HTML(string=page, url_fetcher=_no_fetch, base_url=None).render()
+    refuse = _no_fetch(weasyprint)
+    document = weasyprint.HTML(string=page, url_fetcher=refuse, base_url=None).render()
     files = [weasyprint.Attachment(string=a["data"], name=a["name"],
                                    description=a["description"],
                                    relationship=a.get("relationship", "Data"),
-                                   url_fetcher=_no_fetch)
+                                   url_fetcher=refuse)
              for a in attachments]
     return document.write_pdf(pdf_variant=VARIANT, attachments=files)
+
+
+def _no_fetch(weasyprint: Any) -> Any:
+    """A URL fetcher that fetches nothing (an image shows its alt text instead)."""
+    class NoFetch(weasyprint.URLFetcher):
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            raise ValueError(f"qms export fetches nothing ({url[:80]})")
+
+    return NoFetch()
 
 
 def _weasyprint() -> Any:
     import logging
 
-    for name in ("weasyprint", "fontTools"):  # layout notes are not the CLI's output
-        logging.getLogger(name).setLevel(logging.ERROR)
+    for name in ("weasyprint", "fontTools"):  # notes on unfetched images, fonts, layout:
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # not the CLI's output
     try:
         import weasyprint
     except (ImportError, OSError) as exc:

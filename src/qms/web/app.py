@@ -27,7 +27,8 @@ from starlette.routing import Route
 
 from qms import __version__, operations as ops
 from qms.domain import workflow
-from qms.errors import NotFound, PermissionDenied, QMSError, UsageError, ValidationError
+from qms.errors import (Conflict, NotFound, PermissionDenied, QMSError, UsageError,
+                        ValidationError)
 from qms.operations.comments import is_hidden
 from qms.render import markdown
 from qms.store import index
@@ -92,6 +93,7 @@ class Web:
             ("/", self.dashboard),
             ("/documents/{doc_id}", self.document),
             ("/documents/{doc_id}/versions/{version}", self.version),
+            ("/documents/{doc_id}/export.pdf", self.export),
             ("/documents/{doc_id}/diff", self.diff_form),
             ("/documents/{doc_id}/diff/{a}/{b}", self.diff),
             ("/inbox/{user}", self.inbox),
@@ -124,7 +126,7 @@ class Web:
         return HTMLResponse(self.env.get_template(template).render(**context), http_status)
 
     def error(self, message: str, status: int) -> HTMLResponse:
-        titles = {400: "Bad request", 403: "Not allowed", 404: "Not found"}
+        titles = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Refused"}
         return self.render("error.html", status, code=status,
                            heading=titles.get(status, "Error"), message=message)
 
@@ -219,6 +221,15 @@ class Web:
         doc = ops.read(self.project, user, doc_id=status.doc_id, version=version)
         return self.render("version.html", doc=status, text=doc, body=self.body(doc.content))
 
+    def export(self, request: Request, user: str) -> Response:
+        """The record's PDF/A-3b dossier as a download (``qms export``; ``?version=N.X``).
+        A record that does not verify is refused (409) unless ``?findings=allow``."""
+        result = ops.export_pdf(self.project, user, doc_id=request.path_params["doc_id"],
+                                version=request.query_params.get("version") or None,
+                                allow_findings=request.query_params.get("findings") == "allow")
+        return Response(result.pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{result.filename}"'})
+
     def diff_form(self, request: Request, user: str) -> Response:
         """The no-JavaScript form on the document page lands here: redirect to the diff."""
         a, b = request.query_params.get("a", ""), request.query_params.get("b", "")
@@ -284,6 +295,8 @@ def status_code(err: QMSError) -> int:
         return 404
     if isinstance(err, PermissionDenied):
         return 403
+    if isinstance(err, Conflict):
+        return 409
     return 400 if isinstance(err, (ValidationError, UsageError)) else 500
 
 
