@@ -93,8 +93,8 @@ def test_sop_at_v2_signatures_of_the_version_in_force(life, tmp_path):
 
 
 @req("REQ-EXP-003")
-def test_tampered_record_is_refused_unless_allowed(tmp_path, pdf_tools):
-    q = build_lifecycle(tmp_path / "proj")
+def test_tampered_record_is_refused_unless_allowed(life, tmp_path):
+    q = type(life)(ROOT.copy_writable(life.root, tmp_path / "proj"))
     effective = q.root / "QMS" / "SOP" / "SOP-008.md"
     effective.write_text(effective.read_text().replace("sentence two", "sentence 2"))
     out = tmp_path / "t.pdf"
@@ -103,6 +103,7 @@ def test_tampered_record_is_refused_unless_allowed(tmp_path, pdf_tools):
     assert run.out == "" and not out.exists()
     run = q.ok("qa", "export", "SOP-008", "-o", out, "--allow-findings")
     assert "finding(s), shown on the cover" in run.out
+    shots(out, "tampered")
     cover = pdftext(out, 1)
     assert "finding(s) at export time" in cover and "content" in cover
     from PIL import Image
@@ -186,6 +187,7 @@ def test_export_all_writes_one_file_per_document_and_an_index(life, tmp_path):
     assert attachments(out / "index.pdf", tmp_path / "a")["index.json"] == \
         (out / "index.json").read_bytes()
     assert "CR-001-v2.0.pdf" in pdftext(out / "index.pdf")
+    shots(out / "index.pdf", "index")
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no temporary left
 
 
