@@ -141,7 +141,7 @@ def test_every_page_goes_through_the_one_auth_hook(proj, monkeypatch):
     client = TestClient(server)
     pages = ["/", "/documents/SOP-008", "/documents/SOP-008/versions/1.0",
              "/documents/SOP-008/diff?a=1.0&b=1.1", "/documents/SOP-008/diff/1.0/1.1",
-             "/inbox/tu", "/trace", "/trace/QMS", "/verify"]
+             "/inbox/tu", "/trace", "/trace/QMS", "/verify", "/documents/SOP-008/export.pdf"]
     for path in pages:
         response = client.get(path, follow_redirects=False)
         assert (response.status_code, response.text) == (401, "sign in first"), path
