@@ -139,14 +139,17 @@ def test_bad_input_is_refused_and_writes_nothing(life, tmp_path):
         (("export", "CR-001", "-o", fifo), "special file"),
         (("export", "CR-001", "-o", existing), "--force"),
         (("export", "CR-001", "-o", tmp_path / "nope" / "x.pdf"), "does not exist"),
-        (("export", "CR-001", "-o", life.root / "QMS" / "x.pdf"), "records"),
-        (("export", "--all", "-o", life.root / ".qms" / "out"), "records"),
+        (("export", "CR-001", "-o", life.root / "QMS" / "x.pdf"), "what qms owns"),
+        (("export", "CR-001", "-o", life.root / "qms.config.json", "--force"), "what qms owns"),
+        (("export", "CR-001", "-o", life.root / "in-qms" / "x.pdf"), "what qms owns"),
+        (("export", "--all", "-o", life.root / ".qms" / "out"), "what qms owns"),
         (("export", "--all", "-o", existing), "not a folder"),
         (("export", "--all", "-o", tmp_path), "not empty"),
         (("export", "--all"), "--output"),
         (("export",), "document ID"),
         (("export", "CR-001", "--all", "-o", tmp_path / "d"), "no ID"),
     ]
+    (life.root / "in-qms").symlink_to(life.root / "QMS")  # a link into the records
     before = ROOT.tree_digest(life.root)
     listing = sorted(os.listdir(tmp_path))
     for args, message in cases:
@@ -157,6 +160,7 @@ def test_bad_input_is_refused_and_writes_nothing(life, tmp_path):
     assert target.read_text() == "keep" and existing.read_bytes() == b"old"
     assert sorted(os.listdir(tmp_path)) == listing
     assert ROOT.tree_digest(life.root) == before
+    (life.root / "in-qms").unlink()
     assert life("nobody", "export", "CR-001", "-o", tmp_path / "n.pdf").code == 1
     run = life.ok("qa", "export", "CR-001", "-o", existing, "--force")
     assert existing.read_bytes().startswith(b"%PDF-") and not existing.is_symlink()

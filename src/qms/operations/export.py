@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from qms import __version__
@@ -364,9 +365,12 @@ def _pdf(d: dict, files: list[dict]) -> bytes:
 
 
 # -- where the files go ----------------------------------------------------------------------
-def _inside_records(project: Project, folder: Path) -> bool:
-    roots = [project.qms.resolve(), project.state_dir.resolve()]
-    return any(folder == r or r in folder.parents for r in roots)
+def _inside_records(project: Project, path: Path) -> bool:
+    """``path`` (resolved) is, or lies in, what qms owns: the records, its state, users and
+    agents, the project settings."""
+    owned = [project.qms, project.state_dir, project.root / ".claude",
+             project.root / "qms.config.json"]
+    return any(path == p or p in path.parents for p in (o.resolve() for o in owned))
 
 
 def _target_file(project: Project, output: str, force: bool) -> Path:
@@ -376,10 +380,10 @@ def _target_file(project: Project, output: str, force: bool) -> Path:
         raise ValidationError("An output file is required (--output FILE).")
     path = Path(os.path.abspath(os.path.expanduser(output)))
     parent = _existing_folder(path.parent, output)
-    if _inside_records(project, parent):
-        raise PermissionDenied(f"{output} is inside the project's records (QMS/ or .qms/); "
-                               "write the export somewhere else.")
     target = parent / path.name
+    if _inside_records(project, target):
+        raise PermissionDenied(f"{output} is inside what qms owns in the project (QMS/, "
+                               ".qms/, .claude/, qms.config.json); write the export elsewhere.")
     kind = _kind(target)
     if kind == "folder":
         raise ValidationError(f"{output} is a folder; give a file name "
@@ -403,8 +407,8 @@ def _target_folder(project: Project, output: str, force: bool) -> tuple[Path, bo
     parent = _existing_folder(path.parent, output)
     target = parent / path.name
     if _inside_records(project, target):
-        raise PermissionDenied(f"{output} is inside the project's records (QMS/ or .qms/); "
-                               "write the export somewhere else.")
+        raise PermissionDenied(f"{output} is inside what qms owns in the project (QMS/, "
+                               ".qms/, .claude/, qms.config.json); write the export elsewhere.")
     kind = _kind(target)
     if kind in ("link", "special", "file"):
         raise ValidationError(f"{output} is a {'symbolic link' if kind == 'link' else kind}, "
@@ -430,8 +434,6 @@ def _existing_folder(folder: Path, output: str) -> Path:
 
 
 def _kind(path: Path) -> str | None:
-    import stat
-
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
