@@ -388,8 +388,8 @@ def _export(ops, project, user: str, args: argparse.Namespace) -> Any:
     if not output:  # ID-vN.X.pdf in the current folder; the version is known once read
         from qms.operations.read import read
 
-        version = args.version or read(project, user, doc_id=args.doc_id).version
-        output = f"{args.doc_id.upper()}-v{version}.pdf"
+        doc = read(project, user, doc_id=args.doc_id, version=args.version)
+        output = f"{doc.doc_id}-v{doc.version}.pdf"
     return ops.export(project, user, doc_id=args.doc_id, version=args.version, output=output,
                       allow_findings=args.allow_findings, force=args.force)
 
