@@ -1,5 +1,5 @@
-"""Helpers for the `qms export` tests: one real lifecycle (a CR through closure, an SOP at v2.0) built
-with the real console script, and the poppler tools that read the PDFs back.
+"""Helpers for the `qms export` tests: one real lifecycle (a CR through closure, an SOP at
+v2.0) built with the real console script, and the poppler tools that read the PDFs back.
 
 Skips, with the reason, when WeasyPrint cannot load its system libraries or poppler-utils
 is missing (Debian: libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core

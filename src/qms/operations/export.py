@@ -176,7 +176,8 @@ class _Context:
 def _gather(project: Project, user: str, doc_id: str, version: str | None, context: _Context,
             whole: Any) -> tuple[dict, list[dict]]:
     """The dossier's data and attachments. ``whole``: a verify of the whole project already
-    run (``--all``), whose findings for this document stand in for ``verify ID``."""
+    run (``--all``), whose findings for this document and the project stand in for
+    ``verify ID``."""
     from qms.operations.browse import document_versions
     from qms.operations.read import read
     from qms.operations.verify import verify
@@ -197,8 +198,9 @@ def _gather(project: Project, user: str, doc_id: str, version: str | None, conte
         verified, findings, clean = result.to_dict(), result.findings, result.clean
         verify_text = result.render()
     else:
-        findings = [f for f in whole.findings if f["doc_id"] == doc_id]
-        clean = not whole.findings
+        mine = (doc_id, integrity.PROJECT_TRAIL)
+        findings = [f for f in whole.findings if f["doc_id"] in mine]
+        clean = not findings
         verified = {**whole.to_dict(), "findings": findings, "clean": clean,
                     "scope": "the whole project (qms export --all)"}
         verify_text = whole.render()
@@ -389,8 +391,8 @@ def _target_file(project: Project, output: str, force: bool) -> Path:
         raise ValidationError(f"{output} is a folder; give a file name "
                               "(or export --all --output FOLDER).")
     if kind in ("link", "special"):
-        raise PermissionDenied(f"{output} is a {'symbolic link' if kind == 'link' else 'special file'}; "
-                               "refusing to write through it.")
+        what = "symbolic link" if kind == "link" else "special file"
+        raise PermissionDenied(f"{output} is a {what}; refusing to write through it.")
     if kind == "file" and not force:
         raise Conflict(f"{output} exists; use --force to replace it.")
     if not os.access(parent, os.W_OK | os.X_OK):
