@@ -125,6 +125,7 @@ def export_all(project: Project, user: str, *, output: str, allow_findings: bool
 
     authorize(project, user, "export")
     folder, fresh = _target_folder(project, output, force)
+    head = _chain_head(project)
     whole = verify(project, user)
     _refuse_findings("The project", whole.findings, allow_findings)
     context = _Context(project, user)
@@ -134,6 +135,9 @@ def export_all(project: Project, user: str, *, output: str, allow_findings: bool
             gathered.append(_gather(project, user, row["doc_id"], None, context, whole))
         except NotFound as err:
             skipped.append({"doc_id": row["doc_id"], "reason": err.message})
+    if _chain_head(project) != head:  # an event since the verify: its verdict is stale
+        raise Conflict("The project changed while it was exported (new audit events); "
+                       "nothing was written, try again.")
     rows, made = [], []
     for (d, _), data in zip(gathered, _render_all(gathered)):
         name = f"{d['doc_id']}-v{d['version']}.pdf"
@@ -145,7 +149,7 @@ def export_all(project: Project, user: str, *, output: str, allow_findings: bool
     manifest = {"project": project.root.name, "exported_at": context.now,
                 "exported_by": user, "qms_version": __version__,
                 "git_commit": context.rev[0], "git_dirty": context.rev[1],
-                "chain_head": _chain_head(project), "verify": whole.to_dict(),
+                "chain_head": head, "verify": whole.to_dict(),
                 "documents": rows, "skipped": skipped}
     index_json = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     from qms.render import pdf
