@@ -4,6 +4,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
+# `qms export` lays out PDFs with WeasyPrint, which needs Pango, HarfBuzz and a font; its tests
+# read the PDFs back with poppler-utils. Installed when missing and we can (root, apt);
+# otherwise export fails with a message naming them, and its tests skip with the reason.
+PDF_DEBS="libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core poppler-utils"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+    && command -v dpkg-query >/dev/null 2>&1; then
+  missing=""
+  for deb in $PDF_DEBS; do
+    dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "install ok installed" \
+      || missing="$missing $deb"
+  done
+  if [ -n "$missing" ]; then
+    apt_log="${TMPDIR:-/tmp}/qms-setup-apt.log"
+    if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing; } \
+        >"$apt_log" 2>&1; then
+      echo "installed$missing (PDF export)"
+    else
+      echo "could not install$missing (PDF export tests will skip): see $apt_log" >&2
+    fi
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi

@@ -13,7 +13,7 @@ ADMIN, INIT, QUAL, REV = "administrator", "initiator", "quality", "reviewer"
 AUTHORING = ["create", "checkout", "checkin", "route", "release", "revert", "close",
              "withdraw", "cancel", "interact", "qualify"]
 QUERIES = ["read", "status", "history", "comments", "inbox", "workspace", "namespace_list",
-           "config_get", "verify", "key_list"]
+           "config_get", "verify", "key_list", "export"]
 ADMIN_ONLY = ["fix", "unlock", "user_add", "user_list", "namespace_add",
               "token_issue", "token_list", "token_revoke", "config_set", "key_rotate"]
 

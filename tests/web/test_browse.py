@@ -103,7 +103,8 @@ def test_web_adapter_calls_read_only_operations_only():
 
     called = set(__import__("re").findall(r"\bops\.(\w+)\(", Path(app.__file__).read_text()))
     assert called and called <= {"documents", "document_versions", "status", "read", "history",
-                                 "inbox", "trace", "namespace_list", "comments", "verify"}
+                                 "inbox", "trace", "namespace_list", "comments", "verify",
+                                 "export_pdf"}
 
 
 @pytest.mark.req("REQ-WEB-013")
@@ -142,7 +143,7 @@ def test_every_page_goes_through_the_one_auth_hook(proj, monkeypatch):
     client = TestClient(server)
     pages = ["/", "/documents/SOP-008", "/documents/SOP-008/versions/1.0",
              "/documents/SOP-008/diff?a=1.0&b=1.1", "/documents/SOP-008/diff/1.0/1.1",
-             "/inbox/tu", "/trace", "/trace/QMS", "/verify"]
+             "/inbox/tu", "/trace", "/trace/QMS", "/verify", "/documents/SOP-008/export.pdf"]
     for path in pages:
         response = client.get(path, follow_redirects=False)
         assert (response.status_code, response.text) == (401, "sign in first"), path

@@ -252,6 +252,22 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--all-signatures", action="store_true", help="verify every signature, "
                    "not only the last one of each key (slower)")
 
+    p = sub.add_parser("export", help="write an archival PDF/A-3 of a record",
+                       description="Write the PDF/A-3 dossier of a record: cover, controlled "
+                       "text, signatures, audit trail, integrity statement, with the Markdown "
+                       "source, trail and verify result attached (docs/export.md). Refused when "
+                       "the record does not verify, unless --allow-findings.")
+    p.add_argument("doc_id", nargs="?", metavar="ID", help="the document (or --all)")
+    p.add_argument("--all", action="store_true", help="every document into the folder "
+                   "--output DIR, plus index.pdf and index.json")
+    p.add_argument("-v", "--version", help="export version N.X (default: the one qms read "
+                   "shows)")
+    p.add_argument("-o", "--output", metavar="PATH", help="the PDF to write (default: "
+                   "ID-vN.X.pdf here); with --all the folder (required)")
+    p.add_argument("--allow-findings", action="store_true", help="export even when verify "
+                   "finds something (printed in red on the cover)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+
     p = sub.add_parser("key", help="the project's signing keys",
                        description="List the signing keys, or start a new one (administrator).")
     p.add_argument("action", choices=["list", "rotate"], help="list keys, or rotate")
@@ -345,6 +361,8 @@ def _call(args: argparse.Namespace) -> Any:
         if args.action == "list":
             return ops.key_list(project, user)
         return ops.key_rotate(project, user, without_previous_key=args.without_previous_key)
+    if cmd == "export":
+        return _export(ops, project, user, args)
     if cmd == "interact":
         return ops.interact(project, user, doc_id=args.doc_id, respond=args.respond,
                             file=os.path.abspath(args.file) if args.file else None, reason=args.reason, goto=args.goto,
@@ -354,6 +372,26 @@ def _call(args: argparse.Namespace) -> Any:
         return ops.qualify(project, user, namespace=args.namespace,
                            junit=[os.path.abspath(f) for f in args.junit], check=args.check)
     raise UsageError(f"Unknown command {cmd!r}.")  # pragma: no cover - argparse prevents it
+
+
+def _export(ops, project, user: str, args: argparse.Namespace) -> Any:
+    if args.all:
+        if args.doc_id or args.version:
+            raise UsageError("export --all takes no ID and no --version.")
+        if not args.output:
+            raise UsageError("export --all needs --output FOLDER.")
+        return ops.export_all(project, user, output=args.output,
+                              allow_findings=args.allow_findings, force=args.force)
+    if not args.doc_id:
+        raise UsageError("export needs a document ID (or --all --output FOLDER).")
+    output = args.output
+    if not output:  # ID-vN.X.pdf in the current folder; the version is known once read
+        from qms.operations.read import read
+
+        doc = read(project, user, doc_id=args.doc_id, version=args.version)
+        output = f"{doc.doc_id}-v{doc.version}.pdf"
+    return ops.export(project, user, doc_id=args.doc_id, version=args.version, output=output,
+                      allow_findings=args.allow_findings, force=args.force)
 
 
 def _ask(question: str) -> bool:

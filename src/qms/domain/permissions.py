@@ -27,7 +27,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "reject": frozenset({QUALITY, REVIEWER}),
     **{c: _EVERYONE for c in (
         "read", "status", "history", "comments", "inbox", "workspace", "namespace_list",
-        "verify", "key_list")},
+        "verify", "key_list", "export")},
     **{c: _ADMIN for c in ("fix", "unlock", "user_add", "user_list", "namespace_add",
                            "key_rotate")},
     # credentials and project settings: CLI only, never MCP tools

@@ -28,6 +28,7 @@ _MODULES = {
     "config_get": "config", "config_set": "config",
     "documents": "browse", "document_versions": "browse", "trace": "browse",
     "verify": "verify", "key_rotate": "keys", "key_list": "keys",
+    "export": "export", "export_all": "export", "export_pdf": "export",
 }
 
 # commands the MCP server exposes (never init, user, namespace, token, config)

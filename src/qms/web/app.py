@@ -27,8 +27,10 @@ from starlette.routing import Route
 
 from qms import __version__, operations as ops
 from qms.domain import workflow
-from qms.errors import NotFound, PermissionDenied, QMSError, UsageError, ValidationError
-from qms.store import frontmatter, index
+from qms.errors import (Conflict, NotFound, PermissionDenied, QMSError, UsageError,
+                        ValidationError)
+from qms.render import markdown
+from qms.store import index
 from qms.store.project import Project
 from qms.web import auth
 
@@ -47,7 +49,6 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 VERIFY_REUSE_S = 10.0  # /verify shows a result at most this old
-COMMENT = re.compile(r"<!--.*?-->", re.S)  # authoring notes, invisible as in any renderer
 
 Page = Callable[[Request, str], Response]
 
@@ -81,22 +82,17 @@ class Web:
                           autoescape=select_autoescape(default=True),
                           trim_blocks=True, lstrip_blocks=True)
         env.filters.update(badge=badge, when=when, verdict=verdict,
-                           inline=lambda text: Markup(self.markdown.renderInline(text or "")))
+                           inline=lambda text: Markup(markdown.inline(text)))
         env.globals.update(doc_rows=doc_rows, version=__version__,
                            project_name=self.project.root.name, auth_mode=self.auth_mode)
         return env
-
-    @cached_property
-    def markdown(self) -> Any:
-        from markdown_it import MarkdownIt
-
-        return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 
     def routes(self) -> list[Route]:
         pages: list[tuple[str, Page]] = [
             ("/", self.dashboard),
             ("/documents/{doc_id}", self.document),
             ("/documents/{doc_id}/versions/{version}", self.version),
+            ("/documents/{doc_id}/export.pdf", self.export),
             ("/documents/{doc_id}/diff", self.diff_form),
             ("/documents/{doc_id}/diff/{a}/{b}", self.diff),
             ("/inbox/{user}", self.inbox),
@@ -129,7 +125,7 @@ class Web:
         return HTMLResponse(self.env.get_template(template).render(**context), http_status)
 
     def error(self, message: str, status: int) -> HTMLResponse:
-        titles = {400: "Bad request", 403: "Not allowed", 404: "Not found"}
+        titles = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Refused"}
         return self.render("error.html", status, code=status,
                            heading=titles.get(status, "Error"), message=message)
 
@@ -224,6 +220,15 @@ class Web:
         doc = ops.read(self.project, user, doc_id=status.doc_id, version=version)
         return self.render("version.html", doc=status, text=doc, body=self.body(doc.content))
 
+    def export(self, request: Request, user: str) -> Response:
+        """The record's PDF/A-3b dossier as a download (``qms export``; ``?version=N.X``).
+        A record that does not verify is refused (409) unless ``?findings=allow``."""
+        result = ops.export_pdf(self.project, user, doc_id=request.path_params["doc_id"],
+                                version=request.query_params.get("version") or None,
+                                allow_findings=request.query_params.get("findings") == "allow")
+        return Response(result.pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{result.filename}"'})
+
     def diff_form(self, request: Request, user: str) -> Response:
         """The no-JavaScript form on the document page lands here: redirect to the diff."""
         a, b = request.query_params.get("a", ""), request.query_params.get("b", "")
@@ -279,13 +284,9 @@ class Web:
                            age=int(time.monotonic() - ran))
 
     def body(self, text: str) -> str:
-        """A document's Markdown (without its frontmatter) as HTML; raw HTML is never passed
-        through, so the result is safe to insert unescaped."""
-        try:
-            text = frontmatter.split(text)[1]
-        except QMSError:
-            pass  # malformed frontmatter: show the file as it is
-        return self.markdown.render(COMMENT.sub("", text))
+        """A document's Markdown (without its frontmatter) as HTML, safe to insert unescaped
+        (``qms.render.markdown``, the renderer the PDF export uses too)."""
+        return markdown.body(text)
 
 
 def status_code(err: QMSError) -> int:
@@ -293,6 +294,8 @@ def status_code(err: QMSError) -> int:
         return 404
     if isinstance(err, PermissionDenied):
         return 403
+    if isinstance(err, Conflict):
+        return 409
     return 400 if isinstance(err, (ValidationError, UsageError)) else 500
 
 

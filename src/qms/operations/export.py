@@ -1,0 +1,368 @@
+"""``qms export ID [--version N.X] --output FILE`` and ``qms export --all --output DIR``:
+the archival PDF/A-3b dossier of a record (docs/export.md).
+
+One file per document: a cover, the controlled text rendered from its Markdown, the
+electronic signatures behind that version, the document's audit trail, and an integrity
+statement (``qms verify ID`` at export time, the last event's seq and hash, the chain head,
+the git commit), with the Markdown source, the trail (JSONL) and the verify result (JSON)
+attached inside the PDF. A record that does not verify is refused unless
+``allow_findings``; then the findings are printed on its cover in red.
+
+An export is a read: any known user may export, and it writes nothing into the project and
+records no audit event (an event would change the very chain head the dossier states, and a
+copy without the signing key could not export at all). The PDF itself names who exported
+it and when.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from qms import __version__
+from qms.domain import integrity
+from qms.errors import Conflict, NotFound
+from qms.operations import _export_files
+from qms.operations._shared import Result, authorize, load
+from qms.store import atomic, audit, chain, git, users
+from qms.store.project import Project
+
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
+RETRIES = 3  # a writer appending while we gather: read again, at most this often
+PARALLEL_FROM = 8  # documents per extra process for `--all` (a process costs ~1 s to start)
+
+
+class PdfResult(Result):
+    """One dossier in memory (the dashboard's download)."""
+
+    doc_id: str
+    version: str
+    filename: str
+    pdf: bytes
+    clean: bool
+    findings: list[dict]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"doc_id": self.doc_id, "version": self.version, "filename": self.filename,
+                "size": len(self.pdf), "sha256": integrity.sha256_bytes(self.pdf),
+                "clean": self.clean, "findings": self.findings}
+
+    def render(self) -> str:
+        return f"{self.filename}: {len(self.pdf)} bytes"
+
+
+class ExportResult(Result):
+    doc_id: str
+    version: str
+    path: str
+    size: int
+    sha256: str
+    clean: bool
+    findings: list[dict]
+    attachments: list[str]
+
+    def render(self) -> str:
+        state = "CLEAN" if self.clean else f"{len(self.findings)} finding(s), shown on the cover"
+        return (f"Exported {self.doc_id} v{self.version} to {self.path} ({self.size} bytes, "
+                f"PDF/A-3b, sha256:{self.sha256})\nAttached: {', '.join(self.attachments)}\n"
+                f"verify {self.doc_id}: {state}")
+
+
+class ExportAllResult(Result):
+    folder: str
+    files: list[dict]   # {doc_id, version, file, size, sha256, clean}
+    skipped: list[dict]  # {doc_id, reason}
+    clean: bool
+    findings: list[dict]
+
+    def render(self) -> str:
+        lines = [f"{f['file']}  {f['size']} bytes  sha256:{f['sha256']}" for f in self.files]
+        lines += [f"skipped {s['doc_id']}: {s['reason']}" for s in self.skipped]
+        state = "CLEAN" if self.clean else f"{len(self.findings)} finding(s)"
+        lines.append(f"Exported {len(self.files)} document(s) to {self.folder} "
+                     f"(index.pdf, index.json); verify: {state}")
+        return "\n".join(lines)
+
+
+# -- operations ------------------------------------------------------------------------------
+def export_pdf(project: Project, user: str, *, doc_id: str, version: str | None = None,
+               allow_findings: bool = False) -> PdfResult:
+    """The dossier of ``doc_id`` (at ``version``, default: what ``read`` shows) as bytes."""
+    authorize(project, user, "export")
+    context = _Context(project, user)
+    d, files = _gather(project, user, doc_id, version, context, None)
+    _refuse_findings(d["doc_id"], d["findings"], allow_findings)
+    return PdfResult(d["doc_id"], d["version"], f"{d['doc_id']}-v{d['version']}.pdf",
+                     _pdf(d, files), d["clean"], d["findings"])
+
+
+def export(project: Project, user: str, *, doc_id: str, output: str,
+           version: str | None = None, allow_findings: bool = False,
+           force: bool = False) -> ExportResult:
+    """Write the dossier to ``output`` (a new file; an existing one only with ``force``)."""
+    authorize(project, user, "export")
+    target = _export_files.target_file(project, output, force)
+    result = export_pdf(project, user, doc_id=doc_id, version=version,
+                        allow_findings=allow_findings)
+    _export_files.write(target, result.pdf, force)
+    return ExportResult(result.doc_id, result.version, str(target), len(result.pdf),
+                        integrity.sha256_bytes(result.pdf), result.clean, result.findings,
+                        _attachment_names(result.doc_id, result.version))
+
+
+def export_all(project: Project, user: str, *, output: str, allow_findings: bool = False,
+               force: bool = False) -> ExportAllResult:
+    """Every document (at the version ``read`` shows) into the folder ``output``, one PDF
+    each plus ``index.pdf`` and ``index.json``. The whole project is verified first: with a
+    finding anywhere nothing is written, unless ``allow_findings``."""
+    from qms.operations.browse import documents
+    from qms.operations.verify import verify
+
+    authorize(project, user, "export")
+    folder, fresh = _export_files.target_folder(project, output, force)
+    head = _chain_head(project)
+    whole = verify(project, user)
+    _refuse_findings("The project", whole.findings, allow_findings)
+    context = _Context(project, user)
+    gathered, skipped = [], []
+    for row in documents(project, user).documents:
+        try:
+            gathered.append(_gather(project, user, row["doc_id"], None, context, whole))
+        except NotFound as err:
+            skipped.append({"doc_id": row["doc_id"], "reason": err.message})
+    if _chain_head(project) != head:  # an event since the verify: its verdict is stale
+        raise Conflict("The project changed while it was exported (new audit events); "
+                       "nothing was written, try again.")
+    rows, made = [], []
+    for (d, _), data in zip(gathered, _render_all(gathered)):
+        name = f"{d['doc_id']}-v{d['version']}.pdf"
+        made.append((name, data))
+        rows.append({"doc_id": d["doc_id"], "title": d["title"], "version": d["version"],
+                     "status": d["status"], "file": name, "size": len(data),
+                     "sha256": integrity.sha256_bytes(data), "clean": d["clean"],
+                     "signatures": len(d["signatures"]), "events": len(d["events"])})
+    manifest = {"project": project.root.name, "exported_at": context.now,
+                "exported_by": user, "qms_version": __version__,
+                "git_commit": context.rev[0], "git_dirty": context.rev[1],
+                "chain_head": head, "verify": whole.to_dict(),
+                "documents": rows, "skipped": skipped}
+    index_json = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    from qms.render import pdf
+
+    page = pdf.html("index.html", m=manifest, exported_by_name=context.name,
+                    findings=whole.findings)
+    made += [("index.pdf", pdf.write(page, [_attachment("index.json", index_json, "Data",
+                                                        "The index (JSON)")])),
+             ("index.json", index_json)]
+    _export_files.write_folder(folder, fresh, made, force)
+    return ExportAllResult(str(folder), [{k: r[k] for k in ("doc_id", "version", "file",
+                                                             "size", "sha256", "clean")}
+                                         for r in rows], skipped, whole.clean, whole.findings)
+
+
+# -- gathering -------------------------------------------------------------------------------
+class _Context:
+    """What every dossier of one export run shares: the time, the exporter, the commit."""
+
+    def __init__(self, project: Project, user: str) -> None:
+        from datetime import datetime, timezone
+
+        self.now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+        self.user, self.name = user, users.display_name(project, user)
+        self.rev = git.revision(project.root)
+
+
+def _gather(project: Project, user: str, doc_id: str, version: str | None, context: _Context,
+            whole: Any) -> tuple[dict, list[dict]]:
+    """The dossier's data and attachments. ``whole``: a verify of the whole project already
+    run (``--all``), whose findings for this document and the project stand in for
+    ``verify ID``."""
+    from qms.operations.browse import document_versions
+    from qms.operations.read import read
+    from qms.operations.verify import verify
+
+    doc_id, meta = load(project, doc_id)
+    trail_path = project.audit_path(doc_id)
+    for _ in range(RETRIES):
+        before = atomic.read_bytes(trail_path, project.root) or b""
+        text = read(project, user, doc_id=doc_id, version=version)
+        doc_id, meta = load(project, doc_id)
+        result = verify(project, user, doc_ids=[doc_id]) if whole is None else None
+        head = _chain_head(project)
+        if (atomic.read_bytes(trail_path, project.root) or b"") == before:
+            break
+    else:
+        raise Conflict(f"{doc_id} kept changing while it was exported; try again.")
+    if result is not None:
+        verified, findings, clean = result.to_dict(), result.findings, result.clean
+        verify_text = result.render()
+    else:
+        mine = (doc_id, integrity.PROJECT_TRAIL)
+        findings = [f for f in whole.findings if f["doc_id"] in mine]
+        clean = not findings
+        verified = {**whole.to_dict(), "findings": findings, "clean": clean,
+                    "scope": "the whole project (qms export --all)"}
+        verify_text = whole.render()
+    events, last = _events(before)
+    ver = text.version
+    statuses = {v["version"]: v["status"] for v in
+                document_versions(project, user, doc_id=doc_id).versions}
+    source = text.content.encode("utf-8")
+    files = [
+        _attachment(f"{doc_id}-v{ver}.md", source, "Source",
+                    f"The controlled text of {doc_id} v{ver} (Markdown), as in {text.source}"),
+        _attachment(f"{doc_id}.audit.jsonl", before, "Data",
+                    f"The audit trail of {doc_id}, as in {project.rel(trail_path)}"),
+        _attachment(f"{doc_id}.verify.json",
+                    (json.dumps(verified, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
+                    "Data", f"The result of qms verify {doc_id} at export time (JSON)"),
+    ]
+    from qms.store import frontmatter
+
+    signatures, scope = _signatures(events, meta, ver)
+    d = {
+        "doc_id": doc_id, "version": ver, "title": frontmatter.title_of(text.content),
+        "doc_type": meta.get("doc_type") or doc_id.rsplit("-", 1)[0],
+        "executable": bool(meta.get("executable")), "status": meta["status"],
+        "current_version": meta["version"], "version_status": statuses.get(ver),
+        "in_force": ver == meta.get("effective_version") and meta["status"] == "EFFECTIVE",
+        "effective_date": _effective_date(events, ver), "source": text.source,
+        "exported_at": context.now, "exported_by": context.user,
+        "exported_by_name": context.name, "project": project.root.name,
+        "qms_version": __version__, "git_commit": context.rev[0], "git_dirty": context.rev[1],
+        "clean": clean, "findings": findings, "verify_text": verify_text,
+        "signatures": signatures, "signature_scope": scope, "events": events,
+        "trail_source": project.rel(trail_path), "last_event": last, "chain_head": head,
+        "content": text.content,
+        "attachments": [{k: f[k] for k in ("name", "description", "sha256", "size")}
+                        for f in files],
+    }
+    return d, files
+
+
+def _events(trail: bytes) -> tuple[list[dict], dict | None]:
+    """The trail's events as table rows, and the last chained one (seq, event, ts, sha256)."""
+    rows, last = [], None
+    for n, line in enumerate(trail.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict):
+            rows.append({"seq": None, "ts": "", "event": "(damaged line)", "user": "",
+                         "version": "", "details": f"line {n} is not a JSON object"})
+            continue
+        event = audit.normalize(event)
+        rows.append({**event, "details": _details(event)})
+        if isinstance(event.get("seq"), int):
+            last = {"seq": event["seq"], "event": event.get("event"), "ts": event.get("ts"),
+                    "sha256": integrity.sha256_bytes(line.rstrip(b"\r"))}
+    return rows, last
+
+
+def _details(e: dict) -> str:
+    parts = []
+    if e.get("event") == "CREATE" and e.get("title"):
+        parts.append(f"\u201c{e['title']}\u201d")
+    if e.get("from_status") or e.get("to_status"):
+        parts.append(f"{e.get('from_status')} \u2192 {e.get('to_status')}")
+    if e.get("assignees"):
+        parts.append("to " + ", ".join(map(str, e["assignees"])))
+    if e.get("outcome"):
+        parts.append(str(e["outcome"]).lower())
+    if e.get("from_version"):
+        parts.append(f"from v{e['from_version']}")
+    if e.get("meaning"):
+        parts.append(f"signature ({e['meaning']}) of {e.get('signer_name') or e.get('user')}"
+                     + (", passkey" if "passkey" in e else ""))
+    if e.get("content_sha256"):
+        parts.append(f"content {str(e['content_sha256'])[:16]}\u2026")
+    for key in ("comment", "reason"):
+        if e.get(key):
+            parts.append(f"{key}: {e[key]}")
+    return "; ".join(parts)
+
+
+def _signatures(events: list[dict], meta: dict, version: str) -> tuple[list[dict], str]:
+    """The signature records behind the text of ``version``: for the version a CLOSED
+    record closed at, all of them (as ``qms read`` shows); for a version that became
+    EFFECTIVE, those made on the version approved into it and on itself; else those made
+    on the version itself. A signature is passkey-signed when its event has ``passkey``."""
+    signed = [e for e in events if e.get("meaning")]
+    if meta["status"] == "CLOSED" and version == meta["version"]:
+        chosen, scope = signed, "all signatures of the closed record"
+    else:
+        into = [str(e.get("from_version")) for e in events
+                if e.get("event") == "EFFECTIVE" and e.get("version") == version]
+        wanted = {version, *into}
+        chosen = [e for e in signed if e.get("version") in wanted]
+        scope = (f"signatures on v{', v'.join(into)}, approved into v{version}" if into
+                 else f"signatures made on v{version}")
+    keys = ("ts", "user", "signer_name", "meaning", "version", "content_sha256", "event")
+    return [{**{k: e.get(k) for k in keys}, "passkey": "passkey" in e} for e in chosen], scope
+
+
+def _effective_date(events: list[dict], version: str) -> str | None:
+    for e in events:
+        if e.get("event") in ("EFFECTIVE", "CLOSE") and e.get("version") == version:
+            return e.get("ts")
+    return None
+
+
+def _chain_head(project: Project) -> dict | None:
+    line = chain.last_line(chain.chain_path(project), project.root)
+    if line is None:
+        return None
+    try:
+        seq = json.loads(line).get("seq")
+    except (ValueError, AttributeError):
+        seq = None
+    return {"seq": seq, "sha256": integrity.sha256_bytes(line)}
+
+
+def _attachment(name: str, data: bytes, relationship: str, description: str) -> dict:
+    return {"name": name, "data": data, "relationship": relationship,
+            "description": description, "sha256": integrity.sha256_bytes(data),
+            "size": len(data)}
+
+
+def _attachment_names(doc_id: str, version: str) -> list[str]:
+    return [f"{doc_id}-v{version}.md", f"{doc_id}.audit.jsonl", f"{doc_id}.verify.json"]
+
+
+def _refuse_findings(what: str, findings: list[dict], allow: bool) -> None:
+    if findings and not allow:
+        listed = "; ".join(f"{f['doc_id']}: {f['kind']}: {f['message']}" for f in findings[:3])
+        more = f" (and {len(findings) - 3} more)" if len(findings) > 3 else ""
+        raise Conflict(f"{what} does not verify ({len(findings)} finding(s): {listed}{more}); "
+                       "nothing was exported. Run qms verify to see them; --allow-findings "
+                       "exports anyway, with the findings printed on the cover.",
+                       findings=findings)
+
+
+def _render_all(gathered: list[tuple[dict, list[dict]]]) -> list[bytes]:
+    """Lay out every dossier: from PARALLEL_FROM documents on, in one spawned process per
+    CPU (layout is all CPU; spawned, so no lock or thread of ours is inherited)."""
+    workers = min(os.cpu_count() or 1, len(gathered) // PARALLEL_FROM)
+    if workers < 2:
+        return [_pdf(d, files) for d, files in gathered]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_pdf_of, gathered, chunksize=4))
+
+
+def _pdf_of(item: tuple[dict, list[dict]]) -> bytes:
+    return _pdf(*item)
+
+
+def _pdf(d: dict, files: list[dict]) -> bytes:
+    from qms.render import markdown, pdf
+
+    return pdf.write(pdf.html("dossier.html", d=d, body=markdown.body(d["content"])), files)
