@@ -25,13 +25,28 @@ if [ "$no_ca" = 0 ] && [ ${#ca_files[@]} = 0 ]; then
 fi
 [ "$no_ca" = 1 ] && ca_files=()
 
+# An image of this tag built from the same sources with the same arguments is reused.
+args=(--build-arg "INSTALL_CLAUDE_CODE=$claude"
+      --build-arg "AGENT_UID=${AGENT_UID:-1000}" --build-arg "AGENT_GID=${AGENT_GID:-1000}")
+[ -n "$base" ] && args+=(--build-arg "BASE_IMAGE=$base")
+[ ${#ca_files[@]} -gt 0 ] && args+=(--build-arg "EXTRA_CA_CERTS=$(cat "${ca_files[@]}")")
+source_id=$( { find pyproject.toml README.md src deploy/container -type f ! -path '*/wheels/*' \
+                 ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum
+               printf '%s\n' "${args[@]}" "$@"
+               [ -n "$base" ] && docker image inspect --format '{{.Id}}' "$base"; } \
+             | sha256sum | cut -c1-16)
+if [ "$(docker image inspect --format '{{index .Config.Labels "qms.source"}}' "$tag" 2>/dev/null)" \
+     = "$source_id" ]; then
+  echo "image $tag is up to date (sources $source_id): reused"; exit 0
+fi
+
 py=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 wheels=deploy/container/wheels
 rm -rf "$wheels"
 host_py=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-image_py=""
-if [ -n "$base" ] && docker image inspect "$base" >/dev/null 2>&1; then
-  image_py=$(docker run --rm --network none --entrypoint python3 "$base" \
+image_py="" from=${base:-python:3.11-slim-bookworm}
+if docker image inspect "$from" >/dev/null 2>&1; then
+  image_py=$(docker run --rm --network none --entrypoint python3 "$from" \
     -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 fi
 if [ -z "$image_py" ] || [ "$image_py" = "$host_py" ]; then
@@ -42,8 +57,4 @@ else
        "image installs qms from source with its package index" >&2
 fi
 
-args=(--build-arg "INSTALL_CLAUDE_CODE=$claude"
-      --build-arg "AGENT_UID=${AGENT_UID:-1000}" --build-arg "AGENT_GID=${AGENT_GID:-1000}")
-[ -n "$base" ] && args+=(--build-arg "BASE_IMAGE=$base")
-[ ${#ca_files[@]} -gt 0 ] && args+=(--build-arg "EXTRA_CA_CERTS=$(cat "${ca_files[@]}")")
-docker build -f deploy/container/Dockerfile -t "$tag" "${args[@]}" "$@" .
+docker build --label "qms.source=$source_id" -f deploy/container/Dockerfile -t "$tag" "${args[@]}" "$@" .
