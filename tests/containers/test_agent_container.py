@@ -17,7 +17,8 @@ from _docker import KIT, TTL, Kit, agent, docker
 
 from mcp.shared.exceptions import MCPError
 
-pytestmark = [pytest.mark.container, pytest.mark.anyio, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.container, pytest.mark.anyio, pytest.mark.timeout(600),
+              pytest.mark.req("REQ-MCP-024")]
 
 WS = "/project/.claude/users/{user}/workspace"
 
@@ -58,9 +59,8 @@ async def test_an_agent_in_a_container_creates_checks_in_and_routes_a_cr(fresh: 
     steps = {"CREATE", "CHECKIN", "ROUTE_REVIEW"}
     assert [(e["event"], e["user"]) for e in fresh.audit(doc_id) if e["event"] in steps] == [
         ("CREATE", "claude"), ("CHECKIN", "claude"), ("ROUTE_REVIEW", "claude")]
-    draft = (fresh.project / "QMS/CR" / doc_id / f"{doc_id}-draft.md")
     drafts = list((fresh.project / "QMS/CR").rglob(f"{doc_id}*.md"))
-    assert any("Edited in the container." in p.read_text() for p in drafts), (draft, drafts)
+    assert any("Edited in the container." in p.read_text() for p in drafts), drafts
 
 
 @pytest.mark.req("REQ-MCP-015")
@@ -140,16 +140,15 @@ async def test_a_link_planted_in_the_workspace_is_refused_by_the_server(fresh: K
             plant = fresh.shell("claude", f"cd {ws} && rm -f {doc_id}.md && ln -s {target} {doc_id}.md")
             assert plant.returncode == 0, plant.stderr
             result = await claude.call_tool("qms_checkin", {"user": "claude", "doc_id": doc_id})
-            assert result.is_error, f"checkin through a link to {target} accepted"
+            assert result.is_error and "is a symbolic link" in text(result), (target, text(result))
         assert [e["event"] for e in fresh.audit(doc_id)] == before  # nothing recorded
 
         # a link where the server writes: checkout must not write through it
         plant = fresh.shell("claude", f"cd {ws} && ln -s ../../../../../outside.txt SOP-002.md")
         assert plant.returncode == 0, plant.stderr
-        await claude.call_tool("qms_checkout", {"user": "claude", "doc_id": "SOP-002"})
+        result = await claude.call_tool("qms_checkout", {"user": "claude", "doc_id": "SOP-002"})
+        assert result.is_error and "is a symbolic link" in text(result), text(result)
     assert not outside.exists()
-    copy = fresh.project / ".claude/users/claude/workspace/SOP-002.md"
-    assert not copy.exists() or not copy.is_symlink() or not copy.resolve().exists()
 
 
 @pytest.mark.req("REQ-MCP-021")
