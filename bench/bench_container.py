@@ -124,10 +124,10 @@ def main() -> None:
             kit, doc_id = setup(Path(tmp), network, gateway)
             first = anyio.run(first_calls, kit, doc_id, args.first)
             samples = anyio.run(per_call, kit, doc_id, args.calls)
-            kit.server.stop()
     finally:
-        for name in kit.names if kit else []:
-            docker("rm", "-f", name, check=False)
+        if kit:
+            kit.server.stop()
+            kit.remove()
         docker("network", "rm", network, check=False)
     print(f"first call (docker run -i -> first tool result): median {statistics.median(first):.2f} s, "
           f"min {min(first):.2f} s, max {max(first):.2f} s ({len(first)} containers)")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import secrets
 import shutil
 import subprocess
 import sys
@@ -203,7 +202,7 @@ class Kit:
     names: list[str] = field(default_factory=list)
     services: dict[tuple[str, Path], dict[str, Any]] = field(default_factory=dict)
     last_agent: float = 0.0  # when the last agent container's session ended
-    prefix: str = field(default_factory=lambda: f"qt{secrets.token_hex(3)}-")
+    prefix: str = field(default_factory=lambda: f"qt{os.urandom(3).hex()}-")
 
     @property
     def url(self) -> str:  # what the agent's .mcp.json names, on the test's port
@@ -232,6 +231,17 @@ class Kit:
     def idle(self) -> None:
         """Wait until no identity lock of an earlier test's container can be alive."""
         time.sleep(max(0.0, self.last_agent + TTL + 0.5 - time.monotonic()))
+
+    def remove(self) -> None:
+        """Remove every container and volume this kit started (the volumes once unused)."""
+        for container in self.names:
+            docker("rm", "-f", container, check=False)
+        for _ in range(20):
+            volumes = docker("volume", "ls", "-q", "--filter", f"name={self.prefix}",
+                             check=False).stdout.split()
+            if not volumes or docker("volume", "rm", "-f", *volumes, check=False).returncode == 0:
+                return
+            time.sleep(0.5)  # a --rm container still being removed holds its volume
 
     def shell(self, user: str, script: str) -> subprocess.CompletedProcess:
         """Run `sh -c script` in an agent container (no MCP), as the kit starts it."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from _docker import (AGENT_UID, BIN, TTL, HostServer, Kit, build_agent_image,
+from _docker import (AGENT_IMAGE, AGENT_UID, BIN, TTL, HostServer, Kit, build_agent_image,
                      create_internal_network, docker, engine_problem, ensure_base_image)
 
 USERS = ("claude", "qa", "tu")
@@ -32,7 +32,7 @@ def agent_image() -> str:
     if problem:
         pytest.skip(problem)
     build_agent_image()
-    return "qms-agent:test"
+    return AGENT_IMAGE
 
 
 @pytest.fixture(scope="session")
@@ -86,11 +86,7 @@ def kit(agent_image: str, network: tuple[str, str], tmp_path_factory) -> Iterato
     kit = Kit(project, secrets_dir, server, name, gateway, tokens)
     yield kit
     server.stop()
-    for container in kit.names:
-        docker("rm", "-f", container, check=False)
-    volumes = docker("volume", "ls", "-q", "--filter", f"name={kit.prefix}", check=False)
-    for volume in volumes.stdout.split():
-        docker("volume", "rm", "-f", volume, check=False)
+    kit.remove()
 
 
 @pytest.fixture

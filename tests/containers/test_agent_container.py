@@ -153,7 +153,7 @@ async def test_a_link_planted_in_the_workspace_is_refused_by_the_server(fresh: K
 
 @pytest.mark.req("REQ-MCP-021")
 async def test_the_proxy_in_a_container_survives_a_server_restart(fresh: Kit):
-    async with fresh.agent("claude", "--retries", "0") as claude:
+    async with fresh.agent("claude") as claude:  # the proxy's default retries, as the kit runs it
         await ok(claude, "qms_inbox", user="claude")
         fresh.server.stop()
         with pytest.raises(MCPError, match="unreachable.*NOT executed"):
