@@ -153,3 +153,11 @@ def test_compose_gives_each_agent_its_own_token_as_a_secret_file_not_an_env_vari
     server = json.loads((KIT / ".mcp.json").read_text())["mcpServers"]["qms"]
     assert server["env"]["QMS_TOKEN_FILE"] == "${QMS_TOKEN_FILE:-}"
     assert "QMS_TOKEN" not in server["env"]
+
+
+def test_compose_file_uses_only_top_level_keys_compose_v1_accepts():
+    """Debian's docker-compose 1.29 refuses a top-level `name:` (a v2 key); the container
+    tests run the file with it for real (tests/containers)."""
+    top = yaml.safe_load((KIT / "compose.yaml").read_text())
+    assert set(top) <= {"services", "secrets", "volumes", "networks", "configs"}, set(top)
+    assert compose(ENV)["volumes"]["agent-home"]["name"] == "qms-agent-home-qa"  # one per agent
