@@ -201,6 +201,7 @@ class Kit:
     tokens: dict[str, str]
     names: list[str] = field(default_factory=list)
     services: dict[tuple[str, Path], dict[str, Any]] = field(default_factory=dict)
+    live: dict[str, str] = field(default_factory=dict)  # user -> its latest agent container
     last_agent: float = 0.0  # when the last agent container's session ended
     prefix: str = field(default_factory=lambda: f"qt{os.urandom(3).hex()}-")
 
@@ -222,8 +223,10 @@ class Kit:
     @asynccontextmanager
     async def agent(self, user: str, *proxy_args: str, **options: Any) -> AsyncIterator[Client]:
         """An MCP client on the host, speaking to the proxy in a new agent container."""
+        argv = self.argv(user, **options)
+        self.live[user] = self.names[-1]
         try:
-            async with agent(self.argv(user, **options), self.url, *proxy_args) as client:
+            async with agent(argv, self.url, *proxy_args) as client:
                 yield client
         finally:
             self.last_agent = time.monotonic()
@@ -242,6 +245,10 @@ class Kit:
             if not volumes or docker("volume", "rm", "-f", *volumes, check=False).returncode == 0:
                 return
             time.sleep(0.5)  # a --rm container still being removed holds its volume
+
+    def exec(self, user: str, script: str) -> subprocess.CompletedProcess:
+        """Run `sh -c script` inside `user`'s running agent container, as the agent's shell."""
+        return docker("exec", self.live[user], "sh", "-c", script, check=False, timeout=60)
 
     def shell(self, user: str, script: str) -> subprocess.CompletedProcess:
         """Run `sh -c script` in an agent container (no MCP), as the kit starts it."""

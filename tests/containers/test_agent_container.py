@@ -46,10 +46,10 @@ async def test_an_agent_in_a_container_creates_checks_in_and_routes_a_cr(fresh: 
         assert "qms_create" in {tool.name for tool in (await claude.list_tools()).tools}
         doc_id = (await ok(claude, "qms_create", user="claude", doc_type="CR",
                            title="From a container"))["doc_id"]
-        # the agent edits its workspace copy inside the container, saving as editors do (a new
+        # the agent edits its workspace copy in its container, saving as editors do (a new
         # file renamed over the old: the server, root here, owns the copy it wrote)
         copy = f"{WS.format(user='claude')}/{doc_id}.md"
-        edit = fresh.shell("claude", f"{{ cat {copy}; echo 'Edited in the container.'; }} > "
+        edit = fresh.exec("claude", f"{{ cat {copy}; echo 'Edited in the container.'; }} > "
                                      f"{copy}.new && mv {copy}.new {copy}")
         assert edit.returncode == 0, edit.stderr
         await ok(claude, "qms_checkin", user="claude", doc_id=doc_id)
@@ -137,14 +137,14 @@ async def test_a_link_planted_in_the_workspace_is_refused_by_the_server(fresh: K
                            title="Link target"))["doc_id"]
         before = [e["event"] for e in fresh.audit(doc_id)]
         for target in ("../../../../QMS/SOP/SOP-001.md", "/etc/passwd", "../../../../../outside.txt"):
-            plant = fresh.shell("claude", f"cd {ws} && rm -f {doc_id}.md && ln -s {target} {doc_id}.md")
+            plant = fresh.exec("claude", f"cd {ws} && rm -f {doc_id}.md && ln -s {target} {doc_id}.md")
             assert plant.returncode == 0, plant.stderr
             result = await claude.call_tool("qms_checkin", {"user": "claude", "doc_id": doc_id})
             assert result.is_error and "is a symbolic link" in text(result), (target, text(result))
         assert [e["event"] for e in fresh.audit(doc_id)] == before  # nothing recorded
 
         # a link where the server writes: checkout must not write through it
-        plant = fresh.shell("claude", f"cd {ws} && ln -s ../../../../../outside.txt SOP-002.md")
+        plant = fresh.exec("claude", f"cd {ws} && ln -s ../../../../../outside.txt SOP-002.md")
         assert plant.returncode == 0, plant.stderr
         result = await claude.call_tool("qms_checkout", {"user": "claude", "doc_id": "SOP-002"})
         assert result.is_error and "is a symbolic link" in text(result), text(result)
