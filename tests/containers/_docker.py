@@ -33,6 +33,7 @@ AGENT_UID = 1000  # the image's default agent user; the test chowns what it must
 # the compose file must be translated, not silently dropped)
 SERVICE_KEYS = {"build", "image", "environment", "extra_hosts", "volumes", "working_dir",
                 "secrets", "stdin_open", "tty", "cap_drop", "security_opt"}
+VOLUME_KEYS = {"type", "source", "target", "read_only", "tmpfs"}
 
 
 def docker(*args: str, timeout: float = 120, check: bool = True,
@@ -118,6 +119,7 @@ def run_argv(service: dict[str, Any], *, network: str, name: str, image: str = A
         argv += ["-e", f"{key}={value}"]
     argv += [x for host in service["extra_hosts"] for x in ("--add-host", host)]
     for volume in service["volumes"]:
+        assert set(volume) <= VOLUME_KEYS, f"volume keys not translated yet: {volume}"
         kind, target = volume["type"], volume["target"]
         if kind == "bind":
             spec = f"type=bind,src={volume['source']},dst={target}"
