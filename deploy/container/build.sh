@@ -57,4 +57,8 @@ else
        "image installs qms from source with its package index" >&2
 fi
 
+previous=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
 docker build --label "qms.source=$source_id" -f deploy/container/Dockerfile -t "$tag" "${args[@]}" "$@" .
+if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect --format '{{.Id}}' "$tag")" ]; then
+  docker image rm "$previous" >/dev/null 2>&1 || true  # the image this build replaced, if unused
+fi
