@@ -101,11 +101,14 @@ def test_dockerfile_is_well_formed_and_runs_as_a_user():
     assert users and steps[users[-1]][1] not in ("root", "0")
     cmd = [args for name, args in steps if name == "CMD"][-1]
     assert json.loads(cmd)[:1] == ["claude"] and "/etc/qms/mcp.json" in json.loads(cmd)
-    assert any(name == "RUN" and "pip install" in args for name, args in steps)
+    assert any(name == "RUN" and "/tmp/kit/install.sh" in args for name, args in steps)
+    assert "pip install" in (KIT / "install.sh").read_text()
+    assert [args for name, args in steps if name == "FROM"] == ["${BASE_IMAGE}"]
+    assert "ARG BASE_IMAGE=python:3.11-slim-bookworm" in (KIT / "Dockerfile").read_text()
 
 
 def test_dockerfile_copies_only_files_the_build_context_sends():
-    patterns = [p.strip() for p in (KIT / "Dockerfile.dockerignore").read_text().splitlines()]
+    patterns = [p.strip() for p in (REPO / ".dockerignore").read_text().splitlines()]
     patterns = [p for p in patterns if p and not p.startswith("#")]
 
     def sent(path: str) -> bool:
@@ -122,8 +125,8 @@ def test_dockerfile_copies_only_files_the_build_context_sends():
     assert sources
     for source in sources:
         assert (REPO / source).exists(), source
-        assert sent(source), f"{source} is excluded by Dockerfile.dockerignore"
-    assert not sent(".venv") and not sent(".git")
+        assert sent(source), f"{source} is excluded by .dockerignore"
+    assert not sent(".venv") and not sent(".git") and not sent("tests")
 
 
 def test_container_mcp_json_runs_the_proxy_against_the_host_server():
@@ -150,3 +153,11 @@ def test_compose_gives_each_agent_its_own_token_as_a_secret_file_not_an_env_vari
     server = json.loads((KIT / ".mcp.json").read_text())["mcpServers"]["qms"]
     assert server["env"]["QMS_TOKEN_FILE"] == "${QMS_TOKEN_FILE:-}"
     assert "QMS_TOKEN" not in server["env"]
+
+
+def test_compose_file_uses_only_top_level_keys_compose_v1_accepts():
+    """Debian's docker-compose 1.29 refuses a top-level `name:` (a v2 key); the container
+    tests run the file with it for real (tests/containers)."""
+    top = yaml.safe_load((KIT / "compose.yaml").read_text())
+    assert set(top) <= {"services", "secrets", "volumes", "networks", "configs"}, set(top)
+    assert compose(ENV)["volumes"]["agent-home"]["name"] == "qms-agent-home-qa"  # one per agent
