@@ -29,7 +29,7 @@ from pathlib import Path
 
 from qms.domain import doctypes, integrity
 from qms.errors import ProjectError, QMSError
-from qms.operations import verify_files
+from qms.operations import verify_files, verify_git
 from qms.operations._shared import Result, authorize
 from qms.store import atomic, chain, keys, transaction
 from qms.store.project import Project
@@ -135,8 +135,10 @@ class _Check:
 
 
 def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
-           all_signatures: bool = False) -> VerifyResult:
+           all_signatures: bool = False, since: str | None = None) -> VerifyResult:
     authorize(project, user, "verify")
+    if since is not None:
+        verify_git.check_ref(since)
     # hold the project lock so no commit is half-applied while we read; a read-only copy
     # (e.g. the container's mount: nobody can write it) is read as it is
     lock = transaction.project_lock(project.state_dir / "lock")
@@ -145,13 +147,14 @@ def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
     except OSError:
         lock = None
     try:
-        return _verify(project, doc_ids, all_signatures)
+        return _verify(project, doc_ids, all_signatures, since)
     finally:
         if lock is not None:
             lock.__exit__(None, None, None)
 
 
-def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool) -> VerifyResult:
+def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool,
+            since: str | None = None) -> VerifyResult:
     check = _Check(project)
     wanted = None
     if doc_ids:
@@ -159,6 +162,7 @@ def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool) -
     key_events = _project_key_events(project)
     keyring = _keyring(check, key_events)
     _check_chain(check, keyring, key_events, all_signatures)
+    verify_git.check(check, lambda: _read_bytes(chain.chain_path(project)) or b"", since)
     check.anchor = _legacy_anchor(check, key_events)
     docs = _all_docs(project) | set(check.chain_docs) | set(check.anchor or ())
     if wanted is not None:
