@@ -202,3 +202,12 @@ def test_stray_files_under_qms_are_found(project):
     where = {f["where"] for f in verify(project)["findings"] if f["kind"] == "unaccounted"}
     assert where == {"QMS/CR/CR-077/CR-077.md", "QMS/SOP/notes.md", "QMS/.keys/stolen.key",
                      "QMS/.archive/SOP/SOP-099-v1.0.md"}
+
+
+@req("REQ-INT-021")
+def test_qualify_refuses_a_substituted_requirements_spec(project):
+    _qualified(project)
+    rs = project / "QMS" / "SDLC-APP" / "SDLC-APP-RS.md"
+    rs.write_text(rs.read_text().replace("It works.", "Nothing is required."))
+    proc = cli(project, "--user", "claude", "qualify", "APP", "--junit", "junit.xml")
+    assert proc.returncode == 1 and "qms verify SDLC-APP-RS" in proc.stderr, proc.stderr
