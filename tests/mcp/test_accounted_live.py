@@ -122,6 +122,8 @@ def test_unaccounted_texts_are_found_and_never_served(project, serve):
     assert (docs["substituted"], "content") in found
     assert (docs["deleted_effective"], "missing") in found
     assert (docs["deleted_draft"], "missing") in found
+    one = cli(project, "--user", "qa", "--json", "verify", docs["planted_archive"])
+    assert [f["kind"] for f in json.loads(one.stdout)["result"]["findings"]] == ["unaccounted"]
 
     # the CLI refuses each, naming the file and `qms verify`
     for name, (doc, version) in targets.items():

@@ -1,7 +1,9 @@
 """The one place that decides whether a document file may be served: a controlled text is
 only ever shown as what its binding event in the signed trail says it is.
 
-``read``, ``qms_read`` and the web pages all read document texts through :class:`Texts`:
+``read``, ``qms_read``, the web pages, ``qualify`` (the RS in force) and every command
+that signs or routes a draft (``_shared.draft_text`` in a transaction) read document texts
+through :class:`Texts`:
 the trail is read once, each file is hashed once, and a file whose hash does not match the
 event that wrote it, a file the trail says must not exist (planted), or a file the trail
 says must exist but is gone, is refused with a ProjectError that names it and points to
@@ -18,6 +20,7 @@ from qms.domain import integrity, versions
 from qms.errors import ProjectError, ValidationError
 from qms.store import audit
 from qms.store.project import Project
+from qms.store.transaction import Transaction
 
 _SIGNATURE_FIELDS = ("ts", "user", "signer_name", "meaning", "version", "content_sha256",
                      "event")
@@ -44,9 +47,10 @@ def _older(a: str, b: str) -> bool:
 class Texts:
     """The files of one document as its trail binds them."""
 
-    def __init__(self, project: Project, doc_id: str) -> None:
-        self.project, self.doc_id = project, doc_id
-        self.events = audit.read(project, doc_id)
+    def __init__(self, project: Project, doc_id: str, tx: Transaction | None = None) -> None:
+        """``tx``: the files and trail as this transaction sees them (staged changes too)."""
+        self.project, self.doc_id, self.tx = project, doc_id, tx
+        self.events = audit.read(project, doc_id, tx=tx)
         self.bound = integrity.bindings(self.events)
 
     def effective(self) -> str | None:
@@ -64,7 +68,7 @@ class Texts:
 
     def _checked(self, path: Path, what: str, expected: dict | str | None,
                  required: bool = True) -> str | None:
-        text = self.project.read_text(path)
+        text = self.tx.read_text(path) if self.tx else self.project.read_text(path)
         rel, doc_id = self.project.rel(path), self.doc_id
         hint = f"Run 'qms verify {doc_id}' to see what else changed."
         if expected is integrity.UNKNOWN:

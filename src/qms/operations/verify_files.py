@@ -40,43 +40,53 @@ def scan(check: Any, docs: set[str], full: bool) -> dict[str, list[tuple[str, st
     verify, not ``verify ID``)."""
     archives: dict[str, list[tuple[str, str]]] = {}
     evidence: list[str] = []
-    qms = str(check.project.qms)
-    unknown_docs = [] if full else None
+    folders: dict[str, tuple[str, ...]] = {}  # doc_id -> where its texts may lie ((): none)
 
     def stray(path: str, why: str, doc_id: str = "project") -> None:
         if full:
             check.find(doc_id, "unaccounted", f"{why}: no event of the audit trail accounts "
                        "for it (put there outside qms)", check.rel(path))
 
-    def doc_of(name: str) -> str | None:
-        try:
-            doctypes.type_of(name)
-            return name
-        except QMSError:
-            return None
+    def where(doc_id: str, archived: bool) -> tuple[str, ...]:
+        key = (doc_id, archived)
+        if key not in folders:
+            try:
+                folder = doctypes.folder_of(doc_id)
+                flat = doctypes.flat_archive_folder(doc_id) if archived else None
+                folders[key] = (folder, flat) if flat else (folder,)
+            except QMSError:
+                folders[key] = ()
+        return folders[key]
 
-    def walk(folder: str, rel: str) -> None:
+    def walk(folder: str, rel: str, deep: bool = True) -> None:
         try:
             entries = list(os.scandir(folder))
         except OSError:
             return
+        top, _, below = rel.partition("/")
         for entry in entries:
-            name, path = entry.name, entry.path
-            sub = f"{rel}/{name}" if rel else name
+            name = entry.name
             if entry.is_dir(follow_symlinks=False):
-                if rel == "" and name in _CHECKED_ELSEWHERE:
-                    continue
-                walk(path, sub)
+                if deep and (rel or name not in _CHECKED_ELSEWHERE):
+                    walk(f"{folder}/{name}", f"{rel}/{name}" if rel else name)
                 continue
             if name in _KEPT or name.endswith(".qms-tmp"):
                 continue  # folder markers; the store's temporary names (recovery removes them)
+            path = f"{folder}/{name}"
             if not entry.is_file(follow_symlinks=False):
                 if full:
                     check.find("project", "not_a_file", "a link or special file under QMS/ "
                                "(never followed or read)", check.rel(path))
-                continue
-            top = rel.partition("/")[0]
-            if top == ".keys":
+            elif top == ".archive":
+                m = _ARCHIVED.match(name)
+                if m is None or below not in where(m[1], True):
+                    stray(path, "not an archived version of any document")
+                elif m[1] not in docs:
+                    stray(path, f"an archived version of {m[1]}, which has no audit trail",
+                          m[1])
+                else:
+                    archives.setdefault(m[1], []).append((m[2], path))
+            elif top == ".keys":
                 if rel != ".keys" or not name.endswith(".pub"):
                     stray(path, "a file among the public keys that is not a key")
             elif top == ".evidence":
@@ -84,34 +94,23 @@ def scan(check: Any, docs: set[str], full: bool) -> dict[str, list[tuple[str, st
                     evidence.append(name[:64])
                 else:
                     stray(path, "a file among the evidence that is not stored evidence")
-            elif top == ".archive":
-                m = _ARCHIVED.match(name)
-                doc_id = doc_of(m[1]) if m else None
-                if doc_id is None or rel[len(".archive/"):] not in _archive_folders(doc_id):
-                    stray(path, "not an archived version of any document")
-                elif doc_id not in docs:
-                    stray(path, f"an archived version of {doc_id}, which has no audit "
-                          "trail", doc_id)
-                else:
-                    archives.setdefault(doc_id, []).append((m[2], path))
             else:
-                stem = name[:-len("-draft.md")] if name.endswith("-draft.md") else \
+                stem = name[:-9] if name.endswith("-draft.md") else \
                     name[:-3] if name.endswith(".md") else ""
-                doc_id = doc_of(stem)
-                if doc_id is None or doctypes.folder_of(doc_id) != rel:
+                if not stem or rel not in where(stem, False):
                     stray(path, "not a document file (wrong name or folder)")
-                elif doc_id not in docs:
-                    stray(path, f"a text of {doc_id}, which has no audit trail", doc_id)
+                elif stem not in docs:
+                    stray(path, f"a text of {stem}, which has no audit trail", stem)
 
-    walk(qms, "")
+    if full:
+        walk(str(check.project.qms), "")
+    else:  # `verify ID`: only the archive folders of those documents
+        archive = f"{check.project.qms}/.archive"
+        for folder in {f for d in docs for f in where(d, True)}:
+            walk(f"{archive}/{folder}", f".archive/{folder}", deep=False)
     if full:
         _check_evidence(check, evidence, docs)
     return archives
-
-
-def _archive_folders(doc_id: str) -> tuple[str, ...]:
-    flat = doctypes.flat_archive_folder(doc_id)
-    return (doctypes.folder_of(doc_id), flat) if flat else (doctypes.folder_of(doc_id),)
 
 
 def _check_evidence(check: Any, stored: list[str], docs: set[str]) -> None:
