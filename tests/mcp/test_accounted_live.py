@@ -213,3 +213,18 @@ def test_qualify_refuses_a_substituted_requirements_spec(project):
     rs.write_text(rs.read_text().replace("It works.", "Nothing is required."))
     proc = cli(project, "--user", "claude", "qualify", "APP", "--junit", "junit.xml")
     assert proc.returncode == 1 and "qms verify SDLC-APP-RS" in proc.stderr, proc.stderr
+
+
+@req("REQ-INT-021")
+def test_a_draft_substituted_in_review_is_not_signed(project):
+    cr = json.loads(ok(project, "claude", "--json", "create", "CR", "--title", "Swap"))
+    cr = cr["result"]["doc_id"]
+    edit(project, cr, "The plan the author wrote.")
+    ok(project, "claude", "checkin", cr)
+    ok(project, "claude", "route", cr, "--review")
+    draft = project / "QMS" / "CR" / cr / f"{cr}-draft.md"
+    draft.write_text(draft.read_text().replace("the author wrote", "nobody reviewed"))
+    before = (project / "QMS" / ".audit" / "CR" / f"{cr}.jsonl").read_text()
+    proc = cli(project, "--user", "qa", "review", cr, "--recommend", "--comment", "ok")
+    assert proc.returncode == 1 and f"qms verify {cr}" in proc.stderr, proc.stderr
+    assert (project / "QMS" / ".audit" / "CR" / f"{cr}.jsonl").read_text() == before
