@@ -53,6 +53,7 @@ def test_sop_to_effective(q, consistent):
 
 @req("REQ-WF-020")
 @req("REQ-DOC-007")
+@req("REQ-SIG-002")
 def test_sop_revision_keeps_old_version_in_force(q, consistent):
     doc = q.effective_sop()
     original = q.effective(doc).read_text()

@@ -55,7 +55,7 @@ def drop_last(root: Path) -> None:
     trail.write_text("".join(events[:-1]))
 
 
-@pytest.mark.req("REQ-INT-023")
+@pytest.mark.req("REQ-INTEG-023")
 def test_rolled_back_committed_tail_is_a_finding(project):
     code, result = verify(project)
     assert code == 0 and any("not in a git repository" in n for n in result["notes"])

@@ -106,8 +106,8 @@ def attack(root: Path, docs: dict[str, str]) -> dict[str, tuple[str, str | None]
             "deleted_draft": (docs["deleted_draft"], None)}
 
 
-@req("REQ-INT-020")
-@req("REQ-INT-021")
+@req("REQ-INTEG-020")
+@req("REQ-INTEG-021")
 def test_unaccounted_texts_are_found_and_never_served(project, serve):
     docs = build(project)
     targets = attack(project, docs)
@@ -177,7 +177,7 @@ def _qualified(root: Path) -> Path:
     return stored[0]
 
 
-@req("REQ-INT-022")
+@req("REQ-INTEG-022")
 def test_evidence_edited_or_planted_is_found(project):
     evidence = _qualified(project)
     evidence.write_text(evidence.read_text().replace("test_works", "test_forged"))
@@ -192,7 +192,7 @@ def test_evidence_edited_or_planted_is_found(project):
     assert ("unaccounted", f"QMS/.evidence/{'0' * 64}.xml") in kinds
 
 
-@req("REQ-INT-020")
+@req("REQ-INTEG-020")
 def test_stray_files_under_qms_are_found(project):
     q = project / "QMS"
     (q / "CR" / "CR-077").mkdir(parents=True)
@@ -206,7 +206,7 @@ def test_stray_files_under_qms_are_found(project):
                      "QMS/.archive/SOP/SOP-099-v1.0.md"}
 
 
-@req("REQ-INT-021")
+@req("REQ-INTEG-021")
 def test_qualify_refuses_a_substituted_requirements_spec(project):
     _qualified(project)
     rs = project / "QMS" / "SDLC-APP" / "SDLC-APP-RS.md"
@@ -215,7 +215,7 @@ def test_qualify_refuses_a_substituted_requirements_spec(project):
     assert proc.returncode == 1 and "qms verify SDLC-APP-RS" in proc.stderr, proc.stderr
 
 
-@req("REQ-INT-021")
+@req("REQ-INTEG-021")
 def test_a_draft_substituted_in_review_is_not_signed(project):
     cr = json.loads(ok(project, "claude", "--json", "create", "CR", "--title", "Swap"))
     cr = cr["result"]["doc_id"]
