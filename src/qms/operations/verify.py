@@ -11,8 +11,10 @@ What is checked (docs/integrity.md explains what it proves and what it does not)
   the earlier tool anchors their hash, and the trail's chained events are exactly the
   chain's entries for that document, in order, with the same hashes (nothing edited,
   inserted, removed, reordered, copied or rolled back; no document deleted);
-* content (verify_files.py): every file under QMS/ is accounted for; the document's draft, effective file and archived versions match
-  the ``content_sha256`` of the events that acted on them;
+* content (verify_files.py): every file under ``QMS/`` is accounted for; the draft, the
+  effective file and archived versions match the ``content_sha256`` of the events that
+  acted on them;
+* git (verify_git.py): the chain committed at HEAD (and ``--since``) is a prefix of today's;
 * meta: status, version, checkout and owner agree with the state replayed from the trail.
 
 Events of the earlier tool (no chain fields) cannot be checked: they are notes, not findings.
