@@ -61,10 +61,17 @@ class Texts:
         return self._checked(self.project.draft_path(self.doc_id), "draft",
                              self.bound["draft"])
 
-    def archived(self, path: Path, version: str) -> str | None:
-        return self._checked(path, f"archived version {version}",
-                             expected_archive(self.bound, version),
-                             version in self.bound["required"])
+    def archived(self, paths: list[Path], version: str) -> tuple[Path, str] | None:
+        """``(path, text)`` of an archived version from the first of ``paths`` that holds
+        it (ours, then the earlier tool's flat place)."""
+        expected = expected_archive(self.bound, version)
+        for path in paths:
+            if (text := self._checked(path, f"archived version {version}", expected,
+                                      False)) is not None:
+                return path, text
+        if version in self.bound["required"]:
+            self._checked(paths[0], f"archived version {version}", expected)  # raises
+        return None
 
     def _checked(self, path: Path, what: str, expected: dict | str | None,
                  required: bool = True) -> str | None:

@@ -65,10 +65,9 @@ def read(project: Project, user: str, *, doc_id: str, version: str | None = None
                 and (text := texts.effective()) is not None:
             return ReadResult(doc_id, version, project.rel(eff_path), text,
                               texts.signatures("effective"))
-        for path in project.archive_paths(doc_id, version):
-            if (text := texts.archived(path, version)) is not None:
-                return ReadResult(doc_id, version, project.rel(path), text,
-                                  texts.signatures("archive", version))
+        if (found := texts.archived(project.archive_paths(doc_id, version), version)):
+            return ReadResult(doc_id, version, project.rel(found[0]), found[1],
+                              texts.signatures("archive", version))
         raise NotFound(f"{doc_id} has no version {version}.")
     if draft:
         text = Texts(project, doc_id).draft()
