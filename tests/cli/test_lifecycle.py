@@ -53,6 +53,7 @@ def test_sop_to_effective(q, consistent):
 
 @req("REQ-WF-020")
 @req("REQ-DOC-007")
+@req("REQ-SIG-002")
 def test_sop_revision_keeps_old_version_in_force(q, consistent):
     doc = q.effective_sop()
     original = q.effective(doc).read_text()
@@ -67,11 +68,13 @@ def test_sop_revision_keeps_old_version_in_force(q, consistent):
 
     q.edit(doc, "# Revised\n\nNew text.")
     q.ok("claude", "checkin", doc)
-    # reading without flags gives the version in force; --draft gives the revision
-    assert q.ok("tu", "read", doc).out.rstrip("\n") == original.rstrip("\n")
+    # reading without flags gives the version in force, with its signatures (11.50) while
+    # the revision is checked in; --draft gives the revision
+    in_force = q.ok("tu", "read", doc).out
+    assert in_force.startswith(original.rstrip("\n")) and "Electronic signatures" in in_force
     assert "New text." in q.ok("tu", "read", doc, "--draft").out
     assert "New text." in q.ok("tu", "read", doc, "--version", "1.1").out
-    assert q.ok("tu", "read", doc, "--version", "1.0").out.rstrip("\n") == original.rstrip("\n")
+    assert q.ok("tu", "read", doc, "--version", "1.0").out == in_force
 
     q.review_and_approve(doc)
     m = q.meta(doc)
@@ -81,7 +84,8 @@ def test_sop_revision_keeps_old_version_in_force(q, consistent):
     # the superseded effective version and the approved draft are archived
     assert q.archive(doc, "1.0").read_text() == original
     assert "New text." in q.archive(doc, "1.1").read_text()
-    assert q.ok("tu", "read", doc, "--version", "1.0").out.rstrip("\n") == original.rstrip("\n")
+    # the archived version that was in force keeps its signature block
+    assert q.ok("tu", "read", doc, "--version", "1.0").out == in_force
     consistent(q, doc)
 
 

@@ -251,6 +251,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                    "(default: all; the chain is always checked)")
     p.add_argument("--all-signatures", action="store_true", help="verify every signature, "
                    "not only the last one of each key (slower)")
+    p.add_argument("--since", metavar="REF", help="also check that the chain committed at "
+                   "this git revision is a prefix of today's (HEAD is always checked)")
 
     p = sub.add_parser("export", help="write an archival PDF/A-3 of a record",
                        description="Write the PDF/A-3 dossier of a record: cover, controlled "
@@ -356,7 +358,7 @@ def _call(args: argparse.Namespace) -> Any:
         return ops.unlock(project, user, doc_id=args.doc_id, reason=args.reason)
     if cmd == "verify":
         return ops.verify(project, user, doc_ids=args.doc_ids or None,
-                          all_signatures=args.all_signatures)
+                          all_signatures=args.all_signatures, since=args.since)
     if cmd == "key":
         if args.action == "list":
             return ops.key_list(project, user)

@@ -110,3 +110,72 @@ def replay(events: list[dict[str, Any]], doc_type: str) -> dict[str, Any]:
         state.pop("checked_out", None)
         state.pop("responsible_user", None)
     return state
+
+
+# -- which text each file of a document must hold ------------------------------------------
+UNKNOWN = "unknown"  # the earlier tool left this file and no chained event has decided it
+_ON_DRAFT = CONTENT_EVENTS - {"EFFECTIVE", "CLOSE", "RETIRE", "FIX"}  # events acting on the draft
+_APPROVED = frozenset({"APPROVED", "PRE_APPROVED", "POST_APPROVED"})
+
+
+def bindings(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the trail says each file of a document holds (docs/integrity.md, *Every
+    controlled file is accounted for*), replaying only chained events:
+
+    * ``effective``, ``draft``: the event whose ``content_sha256`` the file must match; None
+      when the file must not exist; UNKNOWN when events of the earlier tool came first and
+      no chained event has decided it;
+    * ``archive``: version -> the last chained event that acted on the text of that version
+      (when the version began with a chained event); ``required``: versions qms archived in
+      the same transaction as an event, so their file must exist;
+    * ``legacy``: versions named by events of the earlier tool, and ``first``: the version of
+      the first chained event (archives older than it may be the earlier tool's);
+    * ``approved``: version that became effective -> the version whose approval round
+      signed it into force."""
+    unknown = UNKNOWN if events and not is_chained(events[0]) else None
+    effective = draft = unknown
+    archive: dict[str, dict] = {}
+    started: dict[str, bool] = {}  # version -> did it begin with a chained event
+    required: set[str] = set()
+    legacy: set[str] = set()
+    approved: dict[str, str] = {}
+    first = last = approve_version = None
+    for e in events:
+        version, kind = e.get("version"), e.get("event")
+        if not is_chained(e):
+            legacy.add(version)
+            started.setdefault(version, False)
+            continue
+        started.setdefault(version, True)
+        first = first or version
+        if e.get("content_sha256"):
+            last = e
+            if started[version]:
+                archive[version] = e
+            if kind in _ON_DRAFT:
+                draft = e
+            if kind in EFFECTIVE_BOUND:
+                effective = e
+        if kind == "APPROVE":
+            approve_version = version
+        elif kind in ("EFFECTIVE", "RETIRE", "CHECKOUT") and e.get("from_version") \
+                and e.get("content_sha256"):
+            required.add(e["from_version"])
+        if kind == "EFFECTIVE" and e.get("from_version"):
+            approved[version] = e["from_version"]
+        if kind in ("EFFECTIVE", "CLOSE", "RETIRE", "CANCEL"):
+            draft = None
+        if kind in ("RETIRE", "CANCEL"):
+            effective = None
+        if kind == "RETIRE":
+            required.add(version)
+        if kind == "STATUS_CHANGE":
+            to = e.get("to_status")
+            if to in ("EFFECTIVE", "CLOSED") and last is not None:
+                effective, draft = last, None
+            elif to == "RETIRED":
+                effective = draft = None
+            elif to in _APPROVED and approve_version:
+                required.add(approve_version)
+    return {"effective": effective, "draft": draft, "archive": archive, "required": required,
+            "legacy": legacy, "first": first, "approved": approved}

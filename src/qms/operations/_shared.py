@@ -213,8 +213,13 @@ def release_checkout(meta: dict) -> None:
 
 
 def draft_text(project: Project, doc_id: str, tx: Transaction | None = None) -> str | None:
-    path = project.draft_path(doc_id)
-    return tx.read_text(path) if tx else project.read_text(path)
+    """The draft; in a transaction (a command about to sign, route or release it) only as
+    the trail binds it: a draft changed, planted or deleted outside qms is refused."""
+    if tx is None:
+        return project.read_text(project.draft_path(doc_id))
+    from qms.operations._bound import Texts
+
+    return Texts(project, doc_id, tx).draft()
 
 
 def current_text(project: Project, doc_id: str, tx: Transaction | None = None) -> str | None:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from qms.domain import doctypes, qualification, rtm
 from qms.errors import Conflict, NotFound, ValidationError
+from qms.operations._bound import Texts
 from qms.operations._shared import Result, authorize, load, read_project_file
-from qms.store import atomic, audit, frontmatter, git, namespaces
+from qms.store import audit, frontmatter, git, namespaces
 from qms.store import meta as meta_store
 from qms.store.project import Project
 
@@ -127,7 +128,7 @@ def _requirements(project: Project, ns: str) -> tuple[str, str, list[tuple[str, 
                        f"(qms --user <you> create {ns}-RS --title ...).") from None
     version = meta.get("effective_version") or (
         meta["version"] if meta.get("status") == "EFFECTIVE" else None)
-    text = atomic.read_text(project.effective_path(rs_id), project.root) if version else None
+    text = Texts(project, rs_id).effective() if version else None  # only the approved text
     if text is None:
         raise NotFound(f"{rs_id} has never been effective (it is {meta.get('status')} at "
                        f"v{meta.get('version')}): route it through review and approval first.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from qms.domain import versions
 from qms.errors import NotFound, ValidationError
 from qms.operations import _interactive
+from qms.operations._bound import Texts
 from qms.operations._shared import Result, authorize, load
 from qms.store.project import Project
 
@@ -14,7 +15,7 @@ class ReadResult(Result):
     version: str
     source: str
     content: str
-    signatures: list[dict] = []  # EFFECTIVE/CLOSED: the signature records behind the text
+    signatures: list[dict] = []  # a text that was in force: the signature records behind it
 
     def render(self) -> str:
         if not self.signatures:
@@ -33,23 +34,11 @@ def manifestation(signatures: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def signatures_of(project: Project, doc_id: str, status: str) -> list[dict]:
-    """Signature records of the text in force: for an EFFECTIVE document those of the
-    version that was approved into force, for a CLOSED one all of them."""
-    from qms.store import audit  # deferred: only EFFECTIVE/CLOSED reads need the trail
-
-    events = audit.read(project, doc_id)
-    if status == "EFFECTIVE":
-        made = [e for e in events if e.get("event") == "EFFECTIVE"]
-        if not made:
-            return []
-        events = [e for e in events if e.get("version") == made[-1].get("from_version")]
-    keys = ("ts", "user", "signer_name", "meaning", "version", "content_sha256", "event")
-    return [{k: e.get(k) for k in keys} for e in events if e.get("meaning")]
-
-
 def read(project: Project, user: str, *, doc_id: str, version: str | None = None,
          draft: bool = False) -> ReadResult:
+    """The document's text, only ever as its signed trail binds it (``_bound.Texts``: a
+    deleted, planted or substituted text is refused, never served under the signatures of
+    the text that was approved)."""
     authorize(project, user, "read")
     doc_id, meta = load(project, doc_id)
     if version and draft:
@@ -61,22 +50,27 @@ def read(project: Project, user: str, *, doc_id: str, version: str | None = None
     draft_path, eff_path = project.draft_path(doc_id), project.effective_path(doc_id)
     if version:
         versions.parse(version)
-        candidates = project.archive_paths(doc_id, version)
+        texts = Texts(project, doc_id)
         if version == held:
-            candidates.insert(0, draft_path if draft_path.exists() else eff_path)
+            if (text := texts.draft()) is not None:
+                return ReadResult(doc_id, version, project.rel(draft_path), text)
+            if (text := texts.effective()) is not None:
+                return ReadResult(doc_id, version, project.rel(eff_path), text,
+                                  texts.signatures("effective"))
         elif version == current:
             raise NotFound(f"{doc_id} v{version} is checked out to "
                            f"{meta.get('responsible_user')} and not checked in yet; the draft "
                            f"holds v{held}.")
-        elif version == meta.get("effective_version"):
-            candidates.insert(0, eff_path)
-        for path in candidates:
-            text = project.read_text(path)
-            if text is not None:
-                return ReadResult(doc_id, version, project.rel(path), text)
+        elif version == meta.get("effective_version") \
+                and (text := texts.effective()) is not None:
+            return ReadResult(doc_id, version, project.rel(eff_path), text,
+                              texts.signatures("effective"))
+        if (found := texts.archived(project.archive_paths(doc_id, version), version)):
+            return ReadResult(doc_id, version, project.rel(found[0]), found[1],
+                              texts.signatures("archive", version))
         raise NotFound(f"{doc_id} has no version {version}.")
     if draft:
-        text = project.read_text(draft_path)
+        text = Texts(project, doc_id).draft()
         if text is None:
             raise NotFound(f"{doc_id} has no draft.")
         return ReadResult(doc_id, held, project.rel(draft_path), text)
@@ -84,10 +78,10 @@ def read(project: Project, user: str, *, doc_id: str, version: str | None = None
         live = _interactive.on_read(project, meta)
         if live is not None:
             return ReadResult(doc_id, current, *live)
-    for path, ver in ((eff_path, meta.get("effective_version") or current), (draft_path, held)):
-        text = project.read_text(path)
-        if text is not None:
-            signed = (signatures_of(project, doc_id, meta["status"])
-                      if path is eff_path and meta["status"] in ("EFFECTIVE", "CLOSED") else [])
-            return ReadResult(doc_id, ver, project.rel(path), text, signed)
+    texts = Texts(project, doc_id)
+    if (text := texts.effective()) is not None:
+        return ReadResult(doc_id, meta.get("effective_version") or current,
+                          project.rel(eff_path), text, texts.signatures("effective"))
+    if (text := texts.draft()) is not None:
+        return ReadResult(doc_id, held, project.rel(draft_path), text)
     raise NotFound(f"{doc_id} has no document file.")

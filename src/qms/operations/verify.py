@@ -11,8 +11,10 @@ What is checked (docs/integrity.md explains what it proves and what it does not)
   the earlier tool anchors their hash, and the trail's chained events are exactly the
   chain's entries for that document, in order, with the same hashes (nothing edited,
   inserted, removed, reordered, copied or rolled back; no document deleted);
-* content: the document's current text, its effective file and archived versions match
-  the ``content_sha256`` of the events that acted on them;
+* content (verify_files.py): every file under ``QMS/`` is accounted for; the draft, the
+  effective file and archived versions match the ``content_sha256`` of the events that
+  acted on them;
+* git (verify_git.py): the chain committed at HEAD (and ``--since``) is a prefix of today's;
 * meta: status, version, checkout and owner agree with the state replayed from the trail.
 
 Events of the earlier tool (no chain fields) cannot be checked: they are notes, not findings.
@@ -29,6 +31,7 @@ from pathlib import Path
 
 from qms.domain import doctypes, integrity
 from qms.errors import ProjectError, QMSError
+from qms.operations import verify_files, verify_git
 from qms.operations._shared import Result, authorize
 from qms.store import atomic, chain, keys, transaction
 from qms.store.project import Project
@@ -106,8 +109,9 @@ class _Check:
         self.chain_docs: dict[str, list[tuple[int, str]]] = {}
         self.signatures = 0
         self.events = self.chained = self.legacy = 0
-        self.legacy_docs = 0
+        self.legacy_docs = self.unverified = 0
         self.anchor: dict[str, str] | None = None
+        self.archives: dict[str, list[tuple[str, str]]] = {}  # verify_files.scan
 
     def files(self, doc_id: str) -> dict[str, str]:
         """The document's file paths as strings: the layout of ``Project.*_path``
@@ -133,8 +137,10 @@ class _Check:
 
 
 def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
-           all_signatures: bool = False) -> VerifyResult:
+           all_signatures: bool = False, since: str | None = None) -> VerifyResult:
     authorize(project, user, "verify")
+    if since is not None:
+        verify_git.check_ref(since)
     # hold the project lock so no commit is half-applied while we read; a read-only copy
     # (e.g. the container's mount: nobody can write it) is read as it is
     lock = transaction.project_lock(project.state_dir / "lock")
@@ -143,13 +149,14 @@ def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
     except OSError:
         lock = None
     try:
-        return _verify(project, doc_ids, all_signatures)
+        return _verify(project, doc_ids, all_signatures, since)
     finally:
         if lock is not None:
             lock.__exit__(None, None, None)
 
 
-def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool) -> VerifyResult:
+def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool,
+            since: str | None = None) -> VerifyResult:
     check = _Check(project)
     wanted = None
     if doc_ids:
@@ -157,12 +164,14 @@ def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool) -
     key_events = _project_key_events(project)
     keyring = _keyring(check, key_events)
     _check_chain(check, keyring, key_events, all_signatures)
+    verify_git.check(check, lambda: _read_bytes(chain.chain_path(project)) or b"", since)
     check.anchor = _legacy_anchor(check, key_events)
     docs = _all_docs(project) | set(check.chain_docs) | set(check.anchor or ())
     if wanted is not None:
         for doc_id in sorted(wanted - docs):
             check.find(doc_id, "missing", "no such document, audit trail or chain entry")
         docs &= wanted
+    check.archives = verify_files.scan(check, docs, full=wanted is None)
     _check_docs(check, sorted(docs))
     if check.legacy:
         check.notes.append(
@@ -171,6 +180,9 @@ def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool) -
                 ", but they are exactly the lines that were there when this project's first "
                 "signing key was made." if check.anchor is not None else
                 " (the project has no signing key yet)."))
+    if check.unverified:
+        check.notes.append(f"{check.unverified} document file(s) left by the earlier tool are "
+                           "not bound to a chained event and cannot be checked")
     for key_id, info in keyring.items():
         check.notes.append(f"key {key_id} introduced at seq {info['seq']} by "
                            f"{info['user']} ({info['how']})")
@@ -338,7 +350,7 @@ def _check_signatures(check: _Check, entries: list[dict], ring: dict[str, dict],
 
 
 # -- documents ---------------------------------------------------------------------------
-_COUNTERS = ("events", "chained", "legacy", "legacy_docs")
+_COUNTERS = ("events", "chained", "legacy", "legacy_docs", "unverified")
 
 
 def _check_docs(check: _Check, doc_ids: list[str]) -> None:
@@ -359,7 +371,8 @@ def _check_docs(check: _Check, doc_ids: list[str]) -> None:
         futures = [pool.submit(_check_chunk, str(check.project.root), chunk,
                                {d: check.chain_docs.get(d, []) for d in chunk},
                                None if anchor is None else
-                               {d: anchor[d] for d in chunk if d in anchor})
+                               {d: anchor[d] for d in chunk if d in anchor},
+                               {d: check.archives.get(d, []) for d in chunk})
                    for chunk in chunks[1:]]
         for doc_id in chunks[0]:
             _check_doc(check, doc_id)
@@ -371,10 +384,11 @@ def _check_docs(check: _Check, doc_ids: list[str]) -> None:
 
 
 def _check_chunk(root: str, doc_ids: list[str], chain_docs: dict[str, list],
-                 anchor: dict[str, str] | None) -> tuple[list[dict], list[int]]:
+                 anchor: dict[str, str] | None,
+                 archives: dict[str, list]) -> tuple[list[dict], list[int]]:
     """Worker: check some documents against their chain entries."""
     check = _Check(Project(Path(root)))
-    check.chain_docs, check.anchor = chain_docs, anchor
+    check.chain_docs, check.anchor, check.archives = chain_docs, anchor, archives
     for doc_id in doc_ids:
         _check_doc(check, doc_id)
     return check.findings, [getattr(check, name) for name in _COUNTERS]
@@ -437,6 +451,7 @@ def _check_doc_files(check: _Check, doc_id: str) -> None:
     events = _check_trail(check, doc_id, data, where, expected)
     if doc_id != PROJECT and events is not None:
         _check_state(check, doc_id, files, events)
+        verify_files.check_content(check, doc_id, files, events, check.archives.get(doc_id, []))
 
 
 def _check_trail(check: _Check, doc_id: str, data: bytes, where: str,
@@ -548,7 +563,6 @@ def _check_state(check: _Check, doc_id: str, files: dict[str, str],
     if not chained:
         return
     _check_replay(check, doc_id, files, meta, events)
-    _check_content(check, doc_id, files, meta, events)
 
 
 def _check_replay(check: _Check, doc_id: str, files: dict[str, str], meta: dict,
@@ -564,58 +578,3 @@ def _check_replay(check: _Check, doc_id: str, files: dict[str, str], meta: dict,
         if ok and key in state and state[key] != meta.get(key):
             check.find(doc_id, "meta", f"{key} is {meta.get(key)!r} but the audit trail says "
                        f"{state[key]!r}", where, field=key)
-
-
-def _check_content(check: _Check, doc_id: str, files: dict[str, str], meta: dict,
-                   events: list[dict]) -> None:
-    hashed = [e for e in events if integrity.is_chained(e) and e.get("content_sha256")]
-    if not hashed:
-        return
-    draft_path, eff_path = files["draft"], files["effective"]
-    draft, effective = _read_bytes(draft_path), _read_bytes(eff_path)
-
-    # the effective file: the text in force when the document last became EFFECTIVE/CLOSED
-    eff_hash = last_hash = None
-    for e in events:
-        if not integrity.is_chained(e):
-            continue
-        if e.get("content_sha256"):
-            last_hash = e["content_sha256"]
-            if e.get("event") in integrity.EFFECTIVE_BOUND:
-                eff_hash = last_hash
-        elif e.get("event") == "STATUS_CHANGE" and e.get("to_status") in ("EFFECTIVE", "CLOSED"):
-            eff_hash = last_hash
-    if effective is not None and eff_hash and integrity.sha256_bytes(effective) != eff_hash:
-        check.find(doc_id, "content", "the effective file is not the text that was approved "
-                   "or closed", check.rel(eff_path))
-    # the current text (when nobody has it checked out): the last text acted on
-    current, path = (draft, draft_path) if draft is not None else (effective, eff_path)
-    if current is not None and not meta.get("checked_out") and path is draft_path \
-            and integrity.sha256_bytes(current) != hashed[-1]["content_sha256"]:
-        check.find(doc_id, "content", f"the draft is not the text of the last "
-                   f"{hashed[-1]['event']} (v{hashed[-1].get('version')})", check.rel(path))
-    # archived versions: the last text acted on at that version (when all of it is chained)
-    first_at: dict[str, dict] = {}
-    last_at: dict[str, str] = {}
-    for e in events:
-        first_at.setdefault(e.get("version"), e)
-    for e in hashed:
-        last_at[e.get("version")] = e["content_sha256"]
-    required = set()  # versions the tool archived in the same transaction as the event
-    for e in hashed:
-        if e.get("event") in ("EFFECTIVE", "RETIRE", "CHECKOUT") and e.get("from_version"):
-            required.add(e["from_version"])
-        if e.get("event") == "RETIRE":
-            required.add(e.get("version"))
-    for version, sha in last_at.items():
-        if not integrity.is_chained(first_at[version]):
-            continue
-        path = files["archive"].replace("{v}", str(version))
-        text = _read_bytes(path)
-        if text is None:
-            if version in required:
-                check.find(doc_id, "content", f"archived version {version} is missing",
-                           check.rel(path))
-        elif integrity.sha256_bytes(text) != sha:
-            check.find(doc_id, "content", f"archived version {version} is not the text that "
-                       "was acted on at that version", check.rel(path))

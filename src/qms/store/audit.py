@@ -56,12 +56,13 @@ def append_project(tx: Transaction, project: Project, event: str, user: str,
     chain.record(tx, project, chain.project_trail(project), integrity.PROJECT_TRAIL, record)
 
 
-def read(project: Project, doc_id: str,
-         damage: list[str] | None = None) -> list[dict[str, Any]]:
-    """The events of a document's trail. A line that is not a JSON object (e.g. torn by a
-    crash, or edited by hand) raises, or, given ``damage``, is reported there and skipped."""
+def read(project: Project, doc_id: str, damage: list[str] | None = None,
+         tx: Transaction | None = None) -> list[dict[str, Any]]:
+    """The events of a document's trail (as ``tx`` sees it, when given). A line that is not
+    a JSON object (e.g. torn by a crash, or edited by hand) raises, or, given ``damage``, is
+    reported there and skipped."""
     path = project.audit_path(doc_id)
-    text = project.read_text(path) or ""
+    text = (tx.read_text(path) if tx else project.read_text(path)) or ""
     events = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():

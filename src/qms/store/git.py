@@ -86,3 +86,26 @@ def revision(root: Path) -> tuple[str | None, bool | None]:
     except ProjectError:
         return None, None
     return head.stdout.strip(), bool(status.stdout.strip()) if status.returncode == 0 else None
+
+
+def show(root: Path, rev: str, path: str) -> tuple[bytes | None, str]:
+    """The bytes of ``path`` (relative to ``root``) at commit ``rev``, in one ``git show``:
+    ``(data, "")``, or ``(None, why)`` with why ``"no-git"`` (not a repository, or git is
+    not installed), ``"no-rev"`` (no such commit, e.g. no commit yet) or ``"no-path"`` (the
+    commit does not hold the file)."""
+    import os
+
+    try:
+        proc = subprocess.run(["git", "show", "--end-of-options", f"{rev}:./{path}"], cwd=root,
+                              capture_output=True, timeout=TIMEOUT_S, stdin=subprocess.DEVNULL,
+                              env={**os.environ, "LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"})
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return None, "no-git"
+    if proc.returncode == 0:
+        return proc.stdout, ""
+    err = proc.stderr.decode("utf-8", "replace")
+    if "not a git repository" in err:
+        return None, "no-git"
+    if "exists on disk, but not in" in err or "does not exist in" in err:
+        return None, "no-path"
+    return None, "no-rev"
