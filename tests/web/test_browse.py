@@ -147,9 +147,14 @@ def test_every_page_goes_through_the_one_auth_hook(proj, monkeypatch):
     for path in pages:
         response = client.get(path, follow_redirects=False)
         assert (response.status_code, response.text) == (401, "sign in first"), path
-    assert len(seen) == len(pages)
-    routed = {r.path for r in server.router.routes} - {"/static/{name}", "/signin", "/signout"}
-    assert len(routed) == len(pages)          # a new page must be added to this test
+    for path in ("/passkey/sign/options", "/passkey/sign"):  # signing acts: the hook first
+        response = client.post(path, json={}, follow_redirects=False)
+        assert (response.status_code, response.text) == (401, "sign in first"), path
+    assert len(seen) == len(pages) + 2
+    signing_in = {"/signin", "/signout", "/passkey/enroll", "/passkey/signin",
+                  "/passkey/signin/options", "/passkey/signout"}  # before an identity exists
+    routed = {r.path for r in server.router.routes} - {"/static/{name}", *signing_in}
+    assert len(routed) == len(pages) + 2      # a new page must be added to this test
     assert client.get("/static/web.css").status_code == 200   # assets need no identity
 
 

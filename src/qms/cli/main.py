@@ -148,6 +148,22 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     q = t.add_parser("revoke", help="revoke a token (refused from the next call on)")
     q.add_argument("token_id", metavar="TOKEN_ID", help="from qms token list")
 
+    p = sub.add_parser("passkey", help="enroll, list or revoke passkeys (docs/passkeys.md)",
+                       description="Passkeys (WebAuthn) for signing in the browser: enroll "
+                       "and revoke (administrator), list.")
+    t = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True,
+                         help="enroll, list or revoke")
+    q = t.add_parser("enroll", help="print a one-time enrollment link for USER")
+    q.add_argument("name", metavar="USER", help="whose passkey")
+    q.add_argument("--url", help="the dashboard's origin (default: signatures.origin, else "
+                   "http://localhost:8000)")
+    q.add_argument("--minutes", type=int, default=15, metavar="N",
+                   help="the link expires after N minutes (default 15)")
+    t.add_parser("list", help="list enrolled passkeys (with their AAGUID)")
+    q = t.add_parser("revoke", help="revoke a passkey")
+    q.add_argument("name", metavar="USER", help="whose passkey")
+    q.add_argument("cred", metavar="CRED_ID", help="from qms passkey list")
+
     p = sub.add_parser("config", help="show or change project settings",
                        description="Project settings (set: administrator). auth.cli = off | "
                        "required: every command needs a token for its --user.")
@@ -325,6 +341,13 @@ def _call(args: argparse.Namespace) -> Any:
         if args.action == "list":
             return ops.token_list(project, user)
         return ops.token_revoke(project, user, token_id=args.token_id)
+    if cmd == "passkey":
+        if args.action == "enroll":
+            return ops.passkey_enroll(project, user, name=args.name, url=args.url,
+                                      minutes=args.minutes)
+        if args.action == "list":
+            return ops.passkey_list(project, user)
+        return ops.passkey_revoke(project, user, name=args.name, cred=args.cred)
     if cmd == "config":
         if args.action == "get":
             return ops.config_get(project, user, key=args.key)

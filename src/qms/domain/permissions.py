@@ -31,8 +31,9 @@ MATRIX: dict[str, frozenset[str]] = {
     **{c: _ADMIN for c in ("fix", "unlock", "user_add", "user_list", "namespace_add",
                            "key_rotate")},
     # credentials and project settings: CLI only, never MCP tools
-    **{c: _ADMIN for c in ("token_issue", "token_list", "token_revoke", "config_set")},
-    "config_get": _EVERYONE,
+    **{c: _ADMIN for c in ("token_issue", "token_list", "token_revoke", "config_set",
+                           "passkey_enroll", "passkey_revoke")},
+    "config_get": _EVERYONE, "passkey_list": _EVERYONE,
 }
 
 # who may be assigned to which kind of task

@@ -26,6 +26,7 @@ _MODULES = {
     "namespace_add": "namespaces", "namespace_list": "namespaces",
     "token_issue": "tokens", "token_list": "tokens", "token_revoke": "tokens",
     "config_get": "config", "config_set": "config",
+    "passkey_enroll": "passkey", "passkey_list": "passkey", "passkey_revoke": "passkey",
     "documents": "browse", "document_versions": "browse", "trace": "browse",
     "verify": "verify", "key_rotate": "keys", "key_list": "keys",
     "export": "export", "export_all": "export", "export_pdf": "export",

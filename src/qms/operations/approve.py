@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qms.domain import versions, workflow as wf
+from qms.operations import passkey as passkeys
 from qms.operations._shared import (
     DocResult, archive_once, clear_tracking, done, open_task, release_checkout, require_draft,
     set_status)
@@ -11,13 +12,15 @@ from qms.store import meta as meta_store
 from qms.store.project import Project
 
 
-def approve(project: Project, user: str, *, doc_id: str) -> DocResult:
+def approve(project: Project, user: str, *, doc_id: str,
+            passkey: passkeys.Assertion | None = None) -> DocResult:
     with project.transaction() as tx:
         doc_id, meta = open_task(project, user, "approve", doc_id, tx,
                                  wf.APPROVAL_STATES, "approval")
         text = require_draft(project, meta, tx)
         old = meta["version"]
-        audit.append(tx, project, doc_id, "APPROVE", user, old, content=text)
+        signed = passkeys.gate(project, tx, user, doc_id, old, "approval", text, passkey)
+        audit.append(tx, project, doc_id, "APPROVE", user, old, content=text, **signed)
         meta["pending_assignees"].remove(user)
         inbox.remove(tx, project, doc_id, users=[user])
         notices: list[str] = []

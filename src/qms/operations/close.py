@@ -6,7 +6,7 @@ import re
 
 from qms.domain import doctypes, workflow as wf
 from qms.errors import InvalidTransition, NotFound
-from qms.operations import _interactive
+from qms.operations import _interactive, passkey as passkeys
 from qms.operations._shared import (
     DocResult, clear_tracking, current_text, done, drop_tasks, open_doc, release_checkout,
     require_owner,
@@ -21,7 +21,8 @@ _PRE_APPROVED_OR_LATER = {wf.PRE_APPROVED, wf.IN_EXECUTION, wf.IN_POST_REVIEW, w
                           wf.IN_POST_APPROVAL, wf.POST_APPROVED, wf.CLOSED}
 
 
-def close(project: Project, user: str, *, doc_id: str) -> DocResult:
+def close(project: Project, user: str, *, doc_id: str,
+          passkey: passkeys.Assertion | None = None) -> DocResult:
     with project.transaction() as tx:
         doc_id, meta = open_doc(project, user, "close", doc_id, tx)
         if meta["status"] in wf.TERMINAL:  # before the owner check: a closed doc has none
@@ -35,11 +36,11 @@ def close(project: Project, user: str, *, doc_id: str) -> DocResult:
                                     "to close.")
         children = children_of(project, doc_id, tx)
         _closure_gate(project, tx, doc_id, children)
-        _close_one(tx, project, meta, user)
+        _close_one(tx, project, meta, user, passkey)
         closed = []
         for child_id, child in children:
             if child["doc_type"] == "VR" and child["status"] not in wf.TERMINAL:
-                _close_one(tx, project, child, user)
+                _close_one(tx, project, child, user, cascade=True)
                 meta_store.save(tx, project, child)
                 closed.append(child_id)
         meta_store.save(tx, project, meta)
@@ -47,7 +48,9 @@ def close(project: Project, user: str, *, doc_id: str) -> DocResult:
                 [f"Cascade closed: {c}" for c in closed])
 
 
-def _close_one(tx: Transaction, project: Project, meta: dict, user: str) -> None:
+def _close_one(tx: Transaction, project: Project, meta: dict, user: str,
+               passkey: passkeys.Assertion | None = None, cascade: bool = False) -> None:
+    """Close one document; a cascaded child is covered by its parent's signature."""
     doc_id = meta["doc_id"]
     owner = meta.get("responsible_user")
     text = tx.read_text(project.draft_path(doc_id))
@@ -58,6 +61,8 @@ def _close_one(tx: Transaction, project: Project, meta: dict, user: str) -> None
         if text is None:
             raise NotFound(f"{doc_id} has no document file to close.")
     text = frontmatter.minimal(text)
+    signed = {} if cascade else passkeys.gate(project, tx, user, doc_id, meta["version"],
+                                              "closure", text, passkey)
     tx.write_text(project.effective_path(doc_id), text)
     tx.delete(project.draft_path(doc_id))
     for name in users.user_dir_names(project):
@@ -65,7 +70,7 @@ def _close_one(tx: Transaction, project: Project, meta: dict, user: str) -> None
         if tx.exists(path):
             tx.delete(path)
     drop_tasks(tx, project, doc_id)
-    audit.append(tx, project, doc_id, "CLOSE", user, meta["version"], content=text)
+    audit.append(tx, project, doc_id, "CLOSE", user, meta["version"], content=text, **signed)
     set_status(tx, project, meta, user, wf.CLOSED)
     clear_tracking(meta)
     meta["responsible_user"] = None

@@ -33,9 +33,8 @@ def config_get(project: Project, user: str, *, key: str | None = None) -> Config
 
 def config_set(project: Project, user: str, *, key: str, value: str) -> ConfigResult:
     authorize(project, user, "config_set")
-    allowed, _ = settings.known(key)
-    if value not in allowed:
-        raise ValidationError(f"{key} must be one of {', '.join(allowed)}, not {value!r}.")
+    if not settings.valid(key, value):
+        raise ValidationError(f"{key} must be {settings.describe(key)}, not {value!r}.")
     if key == "auth.cli" and value == "required" and not _has_token(project, user):
         raise PermissionDenied(
             f"{user} has no valid token: with auth.cli required every command, this one's undo "

@@ -46,6 +46,8 @@ def describe(e: dict) -> str:
                  f"{e['meaning']}, {e.get('ts')}")
         if e.get("content_sha256"):
             line += f", sha256:{e['content_sha256']}"
+        if isinstance(e.get("passkey"), dict):
+            line += f", passkey {e['passkey'].get('cred')}"
     for key in ("comment", "reason"):
         if e.get(key):
             text = str(e[key]).replace("\n", "\n      ")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from qms.domain import workflow as wf
+from qms.domain import integrity, workflow as wf
 from qms.errors import ValidationError
+from qms.operations import passkey as passkeys
 from qms.operations._shared import (
     DocResult, done, open_task, draft_text, require_text, set_status)
 from qms.store import audit, inbox
@@ -15,7 +16,7 @@ OUTCOMES = {"recommend": "RECOMMEND", "request-updates": "UPDATES_REQUIRED",
 
 
 def review(project: Project, user: str, *, doc_id: str, outcome: str,
-           comment: str) -> DocResult:
+           comment: str, passkey: passkeys.Assertion | None = None) -> DocResult:
     value = OUTCOMES.get((outcome or "").strip().lower())
     if value is None:
         raise ValidationError(f"outcome must be 'recommend' or 'request-updates', not {outcome!r}.")
@@ -23,9 +24,11 @@ def review(project: Project, user: str, *, doc_id: str, outcome: str,
     with project.transaction() as tx:
         doc_id, meta = open_task(project, user, "review", doc_id, tx,
                                  wf.REVIEW_STATES, "review")
-        status = meta["status"]
+        status, text = meta["status"], draft_text(project, doc_id, tx)
+        signed = passkeys.gate(project, tx, user, doc_id, meta["version"],
+                               integrity.meaning_of("REVIEW", value), text, passkey)
         audit.append(tx, project, doc_id, "REVIEW", user, meta["version"],
-                     content=draft_text(project, doc_id, tx), outcome=value, comment=comment)
+                     content=text, outcome=value, comment=comment, **signed)
         meta["pending_assignees"].remove(user)
         meta.setdefault("review_outcomes", {})[user] = value
         inbox.remove(tx, project, doc_id, users=[user])

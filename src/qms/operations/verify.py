@@ -173,6 +173,9 @@ def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool,
         docs &= wanted
     check.archives = verify_files.scan(check, docs, full=wanted is None)
     _check_docs(check, sorted(docs))
+    from qms.operations import verify_passkeys
+
+    verify_passkeys.check(check, sorted(docs))
     if check.legacy:
         check.notes.append(
             f"{check.legacy} event(s) in {check.legacy_docs} trail(s) were written by the "

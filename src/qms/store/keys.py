@@ -64,7 +64,12 @@ def key_id_of(public_raw: bytes) -> str:
 def active_signer(project: Project, tx: Transaction) -> Signer | None:
     """The key that signs new events here, or None when this copy has none."""
     key_id = (tx.read_text(private_dir(project) / "active") or "").strip()
-    if not key_id:
+    return signer(project, key_id) if key_id else None
+
+
+def signer(project: Project, key_id: str) -> Signer | None:
+    """The private key ``key_id`` of this copy (current or earlier), or None."""
+    if not key_id or not all(c in "0123456789abcdef" for c in key_id):
         return None
     path = private_dir(project) / f"{key_id}.key"
     signer = _LOADED.get(path)

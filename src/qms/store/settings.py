@@ -7,12 +7,26 @@ every call without slowing down.
 from __future__ import annotations
 
 import json
+import re
 
 from qms.errors import ProjectError, ValidationError
 from qms.store.project import CONFIG_FILE, Project
 
-# setting -> (allowed values, default)
-KNOWN = {"auth.cli": (("off", "required"), "off")}
+_NAMES = re.compile(r"^([a-z0-9][a-z0-9_-]*)(,[a-z0-9][a-z0-9_-]*)*\Z")
+_AAGUIDS = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12},?)+\Z")
+_HOST = re.compile(r"^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\Z")
+_ORIGIN = re.compile(r"^https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?\Z")
+
+# setting -> (allowed values, or a check of a free value, and the default)
+KNOWN = {"auth.cli": (("off", "required"), "off"),
+         # users and groups who sign review/approve/reject/close only with a passkey
+         "signatures.passkey": (lambda v: v == "" or bool(_NAMES.match(v)), ""),
+         # authenticator models (AAGUIDs) allowed to enroll; empty: any
+         "signatures.passkey_aaguids": (lambda v: v == "" or bool(_AAGUIDS.match(v)), ""),
+         "signatures.rp_id": (lambda v: bool(_HOST.match(v)), "localhost"),
+         # the dashboard's address in enrollment links and error messages; empty: the
+         # running server's port on signatures.rp_id
+         "signatures.origin": (lambda v: v == "" or bool(_ORIGIN.match(v)), "")}
 
 
 def config_path(project: Project):
@@ -40,10 +54,28 @@ def get(project: Project, key: str) -> str:
     values, default = known(key)
     settings = load_config(project).get("settings") or {}
     value = settings.get(key, default) if isinstance(settings, dict) else None
-    if value not in values:
-        raise ProjectError(f"{CONFIG_FILE}: setting {key!r} is {value!r}, not one of "
-                           f"{', '.join(values)}; it was edited outside qms.")
+    if not valid(key, value):
+        raise ProjectError(f"{CONFIG_FILE}: setting {key!r} is {value!r}, not {describe(key)}; "
+                           "it was edited outside qms.")
     return value
+
+
+def valid(key: str, value: object) -> bool:
+    values, _ = known(key)
+    if callable(values):
+        return isinstance(value, str) and values(value)
+    return value in values
+
+
+def describe(key: str) -> str:
+    """What a setting accepts, for error messages."""
+    values, _ = known(key)
+    if not callable(values):
+        return f"one of {', '.join(values)}"
+    return {"signatures.passkey": "a comma-separated list of users or groups (or empty)",
+            "signatures.passkey_aaguids": "a comma-separated list of AAGUIDs (or empty)",
+            "signatures.rp_id": "a host name such as localhost",
+            "signatures.origin": "an origin such as http://localhost:8000 (or empty)"}[key]
 
 
 def known(key: str) -> tuple[tuple[str, ...], str]:

@@ -32,13 +32,14 @@ from qms.errors import (Conflict, NotFound, PermissionDenied, QMSError, UsageErr
 from qms.render import markdown
 from qms.store import index
 from qms.store.project import Project
-from qms.web import auth
+from qms.web import auth, passkey
 
 HERE = Path(__file__).parent
 STATIC = {"web.css": "text/css", "web.js": "text/javascript",  # the only files served
-          "favicon.svg": "image/svg+xml"}
+          "passkey.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self'; "
+                               "connect-src 'self'; "
                                "img-src 'self' data:; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -103,7 +104,8 @@ class Web:
         return [Route(path, self.page(handler), methods=["GET"]) for path, handler in pages] + \
             [Route("/static/{name}", self.static, methods=["GET"]),
              Route("/signin", self.signin, methods=["GET", "POST"]),
-             Route("/signout", self.signout, methods=["POST"])]
+             Route("/signout", self.signout, methods=["POST"])] + \
+            passkey.routes(self.project, self)
 
     # -- plumbing ---------------------------------------------------------------------------
     def page(self, handler: Page) -> Callable[[Request], Awaitable[Response]]:
@@ -210,9 +212,11 @@ class Web:
         rows = [{**v, "prev": readable[readable.index(v["version"]) - 1]
                  if v["readable"] and readable.index(v["version"]) > 0 else None}
                 for v in reversed(versions.versions)]
-        return self.render("document.html", doc=status, text=doc, body=self.body(doc.content),
-                           versions=versions, version_rows=rows, readable=readable,
-                           timeline=timeline, signatures=signatures)
+        sign = passkey.panel(self.project, request, status, self.auth_mode)
+        response = self.render("document.html", doc=status, text=doc, body=self.body(doc.content),
+                               versions=versions, version_rows=rows, readable=readable,
+                               timeline=timeline, signatures=signatures, sign=sign)
+        return passkey.keep(response, request, sign["sid"], sign["new"])
 
     def version(self, request: Request, user: str) -> Response:
         doc_id, version = request.path_params["doc_id"], request.path_params["version"]

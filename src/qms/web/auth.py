@@ -119,7 +119,11 @@ async def authenticate(request: Request, project: Project, mode: str) -> str | R
         if signed_in(request, project) is None:
             return to_signin(request)  # the session ended (token revoked, expired, restart)
         return VIEWER
-    return to_signin(request) if mode == "required" else VIEWER
+    if mode == "required":
+        from qms.web.passkey import passkey_user  # a passkey sign-in session
+
+        return VIEWER if passkey_user(request) else to_signin(request)
+    return VIEWER
 
 
 def safe_next(target: str | None) -> str:

@@ -6,3 +6,10 @@ document.addEventListener("change", function (event) {
     el.form.submit();
   }
 });
+
+// Pages with a passkey button (signing panel, enrollment, passkey sign-in) load passkey.js.
+if (document.querySelector("#sign, #enroll, #pk-signin")) {
+  var pk = document.createElement("script");
+  pk.src = "/static/passkey.js";
+  document.head.appendChild(pk);
+}
