@@ -106,6 +106,8 @@ def test_tampered_record_is_refused_unless_allowed(life, tmp_path):
     shots(out, "tampered")
     cover = pdftext(out, 1)
     assert "finding(s) at export time" in cover and "content" in cover
+    whole = " ".join(pdftext(out).split())
+    assert "NOT the text the signed record binds" in whole and "sentence 2" in whole
     from PIL import Image
 
     png = tmp_path / "cover"

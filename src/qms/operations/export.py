@@ -21,7 +21,7 @@ import os
 
 from qms import __version__
 from qms.domain import integrity
-from qms.errors import Conflict, NotFound
+from qms.errors import Conflict, NotFound, ProjectError
 from qms.operations import _export_files
 from qms.operations._shared import Result, authorize, load
 from qms.store import atomic, audit, chain, git, users
@@ -175,20 +175,38 @@ class _Context:
         self.rev = git.revision(project.root)
 
 
+def _text(project: Project, user: str, doc_id: str, version: str | None,
+          meta: dict) -> tuple[Any, str | None]:
+    """What ``read`` serves, or, when read refuses the file because it is not the text the
+    trail binds (changed, planted, deleted), the file as it is on disk with read's reason: the
+    dossier then prints that reason in red over the text (only reached with findings, so only
+    written with ``--allow-findings``)."""
+    from qms.operations.read import ReadResult, read
+
+    try:
+        return read(project, user, doc_id=doc_id, version=version), None
+    except ProjectError as exc:
+        if exc.details.get("kind") not in ("changed", "planted", "missing"):
+            raise
+        rel = exc.details.get("path") or ""
+        content = (project.read_text(project.root / rel) if rel else None) or ""
+        ver = version or meta.get("effective_version") or meta["version"]
+        return ReadResult(doc_id, ver, rel, content), exc.message
+
+
 def _gather(project: Project, user: str, doc_id: str, version: str | None, context: _Context,
             whole: Any) -> tuple[dict, list[dict]]:
     """The dossier's data and attachments. ``whole``: a verify of the whole project already
     run (``--all``), whose findings for this document and the project stand in for
     ``verify ID``."""
     from qms.operations.browse import document_versions
-    from qms.operations.read import read
     from qms.operations.verify import verify
 
     doc_id, meta = load(project, doc_id)
     trail_path = project.audit_path(doc_id)
     for _ in range(RETRIES):
         before = atomic.read_bytes(trail_path, project.root) or b""
-        text = read(project, user, doc_id=doc_id, version=version)
+        text, refused = _text(project, user, doc_id, version, meta)
         doc_id, meta = load(project, doc_id)
         result = verify(project, user, doc_ids=[doc_id]) if whole is None else None
         head = _chain_head(project)
@@ -236,7 +254,7 @@ def _gather(project: Project, user: str, doc_id: str, version: str | None, conte
         "clean": clean, "findings": findings, "verify_text": verify_text,
         "signatures": signatures, "signature_scope": scope, "events": events,
         "trail_source": project.rel(trail_path), "last_event": last, "chain_head": head,
-        "content": text.content,
+        "content": text.content, "text_refused": refused,
         "attachments": [{k: f[k] for k in ("name", "description", "sha256", "size")}
                         for f in files],
     }
