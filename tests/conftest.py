@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# ../shared beside the repository (absent in a plain clone); QMS_TEST_SHARED overrides it, so CI
+# can point it at an empty folder and prove that the suite passes without it.
+SHARED = Path(os.environ.get("QMS_TEST_SHARED") or REPO.parent / "shared")
 LEGACY = SHARED / "fixtures" / "legacy-project"
 QMS_BIN = Path(sys.executable).with_name("qms")
 
@@ -32,6 +35,38 @@ class Run:
     @property
     def json(self) -> dict:
         return json.loads(self.out)
+
+
+PLACEHOLDER = re.compile(r"\{\{([^{}\n]*)\}\}")
+
+
+def filled(text: str) -> str:
+    """``text`` with the template's ``{{...}}`` placeholders filled, as an author does before
+    routing (routing refuses a document that still holds them)."""
+    return PLACEHOLDER.sub(lambda m: m.group(1).split(":")[0].strip() or "text", text)
+
+
+def fill(root: Path, doc_id: str, user: str = "claude") -> None:
+    """Fill the placeholders of ``doc_id``'s checked-out copy in ``user``'s workspace."""
+    fill_path(root / ".claude" / "users" / user / "workspace" / f"{doc_id}.md")
+
+
+def fill_path(path: Path) -> None:
+    if path.is_file() and "-VR-" not in path.name:  # a VR's compiler fills its own
+        path.write_text(filled(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+_NEW_COPY = re.compile(r"\.claude/users/[^/\s\"]+/workspace/[^/\s\"]+\.md")
+
+
+def fill_created(root: Path, args: tuple, run: Run) -> Run:
+    """After a successful ``create``, the test plays the author: it fills the new copy's
+    placeholders (``cli`` and ``qms_proc`` do this; a test of the raw template reads the
+    draft, which ``create`` wrote before)."""
+    if run.code == 0 and "create" in args:
+        for rel in _NEW_COPY.findall(run.out):
+            fill_path(root / rel)
+    return run
 
 
 def make_project(root: Path) -> Path:
@@ -82,7 +117,7 @@ def cli(monkeypatch, capsys):
         capsys.readouterr()
         code = main([str(a) for a in args])
         captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
+        return fill_created(root, args, Run(code, captured.out, captured.err))
 
     return run
 
@@ -95,7 +130,7 @@ def qms_proc():
         env = {k: v for k, v in os.environ.items() if k != "QMS_PROJECT_ROOT"}
         proc = subprocess.run([str(QMS_BIN), *map(str, args)], cwd=root, input=input,
                               capture_output=True, text=True, timeout=timeout, env=env)
-        return Run(proc.returncode, proc.stdout, proc.stderr)
+        return fill_created(Path(root), args, Run(proc.returncode, proc.stdout, proc.stderr))
 
     return run
 

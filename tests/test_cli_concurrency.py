@@ -20,7 +20,7 @@ import pytest
 
 from qms.store.transaction import pending
 
-from conftest import QMS_BIN
+from conftest import QMS_BIN, fill
 
 N = 8
 TIMEOUT_S = 60
@@ -157,6 +157,8 @@ def test_mixed_writers_and_readers_stay_consistent(project):
 
     p = Project.open(project)
     docs = [ops.create(p, "claude", doc_type="SOP", title=f"Doc {i}").doc_id for i in range(4)]
+    for doc_id in docs:
+        fill(project, doc_id)
     commands = []
     for doc_id in docs:
         commands.append(["--user", "claude", "route", doc_id, "--review"])

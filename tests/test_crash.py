@@ -33,7 +33,7 @@ import pytest
 
 from qms.store.transaction import pending as journal_pending
 
-from conftest import make_project, tree_digest
+from conftest import fill, make_project, tree_digest
 
 pytestmark = pytest.mark.slow
 
@@ -394,10 +394,12 @@ def _prepare(tmp_path: Path, name: str):
     p = Project.open(root)
     ops.user_add(p, "lead", name="rev", group="reviewer")
     sop = ops.create(p, "claude", doc_type="SOP", title="Crash SOP").doc_id
+    fill(root, sop)
     ops.route(p, "claude", doc_id=sop, route_type="review")
     ops.review(p, "qa", doc_id=sop, outcome="recommend", comment="ok")
     ops.route(p, "claude", doc_id=sop, route_type="approval")
     cr = ops.create(p, "claude", doc_type="CR", title="Crash CR").doc_id
+    fill(root, cr)
     ops.route(p, "claude", doc_id=cr, route_type="review", assignees=["qa", "rev"])
     return root, sop, cr
 

@@ -37,12 +37,14 @@ def busy_root(tmp_path_factory, helpers):
     p = Project.open(root)
     ops.user_add(p, "lead", name="ini", group="initiator")
     cr = ops.create(p, "claude", doc_type="CR", title="executing").doc_id
+    helpers.fill(root, cr)
     ops.route(p, "claude", doc_id=cr, route_type="review")
     ops.review(p, "qa", doc_id=cr, outcome="recommend", comment="ok")
     ops.route(p, "claude", doc_id=cr, route_type="approval")
     ops.approve(p, "qa", doc_id=cr)
     ops.release(p, "claude", doc_id=cr)
     sop = ops.create(p, "claude", doc_type="SOP", title="in review").doc_id
+    helpers.fill(root, sop)
     ops.route(p, "claude", doc_id=sop, route_type="review")
     ops.create(p, "claude", doc_type="CR", title="checked out")
     return root

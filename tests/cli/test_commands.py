@@ -197,7 +197,7 @@ def test_namespace_add_list_and_sdlc_documents(q, consistent):
 @req("REQ-TEMPLATE-003")
 @req("REQ-TEMPLATE-004")
 @req("REQ-META-003")
-def test_create_top_level_types(q):
+def test_create_top_level_types(q, helpers):
     run = q.ok("claude", "--json", "create", "cr", "--title", "Add login")
     res = run.json["result"]
     assert res == {"doc_id": "CR-001", "doc_type": "CR", "version": "0.1", "status": "DRAFT",
@@ -211,7 +211,8 @@ def test_create_top_level_types(q):
     text = q.draft("CR-001").read_text()
     assert text.startswith("---\ntitle: Add login\nrevision_summary: Initial draft\n---\n")
     assert "CR-001" in text and "{{TITLE}}" not in text and "CR-XXX" not in text
-    assert q.workspace_file("claude", "CR-001").read_text() == text
+    # the workspace copy is the draft, its placeholders filled by the test as their author
+    assert q.workspace_file("claude", "CR-001").read_text() == helpers.filled(text)
     meta = q.meta("CR-001")
     for key in ("doc_id", "doc_type", "version", "status", "executable", "responsible_user",
                 "checked_out", "effective_version", "pending_assignees", "checked_out_date",
@@ -716,3 +717,13 @@ def test_project_level_changes_are_audited(q):
     events = events[1:]
     assert events[1]["user"] == "lead" and events[1]["name"] == "ini"
     assert events[2]["namespace"] == "WEB" and all("ts" in e for e in events)
+
+
+@pytest.mark.req("REQ-CLI-003")
+def test_init_suggests_git_init_outside_a_repository(cli, tmp_path):
+    bare, repo = tmp_path / "bare", tmp_path / "repo"
+    bare.mkdir()
+    (repo / ".git").mkdir(parents=True)
+    out = cli(tmp_path, "init", "--root", str(bare), "--yes").out
+    assert f"Not a git repository: run `git init` in {bare}" in out
+    assert "git init" not in cli(tmp_path, "init", "--root", str(repo), "--yes").out

@@ -29,11 +29,12 @@ sys.exit(code)
     ["--user", "qa", "inbox"],
     ["--user", "qa", "read", "SOP-001"],
 ])
-def test_cli_commands_never_import_the_mcp_stack(project, args):
+def test_cli_commands_never_import_the_mcp_stack(project, args, helpers):
     probe = PROBE.format(heavy=HEAVY)
     if args[2] == "route":
         subprocess.run([sys.executable, "-c", probe, "--user", "claude", "create", "CR",
                         "--title", "x"], cwd=project, check=True, capture_output=True)
+        helpers.fill(project, "CR-001")
     run = subprocess.run([sys.executable, "-c", probe, *args], cwd=project,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr

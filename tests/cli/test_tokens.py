@@ -185,7 +185,8 @@ def test_required_cli_auth_refuses_without_a_matching_token(q, project, secured,
     monkeypatch.delenv("QMS_TOKEN_FILE")
     monkeypatch.setenv("QMS_TOKEN", secured["qa"].read_text().strip())
     q.ok("qa", "status", "CR-001")
-    q.ok(None, "mcp-config")  # commands that act as nobody need no token
+    config = q(None, "mcp-config")  # commands that act as nobody need no token
+    assert config.code == 0 and json.loads(config.out)["mcpServers"]["qms"]  # notes: stderr
 
 
 @pytest.mark.req("REQ-AUTH-012")

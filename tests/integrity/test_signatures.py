@@ -8,6 +8,7 @@ import shutil
 import stat
 
 import pytest
+from conftest import fill
 
 req = pytest.mark.req
 
@@ -195,6 +196,7 @@ def test_verify_during_writes_sees_only_whole_commits(project):
         try:
             while not stop.is_set():
                 doc = ops.create(p, "claude", doc_type="CR", title="racing").doc_id
+                fill(project, doc)
                 ops.route(p, "claude", doc_id=doc, route_type="review")
         except BaseException as exc:  # surfaced below
             errors.append(exc)

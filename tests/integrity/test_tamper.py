@@ -65,6 +65,7 @@ def base(tmp_path_factory) -> Path:
     ok(root, "claude", "checkin", "SOP-008")
     review_approve(root, "SOP-008")
     ok(root, "claude", "create", "SOP", "--title", "Revised SOP")
+    write_ws(root, "SOP-009", "# SOP-009\n\nThe first text.")
     review_approve(root, "SOP-009")
     snap = root.parent / "_rollback"
     for rel in ("QMS/.meta/SOP/SOP-009.json", "QMS/.audit/SOP/SOP-009.jsonl",
@@ -75,11 +76,13 @@ def base(tmp_path_factory) -> Path:
     write_ws(root, "SOP-009", "# SOP-009\n\nRevised.")
     ok(root, "claude", "checkin", "SOP-009")
     ok(root, "claude", "create", "CR", "--title", "Closed CR")
+    write_ws(root, "CR-001", "# CR-001\n\nThe plan, then its execution.")
     review_approve(root, "CR-001")
     ok(root, "claude", "release", "CR-001")
     review_approve(root, "CR-001")
     ok(root, "claude", "close", "CR-001")
     ok(root, "claude", "create", "CR", "--title", "Open CR")
+    write_ws(root, "CR-002", "# CR-002\n\nThe plan.")
     ok(root, "claude", "route", "CR-002", "--review")
     return root
 

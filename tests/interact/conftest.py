@@ -7,15 +7,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from conftest import fill
 
 from qms import operations as ops
 from qms.domain.interact.engine import new_source
 from qms.domain.interact.template import parse_template
 from qms.store.project import Project
 
-FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "legacy-project"
+# The earlier tool's VR template, one of its sessions and the document it compiled to: copies
+# of ../shared/fixtures/legacy-project files (tests/data/legacy-vr/README.md).
+LEGACY_VR = Path(__file__).resolve().parents[1] / "data" / "legacy-vr"
 VR = "CR-001-VR-001"
-LEGACY_TEMPLATE = FIXTURE / "QMS" / "TEMPLATE" / "TEMPLATE-VR.md"
+LEGACY_TEMPLATE = LEGACY_VR / "TEMPLATE-VR.md"
 
 
 class Clock:
@@ -31,13 +34,13 @@ class Clock:
 
 @pytest.fixture(scope="session")
 def legacy_source_text() -> str:
-    return (FIXTURE / "QMS" / ".meta" / "VR" / "CR-091-ADD-001-VR-001.source.json").read_text(
+    return (LEGACY_VR / "CR-091-ADD-001-VR-001.source.json").read_text(
         encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
 def legacy_compiled_text() -> str:
-    return (FIXTURE / "QMS" / "CR" / "CR-091" / "CR-091-ADD-001-VR-001.md").read_text(
+    return (LEGACY_VR / "CR-091-ADD-001-VR-001.md").read_text(
         encoding="utf-8")
 
 
@@ -79,6 +82,7 @@ def vr(project: Path) -> Path:
     """A project whose CR-001 is IN_EXECUTION with a new VR checked out to claude."""
     p = Project.open(project)
     ops.create(p, "claude", doc_type="CR", title="Fix login")
+    fill(project, "CR-001")
     ops.checkin(p, "claude", doc_id="CR-001")
     ops.route(p, "claude", doc_id="CR-001", route_type="review")
     ops.review(p, "qa", doc_id="CR-001", outcome="recommend", comment="ok")

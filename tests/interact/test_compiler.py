@@ -6,11 +6,14 @@ import re
 
 import pytest
 import yaml
+from conftest import SHARED
 
 from qms.domain.interact import engine
 from qms.domain.interact.compiler import compile_document, compile_template
 from qms.domain.interact.source import load_source
 from qms.domain.interact.template import parse_template
+
+from .conftest import LEGACY_VR
 
 pytestmark = pytest.mark.req("REQ-INT-016")
 
@@ -70,6 +73,18 @@ def test_legacy_source_compiles_to_the_stored_document(vr_template_text, legacy_
     expected = "\n".join(re.sub(r"<(?=!--)", "&lt;", line) if line.startswith("> ") else line
                          for line in expected.split("\n"))
     assert compiled == expected
+
+
+@pytest.mark.skipif(not (SHARED / "fixtures" / "legacy-project").is_dir(),
+                    reason="../shared is not available: nothing to compare the copies with")
+def test_the_legacy_copies_match_shared():
+    """tests/data/legacy-vr holds unchanged copies of the earlier tool's files."""
+    legacy = SHARED / "fixtures" / "legacy-project" / "QMS"
+    for copy, original in [("TEMPLATE-VR.md", "TEMPLATE/TEMPLATE-VR.md"),
+                           ("CR-091-ADD-001-VR-001.source.json",
+                            ".meta/VR/CR-091-ADD-001-VR-001.source.json"),
+                           ("CR-091-ADD-001-VR-001.md", "CR/CR-091/CR-091-ADD-001-VR-001.md")]:
+        assert (LEGACY_VR / copy).read_bytes() == (legacy / original).read_bytes(), copy
 
 
 def test_deterministic_and_pure(vr_template, full):

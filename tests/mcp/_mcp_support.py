@@ -104,6 +104,7 @@ async def remaining_tools(client: Client) -> None:
 
     a = (await ok(client, "qms_create", user="claude", doc_type="CR", title="Withdrawn"))["doc_id"]
     assert a in str(await ok(client, "qms_workspace", user="claude"))
+    await ok(client, "qms_checkin", user="claude", doc_id=a, content=body("Withdrawn", "Plan"))
     await ok(client, "qms_route", user="claude", doc_id=a, route_type="review")
     assert a in str(await ok(client, "qms_inbox", user="qa"))
     await ok(client, "qms_assign", user="qa", doc_id=a, assignees=["tu"])
@@ -113,6 +114,8 @@ async def remaining_tools(client: Client) -> None:
     await ok(client, "qms_cancel", user="claude", doc_id=a, confirm=True)
 
     b = (await ok(client, "qms_create", user="claude", doc_type="CR", title="Rejected"))["doc_id"]
+    await ok(client, "qms_checkin", user="claude", doc_id=b, content=body("Rejected", "Plan"))
+    await ok(client, "qms_checkout", user="claude", doc_id=b)
     await ok(client, "qms_unlock", user="lead", doc_id=b, reason="stale checkout")
     for user, tool, args in lifecycle_steps("Rejected")[1:4]:
         await ok(client, tool, user=user, doc_id=b, **args)

@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from _mcp_support import QMS_CLI, QMS_MCP, http, ok, refused
+from _mcp_support import body as doc_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -77,6 +78,7 @@ def test_required_auth_over_streamable_http(serve, project):
         async with served.client(bearer(claude)) as client:  # claude acting as qa: refused
             doc = (await ok(client, "qms_create", user="claude", doc_type="SOP",
                             title="Mine"))["doc_id"]
+            await ok(client, "qms_checkin", user="claude", doc_id=doc, content=doc_text("Mine", "Text"))
             await ok(client, "qms_route", user="claude", doc_id=doc, route_type="review")
             text = await refused(client, "qms_review", user="qa", doc_id=doc,
                                  outcome="recommend", comment="self-approved")
@@ -261,7 +263,8 @@ def test_background_daemon_keeps_auth_required(project):
             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         assert started.returncode == 0, started.stderr
         assert "auth:     required" in started.stdout
-        assert '--header "Authorization: Bearer <token>"' in started.stdout
+        assert "headersHelper" in started.stdout and "--header" not in started.stdout
+        assert f"dashboard: http://127.0.0.1:{port}/" in started.stdout
 
         class Served:
             base = f"http://127.0.0.1:{port}"

@@ -11,7 +11,7 @@ import pytest
 from _mcp_support import EXPOSED
 from qms import operations
 from qms.mcp.config import (
-    claude_add_command, endpoint_url, http_config, mcp_config_text, stdio_config)
+    claude_add_command, endpoint_url, http_config, mcp_config, stdio_config)
 from qms.mcp.security import allowed_hosts, host_name, origin_name
 
 
@@ -30,12 +30,17 @@ def test_snippets(tmp_path):
     stdio = stdio_config(tmp_path)["mcpServers"]["qms"]
     assert stdio["args"] == ["--transport", "stdio", "--project-root", str(tmp_path.resolve())]
     assert claude_add_command(url) == f"claude mcp add --transport http qms {url}"
-    text = mcp_config_text(tmp_path)
-    assert "http://127.0.0.1:8000/mcp" in text and "stdio" in text
-    assert "Authorization: Bearer" in text       # how to send a token (--auth required)
-    blocks = [b for b in text.split("\n#") if "{" in b]
-    for block in blocks:  # each snippet is valid JSON
-        json.loads(block[block.index("{"): block.rindex("}") + 1])
+    text, notes = mcp_config(tmp_path)
+    assert json.loads(text) == http_config("http://127.0.0.1:8000/mcp")  # a valid .mcp.json
+    assert "headersHelper" in notes and "--stdio" in notes  # how to send a token; fallback
+    helper = json.loads(notes.split('"headersHelper": ', 1)[1].splitlines()[0])
+    token = tmp_path / "qa.token"
+    token.write_text("qms_secret\n")
+    printed = subprocess.run(["sh", "-c", helper.replace("/path/to/USER.token", str(token))],
+                             capture_output=True, text=True, check=True).stdout
+    assert json.loads(printed) == {"Authorization": "Bearer qms_secret"}
+    text, notes = mcp_config(tmp_path, stdio=True)
+    assert json.loads(text) == stdio_config(tmp_path)
 
 
 @pytest.mark.req("REQ-MCP-014")
@@ -93,7 +98,7 @@ def test_mcp_config_points_at_the_running_background_server(tmp_path, monkeypatc
     (tmp_path / ".qms").mkdir()
     state.pid_path(tmp_path).write_text(record)
     monkeypatch.setattr(state, "alive", lambda pid: True)
-    assert "http://127.0.0.1:8123/mcp" in mcp_config_text(tmp_path)
+    assert "http://127.0.0.1:8123/mcp" in mcp_config(tmp_path)[0]
     monkeypatch.setattr(state, "alive", lambda pid: False)  # stale record: ignored, removed
-    assert "http://127.0.0.1:8000/mcp" in mcp_config_text(tmp_path)
+    assert "http://127.0.0.1:8000/mcp" in mcp_config(tmp_path)[0]
     assert not state.pid_path(tmp_path).exists()

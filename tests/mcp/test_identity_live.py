@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from _mcp_support import ok, refused
+from _mcp_support import body, ok, refused
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -91,6 +91,8 @@ def test_route_chooses_assignees_by_the_callers_rules(serve):
         async with served.client({}) as client:
             doc = (await ok(client, "qms_create", user="claude", doc_type="SOP",
                             title="Routed"))["doc_id"]
+            await ok(client, "qms_checkin", user="claude", doc_id=doc,
+                     content=body("Routed", "Text"))
             text = await refused(client, "qms_route", user="claude", doc_id=doc,
                                  route_type="review", assignees=["nobody"])
             assert "nobody" in text

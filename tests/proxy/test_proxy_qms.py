@@ -41,7 +41,8 @@ async def inbox(client: Client, user: str):
 
 LIFECYCLE = [  # (who, tool, extra arguments): a CR from creation to closure
     ("claude", "qms_create", {"doc_type": "CR", "title": "Via proxy"}),
-    ("claude", "qms_checkin", {"doc_id": "CR-001"}),
+    ("claude", "qms_checkin", {"doc_id": "CR-001", "content": "---\ntitle: Via proxy\n"
+                               "revision_summary: Plan\n---\n\n# CR-001: Via proxy\n\nThe plan.\n"}),
     ("claude", "qms_route", {"doc_id": "CR-001", "route_type": "review"}),
     ("qa", "qms_review", {"doc_id": "CR-001", "outcome": "recommend", "comment": "ok"}),
     ("claude", "qms_route", {"doc_id": "CR-001", "route_type": "approval"}),

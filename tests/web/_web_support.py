@@ -97,10 +97,12 @@ def build_project(root: Path) -> Path:
     with open(p.audit_path(sop), "a", encoding="utf-8") as fh:  # a record from issue 10
         fh.write(json.dumps(SIGNATURE) + "\n")
     cr = ops.create(p, "claude", doc_type="CR", title=HOSTILE).doc_id
+    _root.fill(root, cr)
     ops.route(p, "claude", doc_id=cr, route_type="review")
     ops.assign(p, "qa", doc_id=cr, assignees=["tu"])
     ops.review(p, "qa", doc_id=cr, outcome="recommend", comment=SECRET)  # tu still pending
     cr2 = ops.create(p, "claude", doc_type="CR", title="Released change").doc_id
+    _root.fill(root, cr2)
     for user, fn, kw in (("claude", ops.route, {"route_type": "review"}),
                          ("qa", ops.review, {"outcome": "recommend", "comment": "ok"}),
                          ("claude", ops.route, {"route_type": "approval"}),

@@ -102,7 +102,7 @@ def test_mcp_endpoint_still_needs_the_bearer_header(secured):
                 ping)[0] == 200
 
 
-@pytest.mark.req("REQ-WEB-017")
+@pytest.mark.req("REQ-WEB-017", "REQ-WEB-020")
 def test_sign_in_in_a_real_browser(secured, browser, shots):
     token = cli(secured.root, "token", "issue", "claude")["result"]["token"]
     context = browser.new_context(viewport={"width": 1360, "height": 900})
@@ -116,6 +116,9 @@ def test_sign_in_in_a_real_browser(secured, browser, shots):
     page.click("button[type=submit]")
     page.wait_for_url(f"{secured.base}/documents/SOP-001")
     assert "SOP-001" in page.content()
+    for path in ("/documents/SOP-001", "/", "/verify", "/trace", "/no-such-page"):
+        page.goto(f"{secured.base}{path}")  # every page, error pages too, names who is in
+        assert page.locator("header .whoami").inner_text() == "Signed in as claude", path
     cookie = next(c for c in context.cookies() if c["name"] == "qms_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     page.click("form.signout button")

@@ -237,3 +237,54 @@ def test_markdown_never_passes_html_or_script_links(proj):
     assert "<script" not in html and "<img" not in html and "href" not in html
     assert "&lt;script&gt;" in html and "authoring note" not in html
     assert "<table>" in html and "title: x" not in html
+
+
+def page_html(project: Project, handler: str, **params) -> str:
+    """One page rendered in-process (no server): the handler with a stand-in request."""
+    from types import SimpleNamespace
+
+    from qms.web.app import Web
+
+    web = Web(project)
+    request = SimpleNamespace(path_params=params, query_params={}, cookies={})
+    return getattr(web, handler)(request, "lead").body.decode()
+
+
+@pytest.mark.req("REQ-WEB-003")
+def test_trace_keeps_rtm_cells_without_a_header_row(tmp_path):
+    """An RTM table written without a header row (or with a short one) loses no cell."""
+    from _web_support import make_project
+
+    p = Project.open(make_project(tmp_path / "p"))
+    ops.namespace_add(p, "lead", name="APP")
+    for kind, body in (("RS", "| REQ-APP-001 | Sign in |\n| REQ-APP-002 | Sign out |\n"),
+                       ("RTM", "| REQ-APP-001 | tests/test_a.py::test_in | PASS |\n\n"
+                               "| REQ | Test |\n|---|---|\n| REQ-APP-002 | t.py::test_out | FAIL |\n")):
+        doc = ops.create(p, "claude", doc_type=f"APP-{kind}", title=kind).doc_id
+        ops.checkin(p, "claude", doc_id=doc,
+                    content=f"---\ntitle: {kind}\nrevision_summary: x\n---\n\n{body}")
+    html = page_html(p, "trace", namespace="APP")
+    assert "tests/test_a.py::test_in" in html and ">PASS</span>" in html
+    assert "t.py::test_out" in html and ">FAIL</span>" in html
+
+
+@pytest.mark.req("REQ-WEB-002")
+def test_document_page_states_the_current_version_and_one_signer_column(proj):
+    executing = page_html(proj, "document", doc_id="CR-002")   # released: IN_EXECUTION v1.0
+    assert "<dt>Current</dt><dd>In execution under the approved v1.0</dd>" in executing
+    assert "In force" not in executing
+    revising = page_html(proj, "document", doc_id="SOP-008")   # v1.0 in force, v1.1 draft
+    assert "<dt>Current</dt><dd>v1.0 is in force; v1.1 is a revision (DRAFT)</dd>" in revising
+    head = revising[revising.index('id="signatures"'):]
+    head = head[head.index("<thead>"):head.index("</thead>")]
+    assert head.count("<th>") == 5 and "Signed by" in head and "Name" not in head
+
+
+@pytest.mark.req("REQ-WEB-018")
+def test_verify_page_counts_documents_and_electronic_signatures(proj):
+    html = page_html(proj, "verify")
+    total = ops.documents(proj, "lead").total            # what the dashboard counts
+    result = ops.verify(proj, "qa")
+    assert result.documents == total + 1 and result.electronic_signatures >= 6  # + CR-003
+    assert (f"{total} documents (and 1 cancelled) · {result.electronic_signatures} electronic "
+            "signatures") in html

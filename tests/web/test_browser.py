@@ -114,3 +114,35 @@ def test_verify_page_names_what_was_changed_outside_qms(site, page, shots):
     page.goto(f"{site.base}/verify?doc=SOP-001")
     assert "clean" in page.locator("h1").inner_text()
     assert page.errors == []
+
+
+@pytest.mark.req("REQ-WEB-019")
+@pytest.mark.parametrize("width", [390, 1280])
+def test_pages_fit_narrow_and_wide_screens(site, browser, shots, width):
+    """Nothing sticks out of the window or is cut off by its card: at 390 px the header wraps,
+    the document lists stack and wide tables scroll inside their card."""
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    for path in ("/", "/documents/SOP-008", "/documents/CR-002", "/documents/SOP-008/diff/1.0/1.1",
+                 "/trace/QMS", "/verify", "/inbox/tu"):
+        page.goto(f"{site.base}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+        cut = page.evaluate("""() => [...document.querySelectorAll('header a, main a, .badge')]
+          .filter(e => { const r = e.getBoundingClientRect(); if (!r.width) return false;
+            for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+              const s = getComputedStyle(p), q = p.getBoundingClientRect();
+              if (s.overflowX === 'visible') continue;
+              if (p.scrollWidth > p.clientWidth) return false;  // reached by scrolling it
+              if (r.right > q.right + 1) return true; }         // clipped by a fixed box
+            return r.right > innerWidth + 1; }).map(e => e.textContent.trim())""")
+        assert cut == [], (path, cut)
+        page.screenshot(path=str(shots / f"fit-{width}{path.replace('/', '_')}.png"),
+                        full_page=True)
+    page.goto(f"{site.base}/")
+    nav = page.locator("header nav a", has_text="Integrity").bounding_box()
+    assert nav["x"] + nav["width"] <= width                    # the header is not cut
+    if width < 700:   # each document is one stacked block: ID, status and title all visible
+        row = page.locator("#type-SOP tbody tr").first
+        assert row.locator("td").nth(1).is_visible() and row.locator(".badge").is_visible()
+        assert page.locator("#type-SOP thead").is_hidden()
+    context.close()

@@ -292,11 +292,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--without-previous-key", action="store_true", help="rotate on a copy "
                    "that lacks the current private key (verify reports it)")
 
-    p = sub.add_parser("mcp-config", help="print the .mcp.json snippet for Claude Code",
-                       description="Print the .mcp.json snippet (HTTP single authority, "
-                       "stdio fallback).")
+    p = sub.add_parser("mcp-config", help="print .mcp.json for Claude Code",
+                       description="Print a valid .mcp.json on stdout (the HTTP single "
+                       "authority; --stdio: a private stdio server) and how to use it on "
+                       "stderr: qms mcp-config > .mcp.json")
     p.add_argument("--url", help="the server's endpoint (default: the project's running "
                    "background server, else http://127.0.0.1:8000/mcp)")
+    p.add_argument("--stdio", action="store_true", help="a private stdio server instead")
 
     p = sub.add_parser("hook", help="Claude Code hooks", description="Claude Code hooks.")
     p.add_argument("name", choices=["write-guard"], help="the hook to run (reads the "
@@ -444,7 +446,9 @@ def _special(args: argparse.Namespace) -> int | None:
         from qms.mcp import config
         from qms.store.project import Project
 
-        print(config.mcp_config_text(Project.discover().root, args.url))
+        text, notes = config.mcp_config(Project.discover().root, args.url, args.stdio)
+        print(text)
+        print(notes, file=sys.stderr)
         return 0
     return None
 

@@ -40,3 +40,31 @@ def instantiate(template_text: str | None, doc_id: str, type_name: str, title: s
 def fallback(doc_id: str, title: str) -> str:
     return (f"\n# {doc_id}: {title}\n\n## 1. Purpose\n\n## 2. Scope\n\n## 3. Content\n\n"
             "---\n\n**END OF DOCUMENT**\n")
+
+
+_PLACEHOLDER_RE = re.compile(r"\{\{[^{}\n]*\}\}")
+_COMMENT_RE = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_CODE_SPAN_RE = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
+
+
+def placeholders(text: str) -> list[tuple[int, str]]:
+    """The template's unfilled ``{{...}}`` placeholders as (line number, placeholder).
+
+    Text that shows such a placeholder rather than leaving one unfilled does not count:
+    HTML comments (the templates' guidance), fenced code blocks and inline code.
+    """
+    text = _COMMENT_RE.sub(lambda m: "\n" * m.group().count("\n"), text)
+    found, fence = [], None
+    for number, line in enumerate(text.split("\n"), 1):
+        match = _FENCE_RE.match(line)
+        if fence:
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+                fence = None
+            continue
+        if match:
+            fence = match.group(1)
+            continue
+        line = _CODE_SPAN_RE.sub("", line)
+        found += [(number, m.group()) for m in _PLACEHOLDER_RE.finditer(line)]
+    return found

@@ -51,21 +51,30 @@ def stdio_config(project_root: str | Path) -> dict:
     return {"mcpServers": {"qms": {"type": "stdio", "command": command, "args": args}}}
 
 
-def mcp_config_text(project_root: str | Path, url: str | None = None) -> str:
-    """What `qms mcp-config` prints: both snippets, HTTP first. Without ``url``: the
-    project's running background server, else the default address."""
+def headers_helper(token_file: str) -> str:
+    """A Claude Code ``headersHelper``: prints the Authorization header read from a token file,
+    so the secret is never stored in the client's configuration."""
+    return (f"printf '{{\"Authorization\": \"Bearer %s\"}}' \"$(cat {token_file})\"")
+
+
+def mcp_config(project_root: str | Path, url: str | None = None,
+               stdio: bool = False) -> tuple[str, str]:
+    """What `qms mcp-config` prints: a valid `.mcp.json` (for stdout) and how to use it (for
+    stderr). HTTP by default: the project's running background server, else the default
+    address; ``stdio``: the private-server fallback."""
     from qms.mcp.state import running
 
+    if stdio:
+        return (json.dumps(stdio_config(project_root), indent=2),
+                "# .mcp.json for a private stdio server (identity locks are not shared with "
+                "other clients); save it with: qms mcp-config --stdio > .mcp.json")
     url = url or (running(Path(project_root)) or {}).get("url") or endpoint_url()
-    return "\n".join([
-        "# .mcp.json - the single-authority HTTP server (recommended);",
-        "# start it with: qms-mcp start --background",
-        json.dumps(http_config(url), indent=2),
+    return json.dumps(http_config(url), indent=2), "\n".join([
+        "# .mcp.json for the single-authority HTTP server; save it with:",
+        "#   qms mcp-config > .mcp.json        (start the server: qms-mcp start --background)",
         f"# or run: {claude_add_command(url)}",
-        "# with `qms-mcp --auth required`, send your token (an administrator issues it with",
-        "# `qms token issue USER`): add  --header \"Authorization: Bearer $(cat USER.token)\"",
-        "# to that command, or \"headers\": {\"Authorization\": \"Bearer ...\"} to the entry",
-        "",
-        "# .mcp.json - stdio fallback (a private server process; identity locks are not shared)",
-        json.dumps(stdio_config(project_root), indent=2),
+        "# With `qms-mcp --auth required`, add a headersHelper to the entry: it reads your",
+        "# token (an administrator issues it: qms --user lead token issue USER) from a file:",
+        f"#   \"headersHelper\": {json.dumps(headers_helper('/path/to/USER.token'))}",
+        "# A private stdio server instead: qms mcp-config --stdio",
     ])

@@ -75,13 +75,19 @@ def start(root: Path, host: str, port: int, serve_args: list[str]) -> int:
         time.sleep(0.2)
     print(f"qms-mcp running in the background (pid {child.pid})")
     print(f"  endpoint: {url}")
+    if "--no-web" not in serve_args:
+        print(f"  dashboard: {base_url(host, port)}/")
     if host in WILDCARDS:
         print(f"  from containers: http://host.docker.internal:{port}/mcp")
     print(f"  log:      {log}")
     auth = serve_args[serve_args.index("--auth") + 1] if "--auth" in serve_args else "optional"
-    header = ' --header "Authorization: Bearer <token>"' if auth == "required" else ""
-    print(f"  auth:     {auth}" + (" (tokens: qms token issue USER)" if header else ""))
-    print(f"  connect Claude Code: {claude_add_command(url)}{header}")
+    print(f"  auth:     {auth}" + (" (tokens: qms token issue USER)" if auth == "required"
+                                      else ""))
+    if auth == "required":  # a static --header would keep the secret in ~/.claude.json
+        print("  connect Claude Code: qms mcp-config > .mcp.json, with a headersHelper that "
+              "reads your token file (qms mcp-config shows it)")
+    else:
+        print(f"  connect Claude Code: {claude_add_command(url)}")
     return 0
 
 

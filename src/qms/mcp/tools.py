@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from qms import operations as ops
 from qms.errors import QMSError, from_os_error
+from qms.mcp import hints
 from qms.mcp.auth import request_credential, stdio_credential
 from qms.mcp.identity import Credential, IdentityRegistry
 from qms.store.project import Project
@@ -63,8 +64,9 @@ def _ok(text: str, result: dict[str, Any]) -> CallToolResult:
 
 
 def _refused(err: QMSError) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=err.message)],
-                          structured_content={"ok": False, "error": err.to_dict()}, is_error=True)
+    error = hints.for_mcp(err.to_dict(), TOOL_NAMES)
+    return CallToolResult(content=[TextContent(type="text", text=error["message"])],
+                          structured_content={"ok": False, "error": error}, is_error=True)
 
 
 def _identity(ctx: Context, user: str) -> tuple[Backend, str]:
@@ -82,7 +84,12 @@ def _call(ctx: Context, user: str, operation: Callable[..., Any], **kwargs: Any)
         return _refused(err)
     except OSError as exc:  # the file system refused: a structured error, like the CLI's
         return _refused(from_os_error(exc))
-    return _ok(result.render(), result.to_dict())
+    text, data = result.render(), result.to_dict()
+    if operation not in _RECORDS:  # next-step hints name tools; records are shown as they are
+        text = hints.for_mcp(text, TOOL_NAMES)
+        data.update(hints.for_mcp({k: data[k] for k in ("message", "notices") if k in data},
+                                  TOOL_NAMES))
+    return _ok(text, data)
 
 
 async def qms_inbox(user: User, ctx: Context) -> Out:
@@ -323,6 +330,10 @@ TOOLS = (
     qms_reject, qms_withdraw, qms_release, qms_revert, qms_close, qms_fix, qms_unlock, qms_interact,
     qms_qualify, qms_verify,
 )
+
+
+TOOL_NAMES = frozenset(fn.__name__ for fn in TOOLS)
+_RECORDS = (ops.read, ops.history, ops.comments)  # their text is the record itself
 
 
 def register(server: MCPServer, noop: bool = False) -> None:

@@ -69,7 +69,7 @@ class VersionsResult(Result):
     doc_id: str
     current: str
     effective: str | None
-    versions: list[dict]  # {version, status, date, readable}, oldest first
+    versions: list[dict]  # {version, status, approved, date, readable}, oldest first
 
     def render(self) -> str:
         return "\n".join(f"v{v['version']:<6} {v['status'] or '-':<16} {v['date'] or ''}"
@@ -77,8 +77,10 @@ class VersionsResult(Result):
 
 
 def document_versions(project: Project, user: str, *, doc_id: str) -> VersionsResult:
-    """Every version the audit trail mentions, with the last status it reached, the date it
-    first appeared and whether its text can be read (current, in force or archived)."""
+    """Every version the audit trail mentions, with the last status it reached, the last
+    approval it reached (``approved``: e.g. PRE_APPROVED for a plan now in execution as N.1),
+    the date it first appeared and whether its text can be read (current, in force or
+    archived)."""
     authorize(project, user, "history")
     doc_id, meta = load(project, doc_id)
     seen: dict[str, dict] = {}
@@ -87,13 +89,17 @@ def document_versions(project: Project, user: str, *, doc_id: str) -> VersionsRe
         if not isinstance(version, str) or not _valid(version):
             continue
         entry = seen.setdefault(version, {"version": version, "status": None,
+                                          "approved": None,
                                           "date": str(event.get("ts", ""))[:10]})
         if event.get("to_status"):
             entry["status"] = event["to_status"]
+            if event["to_status"] in _APPROVALS:
+                entry["approved"] = event["to_status"]
     current, effective = meta["version"], meta.get("effective_version")
     for version in (current, effective):
         if version and _valid(version):
-            seen.setdefault(version, {"version": version, "status": None, "date": None})
+            seen.setdefault(version, {"version": version, "status": None, "approved": None,
+                                      "date": None})
     seen[current]["status"] = meta["status"]
     for entry in seen.values():
         v = entry["version"]
@@ -101,6 +107,10 @@ def document_versions(project: Project, user: str, *, doc_id: str) -> VersionsRe
             project.archive_path(doc_id, v).is_file()
     ordered = sorted(seen.values(), key=lambda e: vers.parse(e["version"]))
     return VersionsResult(doc_id, current, effective, ordered)
+
+
+_APPROVALS = frozenset({workflow.PRE_APPROVED, workflow.POST_APPROVED, workflow.APPROVED,
+                        workflow.EFFECTIVE, workflow.CLOSED, workflow.RETIRED})
 
 
 def _valid(version: str) -> bool:

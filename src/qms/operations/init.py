@@ -21,10 +21,14 @@ WRITE_GUARD_MATCHER = "Edit|Write|MultiEdit|NotebookEdit"
 class InitResult(Result):
     root: str
     created: list[str]
+    git: bool  # the folder is inside a git repository
 
     def render(self) -> str:
+        git = "" if self.git else (
+            f"\nNot a git repository: run `git init` in {self.root} (git keeps the history that proves "
+            "no whole-project rollback happened, and evidence commits need it).")
         return (f"Initialised QMS project in {self.root}\n"
-                + "\n".join(f"  {c}" for c in self.created)
+                + "\n".join(f"  {c}" for c in self.created) + git
                 + "\nNext: qms --user claude create CR --title \"...\"")
 
 
@@ -75,7 +79,8 @@ def init(root: str | Path | None = None, *, yes: bool = False,
         tx.write_text(project.state_dir / ".gitignore", "*\n")
         created += ["CLAUDE.md", ".claude/settings.json (write-guard hook)", CONFIG_FILE]
         audit.append_project(tx, project, "INIT", "system", seeded=len(created))
-    return InitResult(str(base), created)
+    return InitResult(str(base), created,
+                      any((folder / ".git").exists() for folder in (base, *base.parents)))
 
 
 def _seed_document(tx, project: Project, doc_id: str, text: str) -> None:

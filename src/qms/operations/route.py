@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from qms.domain import permissions, versions, workflow as wf
+from qms.domain import permissions, templates, versions, workflow as wf
 from qms.errors import InvalidTransition, QMSError, ValidationError
+from qms.operations import _interactive
 from qms.operations._shared import (
     DocResult, done, open_doc, phase_of, require_draft, require_owner, set_status,
     text_authors, title)
@@ -29,6 +30,8 @@ def route(project: Project, user: str, *, doc_id: str, route_type: str, retire: 
             notices += _checkin(tx, project, user, meta, None)
             notices.insert(0, f"{doc_id} was checked out: checked it in first.")
         text = require_draft(project, meta, tx)
+        if meta["doc_type"] != "TEMPLATE" and not _interactive.is_interactive(doc_id):
+            _refuse_placeholders(doc_id, text)  # a template holds them; a VR's compiler fills
         status = meta["status"]
         if kind == "review":
             if retire:
@@ -63,6 +66,21 @@ def route(project: Project, user: str, *, doc_id: str, route_type: str, retire: 
         notices.append("Approval will RETIRE the document.")
     return done(meta, f"Routed {doc_id} for {workflow_type} ({target}); assigned to "
                       f"{', '.join(names)}", notices)
+
+
+def _refuse_placeholders(doc_id: str, text: str) -> None:
+    """The template says none of its ``{{...}}`` placeholders may remain when routed."""
+    found = templates.placeholders(text)
+    if not found:
+        return
+    shown = "; ".join(f"line {n}: {p if len(p) <= 40 else p[:37] + '...}}'}"
+                      for n, p in found[:3])
+    more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+    raise ValidationError(
+        f"{doc_id} still holds {len(found)} unfilled template placeholder"
+        f"{'s' if len(found) > 1 else ''} {{{{...}}}}: {shown}{more}. Replace each with the "
+        "real text in your workspace copy and route again.",
+        placeholders=[{"line": n, "placeholder": p} for n, p in found[:20]])
 
 
 def _approval_gate(project: Project, meta: dict) -> None:

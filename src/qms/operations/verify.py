@@ -82,7 +82,8 @@ class VerifyResult(Result):
     events: int
     chained_events: int
     legacy_events: int
-    signatures_checked: int
+    signatures_checked: int  # key signatures verified (run heads, or all with --all-signatures)
+    electronic_signatures: int  # signature records (authorship, review, approval ...) in the chain
     keys: list[dict]
 
     @property
@@ -95,8 +96,9 @@ class VerifyResult(Result):
                  + (f" ({f['where']})" if f.get("where") else "") for f in self.findings]
         lines += [f"note: {n}" for n in self.notes]
         verdict = "CLEAN" if self.clean else f"{len(self.findings)} finding(s)"
-        lines.append(f"Verified {self.documents} document(s), {self.chained_events} chained "
-                     f"event(s) ({self.legacy_events} legacy), {self.signatures_checked} "
+        lines.append(f"Verified {self.documents} document(s), {self.electronic_signatures} "
+                     f"electronic signature(s), {self.chained_events} chained event(s) "
+                     f"({self.legacy_events} legacy), {self.signatures_checked} key "
                      f"signature(s) checked: {verdict}")
         return "\n".join(lines)
 
@@ -108,7 +110,7 @@ class _Check:
         self.notes: list[str] = []
         self.chain_docs: dict[str, list[tuple[int, str]]] = {}
         self.signatures = 0
-        self.events = self.chained = self.legacy = 0
+        self.events = self.chained = self.legacy = self.esignatures = 0
         self.legacy_docs = self.unverified = 0
         self.anchor: dict[str, str] | None = None
         self.archives: dict[str, list[tuple[str, str]]] = {}  # verify_files.scan
@@ -191,8 +193,9 @@ def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool,
                            f"{info['user']} ({info['how']})")
     return VerifyResult(
         clean=not check.findings, findings=check.findings, notes=check.notes,
-        documents=len(docs), events=check.events, chained_events=check.chained,
+        documents=len(docs - {PROJECT}), events=check.events, chained_events=check.chained,
         legacy_events=check.legacy, signatures_checked=check.signatures,
+        electronic_signatures=check.esignatures,
         keys=[{"key_id": k, **v} for k, v in keyring.items()])
 
 
@@ -353,7 +356,7 @@ def _check_signatures(check: _Check, entries: list[dict], ring: dict[str, dict],
 
 
 # -- documents ---------------------------------------------------------------------------
-_COUNTERS = ("events", "chained", "legacy", "legacy_docs", "unverified")
+_COUNTERS = ("events", "chained", "legacy", "legacy_docs", "unverified", "esignatures")
 
 
 def _check_docs(check: _Check, doc_ids: list[str]) -> None:
@@ -494,6 +497,7 @@ def _check_trail(check: _Check, doc_id: str, data: bytes, where: str,
             seen_chained = True
             got.append((event["seq"], line_sha))
             check.chained += 1
+            check.esignatures += bool(event.get("meaning"))
         else:
             if seen_chained:
                 check.find(doc_id, "trail", f"event {n} has no chain fields but follows chained "

@@ -74,6 +74,7 @@ class Web:
         self.auth_mode = str(auth_mode)
         self._verify_lock = threading.Lock()   # one verify at a time (it holds the project lock)
         self._verified: dict[str | None, tuple[float, Any]] = {}
+        self._local = threading.local()  # who signed in, for the page a thread renders
 
     @cached_property
     def env(self) -> Any:
@@ -110,20 +111,31 @@ class Web:
     # -- plumbing ---------------------------------------------------------------------------
     def page(self, handler: Page) -> Callable[[Request], Awaitable[Response]]:
         """Wrap a page: the authentication hook first, then the handler off the event loop,
-        a QMSError rendered as an error page, and the security headers on every answer."""
+        a QMSError rendered as an error page, and the security headers on every answer.
+        Pages name who signed in (passkey or token sign-in: ``passkey.signed_in_as``) in their header."""
         async def endpoint(request: Request) -> Response:
             user = await auth.authenticate(request, self.project, self.auth_mode)
             if isinstance(user, Response):
                 return user
-            try:
-                response = await run_in_threadpool(handler, request, user)
-            except QMSError as err:
-                response = self.error(err.message, status_code(err))
+            who = await run_in_threadpool(passkey.signed_in_as, request, self.project)
+            response = await run_in_threadpool(self._call, handler, request, user, who)
             response.headers.update(HEADERS)
             return response
         return endpoint
 
+    def _call(self, handler: Page, request: Request, user: str, who: str | None) -> Response:
+        """Run a page (a QMSError becomes its error page) in this worker thread, which renders
+        it knowing who signed in."""
+        self._local.who = who
+        try:
+            return handler(request, user)
+        except QMSError as err:
+            return self.error(err.message, status_code(err))
+        finally:
+            self._local.who = None
+
     def render(self, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
+        context.setdefault("signed_in_as", getattr(self._local, "who", None))
         return HTMLResponse(self.env.get_template(template).render(**context), http_status)
 
     def error(self, message: str, status: int) -> HTMLResponse:
@@ -132,7 +144,10 @@ class Web:
                            heading=titles.get(status, "Error"), message=message)
 
     async def not_found(self, request: Request, exc: HTTPException) -> Response:
-        response = self.error(f"There is no page at {request.url.path[:200]}.", 404)
+        who = await run_in_threadpool(passkey.signed_in_as, request, self.project)
+        response = await run_in_threadpool(
+            self._call, lambda r, u: self.error(f"There is no page at {r.url.path[:200]}.", 404),
+            request, "", who)
         response.headers.update(HEADERS)
         return response
 
@@ -214,6 +229,7 @@ class Web:
                 for v in reversed(versions.versions)]
         sign = passkey.panel(self.project, request, status, self.auth_mode)
         response = self.render("document.html", doc=status, text=doc, body=self.body(doc.content),
+                               current=standing(status),
                                versions=versions, version_rows=rows, readable=readable,
                                timeline=timeline, signatures=signatures, sign=sign)
         return passkey.keep(response, request, sign["sid"], sign["new"])
@@ -262,9 +278,13 @@ class Web:
     def trace(self, request: Request, user: str) -> Response:
         result = ops.trace(self.project, user, namespace=request.path_params["namespace"])
         traced = sum(1 for r in result.requirements if r["rtm"] is not None)
-        # the RTM's own copy of the requirement's wording repeats the RS column: leave it out
-        keep = [i for i, c in enumerate(result.columns) if c.lower() != "requirement"]
-        columns = [result.columns[i] for i in keep]
+        # every cell of the RTM is shown, also past a missing or short header row; the RTM's
+        # own copy of the requirement's wording repeats the RS column: leave it out
+        width = max([len(result.columns)] + [len(r["rtm"]) for r in result.requirements
+                                             if r["rtm"]])
+        names = result.columns + [""] * (width - len(result.columns))
+        keep = [i for i, c in enumerate(names) if c.lower() != "requirement"]
+        columns = [names[i] or "RTM" for i in keep]
         rows = [{**r, "rtm": None if r["rtm"] is None else
                  [r["rtm"][i] if i < len(r["rtm"]) else "" for i in keep]}
                 for r in result.requirements]
@@ -284,13 +304,42 @@ class Web:
                 self._verified = {**{k: v for k, v in self._verified.items()
                                      if time.monotonic() - v[0] <= VERIFY_REUSE_S},
                                   doc: (ran, result)}
-        return self.render("verify.html", result=result, doc=doc,
+        # the dashboard's count: a cancelled document is verified (its trail is kept) but not
+        # listed, so it is named apart
+        listed = result.documents if doc else ops.documents(self.project, user).total
+        return self.render("verify.html", result=result, doc=doc, listed=listed,
                            age=int(time.monotonic() - ran))
 
     def body(self, text: str) -> str:
         """A document's Markdown (without its frontmatter) as HTML, safe to insert unescaped
         (``qms.render.markdown``, the renderer the PDF export uses too)."""
         return markdown.body(text)
+
+
+def standing(doc: Any) -> str:
+    """Which version counts now, in one plain sentence (the document page's "Current")."""
+    v, st, eff = doc.version, doc.status, doc.effective_version
+    if st == workflow.RETIRED:
+        return f"Retired at v{v}: no version is in force"
+    if st == workflow.CLOSED:
+        return f"Closed at v{v}"
+    if not doc.executable:
+        if eff == v:
+            return f"v{v} is in force"
+        if eff:
+            return f"v{eff} is in force; v{v} is a revision ({st})"
+        return f"Not in force yet: v{v} is {st}"
+    major = v.split(".")[0]
+    if major == "0":
+        return f"Not approved yet: v{v} is {st}"
+    if st == workflow.PRE_APPROVED:
+        return f"v{v} is approved for execution; not released yet"
+    if st == workflow.IN_EXECUTION:
+        return (f"In execution under the approved v{v}" if v.endswith(".0") else
+                f"In execution under the approved v{major}.0; v{v} records the execution")
+    if st == workflow.POST_APPROVED:
+        return f"v{v} is post-approved; ready to close"
+    return f"Executed under the approved v{major}.0; v{v} is {st}"
 
 
 def status_code(err: QMSError) -> int:
@@ -346,7 +395,8 @@ def doc_rows(rows: list[dict]) -> Markup:
             f'<tr><td><a class="docid" href="/documents/{doc_id}">{doc_id}</a></td>'
             f'<td>{escape(d["title"])}</td><td class="num">{escape(d["version"])}</td>'
             f'<td><span class="badge b-{badge(d["status"])}">{escape(d["status"])}</span></td>'
-            f'<td>{owner}</td><td>{checkout}</td></tr>')
+            f'<td{"" if d["responsible_user"] else " class=none"}>{owner}</td>'
+            f'<td{"" if d["checked_out"] else " class=none"}>{checkout}</td></tr>')
     return Markup("\n".join(out))
 
 
