@@ -13,7 +13,9 @@ What is checked (docs/integrity.md explains what it proves and what it does not)
   inserted, removed, reordered, copied or rolled back; no document deleted);
 * content: the document's current text, its effective file and archived versions match
   the ``content_sha256`` of the events that acted on them;
-* meta: status, version, checkout and owner agree with the state replayed from the trail.
+* meta: status, version, checkout and owner agree with the state replayed from the trail;
+  the whole file is the state the last event recorded; tokens and settings are vouched for
+  by signed events (:mod:`qms.operations.verify_state`).
 
 Events of the earlier tool (no chain fields) cannot be checked: they are notes, not findings.
 """
@@ -29,6 +31,7 @@ from pathlib import Path
 
 from qms.domain import doctypes, integrity
 from qms.errors import ProjectError, QMSError
+from qms.operations import verify_state
 from qms.operations._shared import Result, authorize
 from qms.store import atomic, chain, keys, transaction
 from qms.store.project import Project
@@ -547,7 +550,9 @@ def _check_state(check: _Check, doc_id: str, files: dict[str, str],
         return
     if not chained:
         return
+    reported = len(check.findings)
     _check_replay(check, doc_id, files, meta, events)
+    verify_state.check_meta(check, doc_id, check.rel(files["meta"]), meta, events, reported)
     _check_content(check, doc_id, files, meta, events)
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from qms.domain import integrity
 from qms.errors import ProjectError
 from qms.store import atomic, keys
+from qms.store.audit import last_line  # noqa: F401 (read from the end of a file)
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -181,30 +182,3 @@ def _chained(line: bytes) -> bool:
     except ValueError:
         return False
     return isinstance(value, dict) and "seq" in value
-
-
-def last_line(path: Path, root: Path | None = None) -> bytes | None:
-    """The last non-blank line of a file, read from its end (None: no file or no lines).
-    A link or a special file planted in its place is refused (atomic.open_regular), never
-    followed or waited on."""
-    opened = atomic.open_regular(path, root)
-    if opened is None:
-        return None
-    fd, info = opened
-    try:
-        size = info.st_size
-        block = 4096
-        while True:
-            start = max(0, size - block)
-            data = os.pread(fd, size - start, start)
-            lines = data.split(b"\n")
-            if start > 0:
-                lines = lines[1:]  # may be a partial line
-            full = [line for line in lines if line.strip()]
-            if full:
-                return full[-1]
-            if start == 0:
-                return None
-            block *= 4
-    finally:
-        os.close(fd)

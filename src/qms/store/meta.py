@@ -1,4 +1,12 @@
-"""Workflow state sidecar ``.meta/{TYPE}/{ID}.json``. Unknown keys are preserved."""
+"""Workflow state sidecar ``.meta/{TYPE}/{ID}.json``. Unknown keys are preserved.
+
+The file is a cache of the signed audit trail: the last event of every transaction that
+changes a document records ``state_sha256``, the hash of the metadata it left
+(:func:`state_sha256`), and :func:`load` compares the file with the trail's last line (one
+read from its end, no replay). A file edited outside qms is refused; ``qms verify ID``
+names the fields that differ. Trails whose last event predates the field are trusted as
+before (verify replays what it can).
+"""
 
 from __future__ import annotations
 
@@ -15,22 +23,72 @@ if TYPE_CHECKING:
 
 def load(project: Project, doc_id: str, tx: Transaction | None = None) -> dict[str, Any]:
     path = project.meta_path(doc_id)
-    text = tx.read_text(path) if tx else project.read_text(path)
-    if text is None:
-        if project.audit_path(doc_id).is_file():  # meta gone, trail kept: cancelled
-            raise NotFound(f"Document {doc_id} not found: it was cancelled (its audit trail "
-                           f"is kept: qms history {doc_id}).", doc_id=doc_id)
-        raise NotFound(f"Document {doc_id} not found.", doc_id=doc_id)
-    try:
-        meta = json.loads(text)
-    except ValueError as exc:
-        raise _damaged(project, doc_id, path, f"not valid JSON ({exc})") from None
-    problem = _problem(meta, doc_id)
-    if problem:
-        raise _damaged(project, doc_id, path, problem)
+    for attempt in range(3):
+        text = tx.read_text(path) if tx else project.read_text(path)
+        if text is None:
+            if project.audit_path(doc_id).is_file():  # meta gone, trail kept: cancelled
+                raise NotFound(f"Document {doc_id} not found: it was cancelled (its audit "
+                               f"trail is kept: qms history {doc_id}).", doc_id=doc_id)
+            raise NotFound(f"Document {doc_id} not found.", doc_id=doc_id)
+        try:
+            meta = json.loads(text)
+        except ValueError as exc:
+            raise _damaged(project, doc_id, path, f"not valid JSON ({exc})") from None
+        problem = _problem(meta, doc_id)
+        if problem:
+            raise _damaged(project, doc_id, path, problem)
+        if (tx is not None and tx.writes(path)) or _agrees(project, doc_id, meta):
+            break
+        if tx is not None or (attempt == 2 and not _committing(project)):
+            rel = project.rel(path)
+            raise ProjectError(
+                f"The metadata of {doc_id} ({rel}) does not match its signed audit trail: it "
+                f"was edited outside qms. Nothing was changed. Run 'qms verify {doc_id}' to see "
+                "which fields differ, and restore the file from version control.",
+                doc_id=doc_id, path=rel)
+        # a lock-free reader may have read the file just before a commit: read again
     meta.setdefault("doc_id", doc_id)
     meta.setdefault("pending_assignees", [])
     return meta
+
+
+def state_sha256(meta: str | dict[str, Any]) -> str:
+    """SHA-256 of the canonical form of a metadata object (or of the JSON text of one)."""
+    from qms.domain.integrity import sha256_text
+
+    obj = json.loads(meta) if isinstance(meta, str) else meta
+    return sha256_text(json.dumps(obj, sort_keys=True, separators=(",", ":"),
+                                  ensure_ascii=False))
+
+
+def recorded_state(project: Project, doc_id: str) -> str | None:
+    """The ``state_sha256`` of the document's last event: None when the trail predates it,
+    "" when that event left no metadata (CANCEL)."""
+    from qms.store.audit import last_line
+
+    line = last_line(project.audit_path(doc_id), project.root)
+    if line is None or b'"state_sha256"' not in line:
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None  # a damaged trail: history and verify report it
+    if not isinstance(event, dict) or "state_sha256" not in event:
+        return None
+    value = event["state_sha256"]
+    return value if isinstance(value, str) else ""
+
+
+def _agrees(project: Project, doc_id: str, meta: dict[str, Any]) -> bool:
+    recorded = recorded_state(project, doc_id)
+    return recorded is None or recorded == state_sha256(meta)
+
+
+def _committing(project: Project) -> bool:
+    """A commit is under way (or was interrupted): its files may be half-written."""
+    from qms.store import transaction
+
+    return transaction.pending(project.journal)
 
 
 # key -> (accepted types, required)
@@ -71,7 +129,12 @@ def exists(project: Project, doc_id: str, tx: Transaction | None = None) -> bool
 
 
 def save(tx: Transaction, project: Project, meta: dict[str, Any]) -> None:
+    """Stage the metadata; the document's next event in this transaction records its hash."""
     tx.write_json(project.meta_path(meta["doc_id"]), meta)
+    saved = getattr(tx, "_qms_meta_saved", None)
+    if saved is None:
+        saved = tx._qms_meta_saved = set()
+    saved.add(meta["doc_id"])
 
 
 def new(doc_id: str, doc_type: str, *, executable: bool, user: str, today: str,
