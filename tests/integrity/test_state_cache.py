@@ -102,3 +102,161 @@ def test_each_state_change_records_the_hash_of_the_meta_it_left(project):
     meta.write_text(json.dumps(json.loads(meta.read_text())))
     assert last["state_sha256"] == meta_store.state_sha256(meta.read_text())
     ok(project, "claude", "status", "CR-002")
+
+
+# -- tokens ------------------------------------------------------------------------------
+FORGED = "qms_0badf00d_" + "B" * 43
+
+
+def issue(project: Path, user: str) -> str:
+    return ok(project, "lead", "token", "issue", user).strip()
+
+
+def with_token(token: str) -> dict:
+    return {"QMS_TOKEN": token}
+
+
+def store(project: Path) -> tuple[Path, dict]:
+    path = project / ".qms" / "tokens.json"
+    return path, json.loads(path.read_text())
+
+
+def plant_token(project: Path, user: str = "lead") -> None:
+    """The attack: a record of one's own secret's hash, appended to the token store."""
+    from qms.store import tokens
+
+    path, data = store(project)
+    data["tokens"].append({"id": "0badf00d", "user": user, "label": "", "hash":
+                           tokens.digest(FORGED), "created": "2026-01-01T00:00:00+00:00",
+                           "created_by": "lead", "expires": None, "revoked": None})
+    path.write_text(json.dumps(data))
+
+
+def require_cli_auth(project: Path) -> str:
+    lead = issue(project, "lead")
+    ok(project, "lead", "config", "set", "auth.cli", "required")
+    return lead
+
+
+@req("REQ-AUTH-013")
+def test_token_planted_in_the_store_is_refused_by_the_cli_and_named(project):
+    lead = require_cli_auth(project)
+    plant_token(project)
+    proc = run(project, "--user", "lead", "user", "--list", env=with_token(FORGED))
+    assert proc.returncode == 1 and "not valid" in proc.stderr, proc.stdout
+    ok(project, "lead", "user", "--list", env=with_token(lead))  # the real one still works
+    code, result = verify_as(project)
+    assert code == 1
+    assert any(f["kind"] == "token" and "0badf00d" in f["message"] for f in result["findings"])
+
+
+_QA_TOKENS: dict[str, str] = {}
+
+
+@pytest.fixture
+def project(project):  # noqa: F811 - the shared fixture, plus a qa token for verify
+    _QA_TOKENS[str(project)] = issue(project, "qa")
+    return project
+
+
+@req("REQ-AUTH-013")
+def test_unrevoking_a_token_by_editing_the_store_is_refused(project):
+    lead = require_cli_auth(project)
+    claude = issue_with(project, lead, "claude")
+    token_id = claude.split("_")[1]
+    ok(project, "lead", "token", "revoke", token_id, env=with_token(lead))
+    path, data = store(project)
+    for t in data["tokens"]:
+        if t["id"] == token_id:
+            t["revoked"] = None
+            t.pop("revoked_by", None)
+    path.write_text(json.dumps(data))
+    proc = run(project, "--user", "claude", "inbox", env=with_token(claude))
+    assert proc.returncode == 1 and "not valid" in proc.stderr
+    code, result = verify_as(project)
+    assert code == 1 and any(f["kind"] == "token" and token_id in f["message"]
+                             for f in result["findings"])
+
+
+@req("REQ-AUTH-013")
+def test_unsigned_token_issue_appended_to_the_trail_is_refused(project):
+    from qms.store import tokens
+
+    lead = require_cli_auth(project)
+    plant_token(project)
+    trail = project / "QMS/.audit/project.jsonl"
+    last = json.loads(trail.read_text().splitlines()[-1])
+    forged = {"ts": "2026-01-01T00:00:00+00:00", "event": "TOKEN_ISSUE", "user": "lead",
+              "token_id": "0badf00d", "for_user": "lead", "label": "", "expires": None,
+              "token_sha256": tokens.digest(FORGED), "prev_sha256": "0" * 64,
+              "seq": last["seq"] + 1}
+    with trail.open("a") as f:
+        f.write(json.dumps(forged) + "\n")
+    proc = run(project, "--user", "lead", "user", "--list", env=with_token(FORGED))
+    assert proc.returncode == 1 and "not valid" in proc.stderr
+    ok(project, "lead", "user", "--list", env=with_token(lead))
+    assert verify_as(project)[0] == 1
+
+
+def issue_with(project: Path, admin: str, user: str) -> str:
+    return ok(project, "lead", "token", "issue", user, env=with_token(admin)).strip()
+
+
+def verify_as(project: Path) -> tuple[int, dict]:
+    proc = run(project, "--user", "qa", "--json", "verify", env=with_token(_QA_TOKENS[str(project)]))
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)["result"]
+
+
+@req("REQ-AUTH-013")
+def test_tokens_issued_through_qms_verify_clean_and_authenticate(project):
+    lead = require_cli_auth(project)
+    claude = issue_with(project, lead, "claude")
+    ok(project, "claude", "inbox", env=with_token(claude))
+    assert verify_as(project)[0] == 0
+
+
+# -- settings ----------------------------------------------------------------------------
+@req("REQ-AUTH-014")
+def test_switching_cli_auth_off_by_editing_the_config_is_refused_and_named(project):
+    require_cli_auth(project)
+    config = project / "qms.config.json"
+    data = json.loads(config.read_text())
+    data["settings"]["auth.cli"] = "off"
+    config.write_text(json.dumps(data))
+    proc = run(project, "--user", "lead", "user", "--list")  # no token
+    assert proc.returncode == 1, proc.stdout
+    assert "edited outside qms" in proc.stderr and "qms verify" in proc.stderr
+    code, result = verify_as(project)
+    assert code == 1 and any(f["kind"] == "setting" and "auth.cli" in f["message"]
+                             for f in result["findings"])
+
+
+@req("REQ-AUTH-014")
+def test_a_config_set_appended_by_hand_does_not_switch_auth_off(project):
+    require_cli_auth(project)
+    config = project / "qms.config.json"
+    data = json.loads(config.read_text())
+    data["settings"]["auth.cli"] = "off"
+    config.write_text(json.dumps(data))
+    trail = project / "QMS/.audit/project.jsonl"
+    last = json.loads(trail.read_text().splitlines()[-1])
+    with trail.open("a") as f:
+        f.write(json.dumps({"ts": "2026-01-01T00:00:00+00:00", "event": "CONFIG_SET",
+                            "user": "lead", "key": "auth.cli", "value": "off",
+                            "previous": "required", "prev_sha256": "0" * 64,
+                            "seq": last["seq"] + 1}) + "\n")
+    proc = run(project, "--user", "lead", "user", "--list")
+    assert proc.returncode == 1 and "qms verify" in proc.stderr, proc.stdout
+
+
+@req("REQ-AUTH-014")
+def test_config_without_config_set_events_keeps_defaults(project):
+    ok(project, "lead", "user", "--list")
+    assert verify(project)[0] == 0
+    config = project / "qms.config.json"
+    data = json.loads(config.read_text())
+    data.setdefault("settings", {})["auth.cli"] = "required"  # stricter than the trail
+    config.write_text(json.dumps(data))
+    proc = run(project, "--user", "lead", "user", "--list")
+    assert proc.returncode == 1 and "edited outside qms" in proc.stderr

@@ -81,7 +81,7 @@ def token_issue(project: Project, user: str, *, name: str, label: str | None = N
                         "created": created, "created_by": user, "expires": expires,
                         "revoked": None})
         audit.append_project(tx, project, "TOKEN_ISSUE", user, token_id=token_id, for_user=name,
-                             label=label, expires=expires)
+                             label=label, expires=expires, token_sha256=store.digest(secret))
         store.save(project, entries)  # under the lock; the audit line commits right after
     return TokenIssued(secret, token_id, name, label, created, expires)
 

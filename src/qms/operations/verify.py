@@ -167,6 +167,8 @@ def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool) -
             check.find(doc_id, "missing", "no such document, audit trail or chain entry")
         docs &= wanted
     _check_docs(check, sorted(docs))
+    if wanted is None or PROJECT in wanted:
+        verify_state.check_project(check)
     if check.legacy:
         check.notes.append(
             f"{check.legacy} event(s) in {check.legacy_docs} trail(s) were written by the "

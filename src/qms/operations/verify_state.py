@@ -46,3 +46,46 @@ def check_meta(check: Any, doc_id: str, where: str, meta: dict, events: list[dic
 
 def _norm(value: Any) -> Any:
     return value or None  # [] / {} / "" / None: nothing
+
+
+def check_project(check: Any) -> None:
+    """The token store and the settings against the signed project trail."""
+    from qms.errors import QMSError
+    from qms.store import settings
+    from qms.store import tokens as token_store
+
+    project = check.project
+    where = ".qms/tokens.json"
+    try:
+        entries = token_store.load(project)
+    except QMSError as err:
+        entries = []
+        check.find(PROJECT, "token", err.message, where)
+    legacy = []
+    for entry in entries:
+        token_id, user = entry.get("id"), entry.get("user")
+        why = token_store.vouch(project, entry)
+        if why == "legacy":
+            legacy.append(str(token_id))
+        elif why in ("unissued", "unsigned"):
+            check.find(PROJECT, "token", f"token {token_id} ({user}) is not vouched for by a "
+                       "signed TOKEN_ISSUE with its id, user, expiry and hash: added or edited "
+                       "outside qms", where, token_id=token_id)
+        elif why == "revoked" and not entry.get("revoked"):
+            check.find(PROJECT, "token", f"token {token_id} ({user}) was revoked "
+                       "(TOKEN_REVOKE) but the store shows it active: edited outside qms",
+                       where, token_id=token_id)
+    if legacy:
+        check.notes.append(f"token(s) {', '.join(legacy)} were issued before TOKEN_ISSUE "
+                           "recorded the token's hash: they no longer authenticate; re-issue "
+                           "them (qms token issue)")
+    for key in settings.KNOWN:
+        try:
+            value, recorded = settings.file_value(project, key), settings.in_force(project, key)
+        except QMSError as err:
+            check.find(PROJECT, "setting", err.message, settings.CONFIG_FILE, key=key)
+            continue
+        if value != recorded:
+            check.find(PROJECT, "setting", f"setting {key} is {value!r} in "
+                       f"{settings.CONFIG_FILE} but the last signed CONFIG_SET says "
+                       f"{recorded!r}: edited outside qms", settings.CONFIG_FILE, key=key)

@@ -1,7 +1,12 @@
 """Project settings in ``qms.config.json`` (``"settings": {"auth.cli": "required"}``).
 
-Reading is one small JSON file and nothing else, so the CLI can check its auth setting on
-every call without slowing down.
+The file is a cache of the signed project trail: a setting is in force only as the last
+``CONFIG_SET`` of ``QMS/.audit/project.jsonl`` left it (its default when there is none). A
+file that disagrees was edited outside qms and is refused. A ``CONFIG_SET`` is believed at
+face value only when it sets the fail-safe value (``auth.cli required``: a forged one can only
+lock people out); any other value must be vouched for by the signed chain
+(:mod:`qms.store.vouched`). Reading costs the config file and the project trail, both small;
+``cryptography`` is loaded only to check such a signature.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from qms.store.project import CONFIG_FILE, Project
 
 # setting -> (allowed values, default)
 KNOWN = {"auth.cli": (("off", "required"), "off")}
+FAIL_SAFE = {"auth.cli": "required"}  # what an unsigned claim may impose without harm
 
 
 def config_path(project: Project):
@@ -36,13 +42,45 @@ def load_config(project: Project, text: str | None = None) -> dict:
 
 
 def get(project: Project, key: str) -> str:
-    """The value of a known setting (its default when unset)."""
+    """The value of a known setting: the file's, which must be what the signed trail says."""
+    value = file_value(project, key)
+    recorded = in_force(project, key)
+    if value != recorded:
+        raise ProjectError(
+            f"{CONFIG_FILE}: setting {key!r} is {value!r} but the last signed CONFIG_SET "
+            f"says {recorded!r}: the file was edited outside qms. Nothing was changed. Run "
+            "'qms verify' to see it, and restore the file from version control (or set "
+            f"{key} to {recorded!r} in it).", key=key)
+    return value
+
+
+def file_value(project: Project, key: str) -> str:
+    """What ``qms.config.json`` says (the default when unset)."""
     values, default = known(key)
     settings = load_config(project).get("settings") or {}
     value = settings.get(key, default) if isinstance(settings, dict) else None
     if value not in values:
         raise ProjectError(f"{CONFIG_FILE}: setting {key!r} is {value!r}, not one of "
                            f"{', '.join(values)}; it was edited outside qms.")
+    return value
+
+
+def in_force(project: Project, key: str) -> str:
+    """The value the last CONFIG_SET of ``key`` left (the default when none did)."""
+    from qms.store import vouched
+
+    _, default = known(key)
+    last = [(line, e) for line, e in vouched.events(project, "CONFIG_SET")
+            if e.get("key") == key]
+    if not last:
+        return default
+    line, event = last[-1]
+    value = event.get("value")
+    if value != FAIL_SAFE.get(key) and not vouched.signed(project, line, event):
+        raise ProjectError(
+            f"The last CONFIG_SET of {key!r} (seq {event.get('seq')}, "
+            "QMS/.audit/project.jsonl) is not vouched for by the signed audit chain: it was "
+            "written outside qms. Nothing was changed. Run 'qms verify' to see it.", key=key)
     return value
 
 
