@@ -24,6 +24,11 @@ def _as_legacy(q, doc: str, **changes) -> None:
     meta = json.loads(path.read_text())
     meta.update(changes)
     path.write_text(json.dumps(meta, indent=2))
+    trail = q.root / "QMS" / ".audit" / "SOP" / f"{doc}.jsonl"  # ...whose trail predates
+    *rows, last = trail.read_text().splitlines()                  # state_sha256
+    event = json.loads(last)
+    event.pop("state_sha256")
+    trail.write_text("\n".join([*rows, json.dumps(event)]) + "\n")
 
 
 @req("REQ-SOD-001")
