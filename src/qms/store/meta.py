@@ -11,8 +11,11 @@ before (verify replays what it can).
 from __future__ import annotations
 
 import json
+import re
 
+from qms.domain.integrity import sha256_text
 from qms.errors import NotFound, ProjectError
+from qms.store.audit import last_line
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -37,7 +40,7 @@ def load(project: Project, doc_id: str, tx: Transaction | None = None) -> dict[s
         problem = _problem(meta, doc_id)
         if problem:
             raise _damaged(project, doc_id, path, problem)
-        if (tx is not None and tx.writes(path)) or _agrees(project, doc_id, meta):
+        if (tx is not None and tx.writes(path)) or _agrees(project, doc_id, text, meta):
             break
         if tx is not None or (attempt == 2 and not _committing(project)):
             rel = project.rel(path)
@@ -53,35 +56,32 @@ def load(project: Project, doc_id: str, tx: Transaction | None = None) -> dict[s
 
 
 def state_sha256(meta: str | dict[str, Any]) -> str:
-    """SHA-256 of the canonical form of a metadata object (or of the JSON text of one)."""
-    from qms.domain.integrity import sha256_text
-
+    """SHA-256 of a metadata object (or of the JSON text of one) in its canonical form: the
+    text :func:`save` writes (so the hash of an untouched file is the hash of its text; a
+    file only re-indented or given other line ends still matches)."""
     obj = json.loads(meta) if isinstance(meta, str) else meta
-    return sha256_text(json.dumps(obj, sort_keys=True, separators=(",", ":"),
-                                  ensure_ascii=False))
+    return sha256_text(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+_STATE = re.compile(rb'"state_sha256": (?:"([0-9a-f]{64})"|null)')
 
 
 def recorded_state(project: Project, doc_id: str) -> str | None:
     """The ``state_sha256`` of the document's last event: None when the trail predates it,
-    "" when that event left no metadata (CANCEL)."""
-    from qms.store.audit import last_line
-
+    "" when that event left no metadata (CANCEL). (The line is written by qms with
+    ``json.dumps``, where a quote inside a value is always escaped, so the key is found
+    without parsing the line.)"""
     line = last_line(project.audit_path(doc_id), project.root)
-    if line is None or b'"state_sha256"' not in line:
+    found = _STATE.search(line) if line is not None else None
+    if found is None:
         return None
-    try:
-        event = json.loads(line)
-    except ValueError:
-        return None  # a damaged trail: history and verify report it
-    if not isinstance(event, dict) or "state_sha256" not in event:
-        return None
-    value = event["state_sha256"]
-    return value if isinstance(value, str) else ""
+    return found.group(1).decode() if found.group(1) else ""
 
 
-def _agrees(project: Project, doc_id: str, meta: dict[str, Any]) -> bool:
+def _agrees(project: Project, doc_id: str, text: str, meta: dict[str, Any]) -> bool:
     recorded = recorded_state(project, doc_id)
-    return recorded is None or recorded == state_sha256(meta)
+    return recorded is None or recorded == sha256_text(text) or \
+        recorded == state_sha256(meta)
 
 
 def _committing(project: Project) -> bool:
