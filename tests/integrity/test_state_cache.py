@@ -260,3 +260,67 @@ def test_config_without_config_set_events_keeps_defaults(project):
     config.write_text(json.dumps(data))
     proc = run(project, "--user", "lead", "user", "--list")
     assert proc.returncode == 1 and "edited outside qms" in proc.stderr
+
+
+# -- forged events -----------------------------------------------------------------------
+def forged_event(project: Path, doc: str, **fields) -> dict:
+    trail = project / f"QMS/.audit/CR/{doc}.jsonl"
+    last = json.loads(trail.read_text().splitlines()[-1])
+    return {**last, "ts": "2026-01-01T00:00:00+00:00", "event": "ASSIGN", "user": "claude",
+            "assignees": ["tu"], "comment": "", **fields}
+
+
+@req("REQ-INTEG-009")
+def test_event_appended_by_hand_to_vouch_for_edited_meta_is_refused(project):
+    from qms.store import meta as meta_store
+
+    meta = routed(project)
+    forge_round(meta)
+    trail = project / "QMS/.audit/CR/CR-002.jsonl"
+    last = json.loads(trail.read_text().splitlines()[-1])
+    forged = forged_event(project, "CR-002", state_sha256=meta_store.state_sha256(
+        meta.read_text()), seq=last["seq"] + 1)
+    with trail.open("a") as f:
+        f.write(json.dumps(forged) + "\n")
+    proc = run(project, "--user", "tu", "review", "CR-002", "--recommend", "--comment", "ok")
+    assert proc.returncode == 1 and "not in the signed audit chain" in proc.stderr, proc.stdout
+    assert verify(project, "CR-002")[0] == 1
+
+
+@req("REQ-INTEG-009")
+def test_chain_entry_appended_by_hand_is_never_signed_over(project):
+    """A forged event plus a chain entry with a made-up signature: the next change would
+    vouch for it through the hash links, so qms refuses to extend such a chain."""
+    from qms.domain import integrity
+
+    routed(project)
+    chain = project / "QMS/.audit/chain.jsonl"
+    head = json.loads(chain.read_text().splitlines()[-1])
+    trail = project / "QMS/.audit/CR/CR-001.jsonl"
+    forged = json.dumps(forged_event(project, "CR-001", seq=head["seq"] + 1))
+    with trail.open("a") as f:
+        f.write(forged + "\n")
+    entry = {"seq": head["seq"] + 1, "doc_id": "CR-001",
+             "event_sha256": integrity.sha256_text(forged),
+             "prev_sha256": integrity.sha256_text(chain.read_text().splitlines()[-1]),
+             "key_id": head["key_id"], "sig": "00" * 64}
+    with chain.open("a") as f:
+        f.write(json.dumps(entry) + "\n")
+    before = chain.read_text()
+    proc = run(project, "--user", "claude", "create", "CR", "--title", "Next")
+    assert proc.returncode == 1 and "not validly signed" in proc.stderr, proc.stdout
+    assert chain.read_text() == before
+    assert verify(project)[0] == 1
+
+
+@req("REQ-INTEG-009")
+def test_unchained_line_appended_to_look_legacy_is_refused(project):
+    meta = routed(project)
+    forge_round(meta)
+    trail = project / "QMS/.audit/CR/CR-002.jsonl"
+    with trail.open("a") as f:  # "the earlier tool wrote this": no chain fields, no state hash
+        f.write(json.dumps({"timestamp": "2026-01-01", "action": "assign", "user": "claude",
+                            "details": {"version": "0.1"}}) + "\n")
+    proc = run(project, "--user", "tu", "review", "CR-002", "--recommend", "--comment", "ok")
+    assert proc.returncode == 1 and "not in the signed audit chain" in proc.stderr, proc.stdout
+    assert verify(project, "CR-002")[0] == 1

@@ -98,6 +98,8 @@ def record(tx: Transaction, project: Project, trail: Path, doc_id: str,
                                event.get("ts") or "")
     if state.seq is None:
         last = last_line(chain_path(project), project.root)
+        if last:
+            _check_head(project, last, state.signer)
         state.seq = json.loads(last)["seq"] if last else 0
         state.prev = integrity.sha256_bytes(last) if last else None
     event = dict(event)
@@ -152,6 +154,29 @@ def _signer(tx: Transaction, project: Project, state: _State, user: str,
             "legacy_trails": len(anchor), "legacy_sha256": integrity.sha256_text(anchor_text),
             "comment": "first signing key of this project"})
     return signer
+
+
+def _check_head(project: Project, line: bytes, signer: keys.Signer) -> None:
+    """Refuse to extend a chain whose last entry is not validly signed: signing over a line
+    written outside qms would vouch for it (verify checks the last entry of each key's run)."""
+    try:
+        entry = json.loads(line)
+        message = integrity.chain_message(entry["seq"], entry["doc_id"], entry["event_sha256"],
+                                          entry["prev_sha256"], entry["key_id"])
+        if entry["key_id"] == signer.key_id:
+            good = signer.verify(entry["sig"], message)
+        else:
+            public = keys.public_keys(project).get(entry["key_id"])
+            good = public is not None and keys.verifier(public["public_key"])(entry["sig"],
+                                                                             message)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        good = False
+    if not good:
+        raise ProjectError(
+            f"The last entry of the audit chain ({project.rel(chain_path(project))}) is not "
+            "validly signed by a key of this project: it was written outside qms. Nothing was "
+            "changed. Run 'qms verify' to see it; restore the chain and the trails from "
+            "version control.")
 
 
 def rotate(tx: Transaction, project: Project, user: str, ts: str,

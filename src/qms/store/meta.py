@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 
-from qms.domain.integrity import sha256_text
+from qms.domain.integrity import sha256_bytes, sha256_text
 from qms.errors import NotFound, ProjectError
 from qms.store.audit import last_line
 from qms.store.project import Project
@@ -40,7 +40,11 @@ def load(project: Project, doc_id: str, tx: Transaction | None = None) -> dict[s
         problem = _problem(meta, doc_id)
         if problem:
             raise _damaged(project, doc_id, path, problem)
-        if (tx is not None and tx.writes(path)) or _agrees(project, doc_id, text, meta):
+        if tx is not None and tx.writes(path):
+            break
+        if _agrees(project, doc_id, text, meta):
+            if tx is not None:  # about to act on it: its last event must be a signed one
+                _check_chained(project, doc_id)
             break
         if tx is not None or (attempt == 2 and not _committing(project)):
             rel = project.rel(path)
@@ -82,6 +86,37 @@ def _agrees(project: Project, doc_id: str, text: str, meta: dict[str, Any]) -> b
     recorded = recorded_state(project, doc_id)
     return recorded is None or recorded == sha256_text(text) or \
         recorded == state_sha256(meta)
+
+
+def _check_chained(project: Project, doc_id: str) -> None:
+    """Refuse a trail whose last event is not the chain's entry with its ``seq``, or is an
+    unchained line after chained ones (an event appended by hand, e.g. to vouch for edited
+    metadata or to make the trail look older than ``state_sha256``). The chain's own last
+    entry is checked for its signature before anything is signed over it (store/chain.py)."""
+    from qms.store import atomic, vouched
+
+    path = project.audit_path(doc_id)
+    data = atomic.read_bytes(path, project.root) or b""
+    lines = [line for line in data.split(b"\n") if line.strip()]
+    if not lines:
+        return
+    try:
+        event = json.loads(lines[-1])
+    except ValueError:
+        event = None
+    if isinstance(event, dict) and isinstance(event.get("seq"), int):
+        entry = vouched.chain_entry(project, str(project.qms / ".audit" / "chain.jsonl"),
+                                    event["seq"])
+        if entry is not None and entry.get("doc_id") == doc_id and \
+                entry.get("event_sha256") == sha256_bytes(lines[-1]):
+            return
+    elif b'"seq": ' not in data:
+        return  # only lines of the earlier tool: nothing signed to compare with
+    rel = project.rel(path)
+    raise ProjectError(
+        f"The last event of {doc_id}'s audit trail ({rel}) is not in the signed audit chain: "
+        f"it was written outside qms. Nothing was changed. Run 'qms verify {doc_id}' to see "
+        "it, and restore the trail from version control.", doc_id=doc_id, path=rel)
 
 
 def _committing(project: Project) -> bool:

@@ -32,15 +32,22 @@ _TRAILS: dict[str, tuple[tuple[int, int, int], list[tuple[bytes, dict]]]] = {}
 _SIGNED: dict[tuple[str, int, str], bool] = {}  # (chain, seq, line hash) -> verified
 
 
+def trail_key(project: Project) -> tuple[int, int, int] | None:
+    """What changes whenever the project trail does (inode, size, mtime; None: no trail)."""
+    try:
+        st = os.stat(project.qms / ".audit" / "project.jsonl")
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def events(project: Project, *kinds: str) -> list[tuple[bytes, dict[str, Any]]]:
     """``(line, event)`` of the project trail's chained events of these kinds, in order
     (at face value: :func:`signed` says whether to believe one)."""
     path = str(project.qms / ".audit" / "project.jsonl")
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
+    key = trail_key(project)
+    if key is None:
         return []
-    key = (st.st_ino, st.st_size, st.st_mtime_ns)
     cached = _TRAILS.get(path)
     if cached is None or cached[0] != key:
         found = []
