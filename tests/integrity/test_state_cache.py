@@ -145,6 +145,9 @@ def test_token_planted_in_the_store_is_refused_by_the_cli_and_named(project):
     proc = run(project, "--user", "lead", "user", "--list", env=with_token(FORGED))
     assert proc.returncode == 1 and "not valid" in proc.stderr, proc.stdout
     ok(project, "lead", "user", "--list", env=with_token(lead))  # the real one still works
+    listed = json.loads(ok(project, "lead", "--json", "token", "list", env=with_token(lead)))
+    status = {t["token_id"]: t["status"] for t in listed["result"]["tokens"]}
+    assert status["0badf00d"] == "unvouched" and status[lead.split("_")[1]] == "active"
     code, result = verify_as(project)
     assert code == 1
     assert any(f["kind"] == "token" and "0badf00d" in f["message"] for f in result["findings"])
@@ -324,3 +327,16 @@ def test_unchained_line_appended_to_look_legacy_is_refused(project):
     proc = run(project, "--user", "tu", "review", "CR-002", "--recommend", "--comment", "ok")
     assert proc.returncode == 1 and "not in the signed audit chain" in proc.stderr, proc.stdout
     assert verify(project, "CR-002")[0] == 1
+
+
+@req("REQ-INTEG-009")
+def test_a_damaged_last_line_does_not_switch_the_check_off(project):
+    meta = routed(project)
+    forge_round(meta)
+    trail = project / "QMS/.audit/CR/CR-002.jsonl"
+    with trail.open("a") as f:
+        f.write('{"ts": "2026-01-01", "event": "CHEC}\n')  # not JSON, yet ends with }
+    for args in (("--user", "tu", "review", "CR-002", "--recommend", "--comment", "ok"),
+                 ("--user", "tu", "status", "CR-002")):
+        proc = run(project, *args)
+        assert proc.returncode == 1 and "edited outside qms" in proc.stderr, (args, proc.stdout)

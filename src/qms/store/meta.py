@@ -15,6 +15,7 @@ import re
 
 from qms.domain.integrity import sha256_bytes, sha256_text
 from qms.errors import NotFound, ProjectError
+from qms.store import atomic
 from qms.store.audit import last_line
 from qms.store.project import Project
 from qms.store.transaction import Transaction
@@ -42,9 +43,9 @@ def load(project: Project, doc_id: str, tx: Transaction | None = None) -> dict[s
             raise _damaged(project, doc_id, path, problem)
         if tx is not None and tx.writes(path):
             break
-        if _agrees(project, doc_id, text, meta):
-            if tx is not None:  # about to act on it: its last event must be a signed one
-                _check_chained(project, doc_id)
+        if tx is not None and _check_trail(project, doc_id, text, meta):
+            break
+        if tx is None and _agrees(recorded_state(project, doc_id), text, meta):
             break
         if tx is not None or (attempt == 2 and not _committing(project)):
             rel = project.rel(path)
@@ -72,46 +73,67 @@ _STATE = re.compile(rb'"state_sha256": (?:"([0-9a-f]{64})"|null)')
 
 def recorded_state(project: Project, doc_id: str) -> str | None:
     """The ``state_sha256`` of the document's last event: None when the trail predates it,
-    "" when that event left no metadata (CANCEL). (The line is written by qms with
-    ``json.dumps``, where a quote inside a value is always escaped, so the key is found
-    without parsing the line.)"""
-    line = last_line(project.audit_path(doc_id), project.root)
+    "" when that event left no metadata (CANCEL). Read from the end of the trail (the line
+    is written by qms with ``json.dumps``, where a quote inside a value is always escaped,
+    so the key is found without parsing the line); a damaged last line is skipped."""
+    path = project.audit_path(doc_id)
+    line = last_line(path, project.root)
+    if line is not None and _STATE.search(line) is None and not _is_object(line):
+        line = _last_event(atomic.read_bytes(path, project.root) or b"")
+    return _recorded(line)
+
+
+def _recorded(line: bytes | None) -> str | None:
     found = _STATE.search(line) if line is not None else None
     if found is None:
         return None
     return found.group(1).decode() if found.group(1) else ""
 
 
-def _agrees(project: Project, doc_id: str, text: str, meta: dict[str, Any]) -> bool:
-    recorded = recorded_state(project, doc_id)
+def _is_object(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def _last_event(data: bytes) -> bytes | None:
+    """The trail's last line that is a JSON object (damaged lines are verify's findings and
+    never decide anything here)."""
+    for line in reversed(data.split(b"\n")):
+        if line.strip() and _is_object(line):
+            return line
+    return None
+
+
+def _agrees(recorded: str | None, text: str, meta: dict[str, Any]) -> bool:
     return recorded is None or recorded == sha256_text(text) or \
         recorded == state_sha256(meta)
 
 
-def _check_chained(project: Project, doc_id: str) -> None:
-    """Refuse a trail whose last event is not the chain's entry with its ``seq``, or is an
-    unchained line after chained ones (an event appended by hand, e.g. to vouch for edited
-    metadata or to make the trail look older than ``state_sha256``). The chain's own last
-    entry is checked for its signature before anything is signed over it (store/chain.py)."""
-    from qms.store import atomic, vouched
+def _check_trail(project: Project, doc_id: str, text: str, meta: dict[str, Any]) -> bool:
+    """For a command about to act (under the lock): whether the metadata is the state the
+    trail's last event recorded; refused when that event is not the chain's entry with its
+    ``seq``, or is an unchained line after chained ones (appended by hand, e.g. to vouch for
+    edited metadata or to make the trail look older than ``state_sha256``). The chain's own
+    last entry is checked for its signature before anything is signed over it
+    (store/chain.py)."""
+    from qms.store import vouched
 
     path = project.audit_path(doc_id)
     data = atomic.read_bytes(path, project.root) or b""
-    lines = [line for line in data.split(b"\n") if line.strip()]
-    if not lines:
-        return
-    try:
-        event = json.loads(lines[-1])
-    except ValueError:
-        event = None
-    if isinstance(event, dict) and isinstance(event.get("seq"), int):
+    line = _last_event(data)
+    if line is None:
+        return True
+    event = json.loads(line)
+    if isinstance(event.get("seq"), int):
         entry = vouched.chain_entry(project, str(project.qms / ".audit" / "chain.jsonl"),
                                     event["seq"])
         if entry is not None and entry.get("doc_id") == doc_id and \
-                entry.get("event_sha256") == sha256_bytes(lines[-1]):
-            return
+                entry.get("event_sha256") == sha256_bytes(line):
+            return _agrees(_recorded(line), text, meta)
     elif b'"seq": ' not in data:
-        return  # only lines of the earlier tool: nothing signed to compare with
+        return True  # only lines of the earlier tool: nothing signed to compare with
     rel = project.rel(path)
     raise ProjectError(
         f"The last event of {doc_id}'s audit trail ({rel}) is not in the signed audit chain: "
