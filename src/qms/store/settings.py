@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 from qms.errors import ProjectError, ValidationError
+from qms.store import atomic
 from qms.store.project import CONFIG_FILE, Project
 
 # setting -> (allowed values, default)
@@ -67,9 +68,12 @@ def file_value(project: Project, key: str) -> str:
 
 def in_force(project: Project, key: str) -> str:
     """The value the last CONFIG_SET of ``key`` left (the default when none did)."""
+    _, default = known(key)
+    trail = project.qms / ".audit" / "project.jsonl"
+    if b'"CONFIG_SET"' not in (atomic.read_bytes(trail, project.root) or b""):
+        return default  # the common case: one small read, nothing more imported
     from qms.store import vouched
 
-    _, default = known(key)
     last = [(line, e) for line, e in vouched.events(project, "CONFIG_SET")
             if e.get("key") == key]
     if not last:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 
 from qms.domain import integrity
 from qms.store import atomic
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 _SEQ = re.compile(rb'\{"seq": ([0-9]+),')
-_LOCK = threading.Lock()
 _TRAILS: dict[str, tuple[tuple[int, int, int], list[tuple[bytes, dict]]]] = {}
 _SIGNED: dict[tuple[str, int, str], bool] = {}  # (chain, seq, line hash) -> verified
 
@@ -62,8 +60,7 @@ def events(project: Project, *kinds: str) -> list[tuple[bytes, dict[str, Any]]]:
             if isinstance(event, dict) and integrity.is_chained(event):
                 found.append((line, event))
         cached = (key, found)
-        with _LOCK:
-            _TRAILS[path] = cached
+        _TRAILS[path] = cached  # one assignment: atomic for the server's threads
     return [(line, e) for line, e in cached[1] if e.get("event") in kinds]
 
 
@@ -75,9 +72,7 @@ def signed(project: Project, line: bytes, event: dict[str, Any]) -> bool:
     chain = str(project.qms / ".audit" / "chain.jsonl")
     key = (chain, seq, integrity.sha256_bytes(line))
     if key not in _SIGNED:
-        result = _check(project, chain, seq, key[2])
-        with _LOCK:
-            _SIGNED[key] = result
+        _SIGNED[key] = _check(project, chain, seq, key[2])
     return _SIGNED[key]
 
 
