@@ -206,7 +206,8 @@ def issue_with(project: Path, admin: str, user: str) -> str:
 
 
 def verify_as(project: Path) -> tuple[int, dict]:
-    proc = run(project, "--user", "qa", "--json", "verify", env=with_token(_QA_TOKENS[str(project)]))
+    proc = run(project, "--user", "qa", "--json", "verify",
+               env=with_token(_QA_TOKENS[str(project)]))
     assert proc.returncode in (0, 1), proc.stderr
     return proc.returncode, json.loads(proc.stdout)["result"]
 

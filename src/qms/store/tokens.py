@@ -140,7 +140,8 @@ def vouch(project: Project, entry: dict[str, Any]) -> str:
     if issued and not any("token_sha256" in e for _, e in issued):
         return "legacy"
     issued = [(line, e) for line, e in issued if e.get("token_sha256") == entry.get("hash")
-              and e.get("for_user") == entry.get("user") and e.get("expires") == entry.get("expires")]
+              and e.get("for_user") == entry.get("user")
+              and e.get("expires") == entry.get("expires")]
     if not issued:
         return "unissued"
     if any(e.get("token_id") == token_id for _, e in vouched.events(project, "TOKEN_REVOKE")):
