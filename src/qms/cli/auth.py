@@ -34,7 +34,8 @@ def check(project: Project, user: str, token_file: str | None) -> None:
     owner = tokens.authenticate(project, secret)
     if owner is None:
         raise PermissionDenied(
-            "The token is not valid (unknown, revoked or expired). Ask an administrator for a "
+            "The token is not valid (unknown, revoked, expired, or not vouched for by a signed "
+            "TOKEN_ISSUE: see qms token list, qms verify). Ask an administrator for a "
             "new one (qms token issue). Nothing was changed.", user=user)
     if owner != user:
         raise PermissionDenied(
