@@ -554,7 +554,8 @@ def _check_state(check: _Check, doc_id: str, files: dict[str, str],
         return
     reported = len(check.findings)
     _check_replay(check, doc_id, files, meta, events)
-    verify_state.check_meta(check, doc_id, check.rel(files["meta"]), meta, events, reported)
+    verify_state.check_meta(check, doc_id, check.rel(files["meta"]), meta, events, reported,
+                            meta_text)
     _check_content(check, doc_id, files, meta, events)
 
 

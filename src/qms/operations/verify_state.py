@@ -23,14 +23,16 @@ _ROUND = ("pending_assignees", "review_outcomes", "effective_version", "executio
 
 
 def check_meta(check: Any, doc_id: str, where: str, meta: dict, events: list[dict],
-               reported: int) -> None:
-    """Compare the meta file with the state its last event recorded (``reported``: the
-    number of findings before the replay of status, version, checkout and owner)."""
+               reported: int, text: bytes) -> None:
+    """Compare the meta file (``text``, parsed: ``meta``) with the state its last event
+    recorded (``reported``: the number of findings before the replay of status, version,
+    checkout and owner)."""
     last = events[-1] if events else {}
     if "state_sha256" not in last:
         return  # written before events recorded the state (compared field by field above)
-    if last["state_sha256"] == meta_store.state_sha256(meta):
-        return
+    recorded = last["state_sha256"]
+    if recorded == integrity.sha256_bytes(text) or recorded == meta_store.state_sha256(meta):
+        return  # the first: the file as qms wrote it (no re-serialising on the common path)
     named = {f.get("field") for f in check.findings[reported:] if f["doc_id"] == doc_id}
     state = integrity.replay_round(events)
     for key in _ROUND:
