@@ -24,6 +24,12 @@ def _as_legacy(q, doc: str, **changes) -> None:
     meta = json.loads(path.read_text())
     meta.update(changes)
     path.write_text(json.dumps(meta, indent=2))
+    trail = q.root / "QMS" / ".audit" / "SOP" / f"{doc}.jsonl"  # ...with a trail of that tool
+    events = [json.loads(line) for line in trail.read_text().splitlines()]
+    for event in events:
+        for key in ("seq", "prev_sha256", "prefix_sha256", "state_sha256"):
+            event.pop(key, None)
+    trail.write_text("".join(json.dumps(e) + "\n" for e in events))
 
 
 @req("REQ-SOD-001")

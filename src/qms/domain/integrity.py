@@ -179,3 +179,39 @@ def bindings(events: list[dict[str, Any]]) -> dict[str, Any]:
                 required.add(approve_version)
     return {"effective": effective, "draft": draft, "archive": archive, "required": required,
             "legacy": legacy, "first": first, "approved": approved}
+
+
+_ROUND_ENDS = frozenset({"REJECT", "WITHDRAW", "REVERT", "CHECKIN", "CHECKOUT", "CLOSE",
+                         "EFFECTIVE", "RETIRE", "CANCEL"})
+
+
+def replay_round(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fields of the current round the trail implies: ``pending_assignees``,
+    ``review_outcomes``, ``effective_version`` and, once released, ``execution_phase``.
+
+    The metadata's hash recorded by each event (``state_sha256``) is what decides whether
+    the file was edited; this replay names the fields that differ."""
+    pending: list[str] = []
+    outcomes: dict[str, str] = {}
+    state: dict[str, Any] = {"effective_version": None}
+    for e in events:
+        kind, user = e.get("event"), e.get("user")
+        if kind in ("ROUTE_REVIEW", "ROUTE_APPROVAL"):
+            pending = [str(u) for u in e.get("assignees") or []]
+            if kind == "ROUTE_REVIEW":
+                outcomes = {}
+        elif kind == "ASSIGN":
+            pending += [str(u) for u in e.get("assignees") or [] if u not in pending]
+        elif kind in ("REVIEW", "APPROVE"):
+            pending = [u for u in pending if u != user]
+            if kind == "REVIEW":
+                outcomes[str(user)] = str(e.get("outcome"))
+        elif kind in _ROUND_ENDS or (kind == "STATUS_CHANGE" and
+                                     str(e.get("to_status", "")).endswith("APPROVED")):
+            pending, outcomes = [], {}
+        if kind == "EFFECTIVE" or (kind == "STATUS_CHANGE" and e.get("to_status") == "EFFECTIVE"):
+            state["effective_version"] = e.get("version")
+        elif kind == "RELEASE":
+            state["execution_phase"] = "post_release"
+    state.update(pending_assignees=pending, review_outcomes=outcomes)
+    return state

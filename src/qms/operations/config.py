@@ -42,7 +42,7 @@ def config_set(project: Project, user: str, *, key: str, value: str) -> ConfigRe
     with project.transaction() as tx:
         path = settings.config_path(project)
         config = settings.load_config(project, tx.read_text(path) or "{}")
-        previous = settings.get(project, key)
+        previous = settings.in_force(project, key)
         config.setdefault("settings", {})[key] = value
         tx.write_text(path, json.dumps(config, indent=2, ensure_ascii=False))
         audit.append_project(tx, project, "CONFIG_SET", user, key=key, value=value,

@@ -81,14 +81,14 @@ def token_issue(project: Project, user: str, *, name: str, label: str | None = N
                         "created": created, "created_by": user, "expires": expires,
                         "revoked": None})
         audit.append_project(tx, project, "TOKEN_ISSUE", user, token_id=token_id, for_user=name,
-                             label=label, expires=expires)
+                             label=label, expires=expires, token_sha256=store.digest(secret))
         store.save(project, entries)  # under the lock; the audit line commits right after
     return TokenIssued(secret, token_id, name, label, created, expires)
 
 
 def token_list(project: Project, user: str) -> TokenList:
     authorize(project, user, "token_list")
-    return TokenList([_public(t) for t in store.load(project)])
+    return TokenList([_public(t, store.vouch(project, t)) for t in store.load(project)])
 
 
 def token_revoke(project: Project, user: str, *, token_id: str) -> TokenRevoked:
@@ -124,7 +124,12 @@ def _plus_days(ts: str, days: int) -> str:
     return (datetime.fromisoformat(ts) + timedelta(days=days)).isoformat()
 
 
-def _public(entry: dict) -> dict:
+def _public(entry: dict, vouched: str) -> dict:
+    """The listing of an entry; ``status`` ``unvouched`` (or ``legacy``: issued before
+    TOKEN_ISSUE recorded the hash) when the signed trail does not vouch for it."""
+    status = store.state(entry)
+    if status == "active" and vouched != "ok":
+        status = "legacy" if vouched == "legacy" else "unvouched"
     return {"token_id": entry.get("id"), "user": entry.get("user"), "label": entry.get("label", ""),
             "created": entry.get("created"), "expires": entry.get("expires"),
-            "revoked": entry.get("revoked"), "status": store.state(entry)}
+            "revoked": entry.get("revoked"), "status": status}

@@ -15,7 +15,9 @@ What is checked (docs/integrity.md explains what it proves and what it does not)
   effective file and archived versions match the ``content_sha256`` of the events that
   acted on them;
 * git (verify_git.py): the chain committed at HEAD (and ``--since``) is a prefix of today's;
-* meta: status, version, checkout and owner agree with the state replayed from the trail.
+* meta: status, version, checkout and owner agree with the state replayed from the trail;
+  the whole file is the state the last event recorded; tokens and settings are vouched for
+  by signed events (:mod:`qms.operations.verify_state`).
 
 Events of the earlier tool (no chain fields) cannot be checked: they are notes, not findings.
 """
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from qms.domain import doctypes, integrity
 from qms.errors import ProjectError, QMSError
-from qms.operations import verify_files, verify_git
+from qms.operations import verify_files, verify_git, verify_state
 from qms.operations._shared import Result, authorize
 from qms.store import atomic, chain, keys, transaction
 from qms.store.project import Project
@@ -178,6 +180,8 @@ def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool,
     from qms.operations import verify_passkeys
 
     verify_passkeys.check(check, sorted(docs))
+    if wanted is None or PROJECT in wanted:
+        verify_state.check_project(check)
     if check.legacy:
         check.notes.append(
             f"{check.legacy} event(s) in {check.legacy_docs} trail(s) were written by the "
@@ -569,7 +573,10 @@ def _check_state(check: _Check, doc_id: str, files: dict[str, str],
         return
     if not chained:
         return
+    reported = len(check.findings)
     _check_replay(check, doc_id, files, meta, events)
+    verify_state.check_meta(check, doc_id, check.rel(files["meta"]), meta, events, reported,
+                            meta_text)
 
 
 def _check_replay(check: _Check, doc_id: str, files: dict[str, str], meta: dict,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 from qms.errors import ProjectError
-from qms.store import users
+from qms.store import atomic, users
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -28,13 +30,15 @@ def today() -> str:
 
 def append(tx: Transaction, project: Project, doc_id: str, event: str, user: str,
            version: str, content: str | None = None, **extra: Any) -> dict[str, Any]:
-    """Record one document event, chained and signed (:mod:`qms.store.chain`).
+    """Record one document event, chained and signed (:mod:`qms.store.chain`) when the
+    transaction commits.
 
     ``content`` is the exact text the event acts on: its SHA-256 is recorded as
     ``content_sha256``. Signature events (review, approve, reject, close, checkin) also
-    record ``meaning`` and ``signer_name`` (21 CFR 11.50)."""
+    record ``meaning`` and ``signer_name`` (21 CFR 11.50). The document's last event of the
+    transaction records ``state_sha256``, the hash of the metadata the transaction leaves
+    (:func:`qms.store.meta.state_sha256`), so the metadata is a cache of the signed trail."""
     from qms.domain import integrity  # deferred: read commands never hash or sign
-    from qms.store import chain
 
     record = {"ts": now_ts(), "event": event, "user": user, "version": version, **extra}
     meaning = integrity.meaning_of(event, extra.get("outcome"))
@@ -43,7 +47,31 @@ def append(tx: Transaction, project: Project, doc_id: str, event: str, user: str
         record["signer_name"] = users.display_name(project, user)
     if content is not None:
         record["content_sha256"] = integrity.sha256_text(content)
-    return chain.record(tx, project, project.audit_path(doc_id), doc_id, record)
+    queue = getattr(tx, "_qms_doc_events", None)
+    if queue is None:
+        queue = tx._qms_doc_events = []
+        tx.before_commit.append(lambda: _sign_queued(tx, project, queue))
+    queue.append((doc_id, record))
+    return record
+
+
+def _sign_queued(tx: Transaction, project: Project, queue: list) -> None:
+    """Chain and sign the transaction's document events, in order; each document's last one
+    carries the hash of the metadata staged for it (None: the metadata is deleted)."""
+    from qms.store import chain
+    from qms.store import meta as meta_store
+
+    last = {doc_id: n for n, (doc_id, _) in enumerate(queue)}
+    for doc_id in getattr(tx, "_qms_meta_saved", ()):
+        if doc_id not in last:
+            raise ProjectError(f"Internal error: the metadata of {doc_id} changed without an "
+                               "audit event; nothing was changed.", doc_id=doc_id)
+    for n, (doc_id, record) in enumerate(queue):
+        if last[doc_id] == n:
+            text = tx.read_text(project.meta_path(doc_id))
+            record["state_sha256"] = None if text is None else meta_store.state_sha256(text)
+        chain.record(tx, project, project.audit_path(doc_id), doc_id, record)
+    queue.clear()
 
 
 def append_project(tx: Transaction, project: Project, event: str, user: str,
@@ -80,6 +108,33 @@ def read(project: Project, doc_id: str, damage: list[str] | None = None,
             continue
         events.append(normalize(event))
     return events
+
+
+def last_line(path: Path, root: Path | None = None) -> bytes | None:
+    """The last non-blank line of a file, read from its end (None: no file or no lines).
+    A link or a special file planted in its place is refused (atomic.open_regular), never
+    followed or waited on."""
+    opened = atomic.open_regular(path, root)
+    if opened is None:
+        return None
+    fd, info = opened
+    try:
+        size = info.st_size
+        block = 4096
+        while True:
+            start = max(0, size - block)
+            data = os.pread(fd, size - start, start)
+            lines = data.split(b"\n")
+            if start > 0:
+                lines = lines[1:]  # may be a partial line
+            full = [line for line in lines if line.strip()]
+            if full:
+                return full[-1]
+            if start == 0:
+                return None
+            block *= 4
+    finally:
+        os.close(fd)
 
 
 def normalize(event: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from qms.domain import integrity
 from qms.errors import ProjectError
 from qms.store import atomic, keys
+from qms.store.audit import last_line
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -97,6 +98,8 @@ def record(tx: Transaction, project: Project, trail: Path, doc_id: str,
                                event.get("ts") or "")
     if state.seq is None:
         last = last_line(chain_path(project), project.root)
+        if last:
+            _check_head(project, last, state.signer)
         state.seq = json.loads(last)["seq"] if last else 0
         state.prev = integrity.sha256_bytes(last) if last else None
     event = dict(event)
@@ -153,6 +156,29 @@ def _signer(tx: Transaction, project: Project, state: _State, user: str,
     return signer
 
 
+def _check_head(project: Project, line: bytes, signer: keys.Signer) -> None:
+    """Refuse to extend a chain whose last entry is not validly signed: signing over a line
+    written outside qms would vouch for it (verify checks the last entry of each key's run)."""
+    try:
+        entry = json.loads(line)
+        message = integrity.chain_message(entry["seq"], entry["doc_id"], entry["event_sha256"],
+                                          entry["prev_sha256"], entry["key_id"])
+        if entry["key_id"] == signer.key_id:
+            good = signer.verify(entry["sig"], message)
+        else:
+            public = keys.public_keys(project).get(entry["key_id"])
+            good = public is not None and keys.verifier(public["public_key"])(entry["sig"],
+                                                                             message)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        good = False
+    if not good:
+        raise ProjectError(
+            f"The last entry of the audit chain ({project.rel(chain_path(project))}) is not "
+            "validly signed by a key of this project: it was written outside qms. Nothing was "
+            "changed. Run 'qms verify' to see it; restore the chain and the trails from "
+            "version control.")
+
+
 def rotate(tx: Transaction, project: Project, user: str, ts: str,
            without_previous: bool) -> tuple[str, str | None]:
     """Start a new key. The rotation event is signed by the previous key (which so vouches
@@ -181,30 +207,3 @@ def _chained(line: bytes) -> bool:
     except ValueError:
         return False
     return isinstance(value, dict) and "seq" in value
-
-
-def last_line(path: Path, root: Path | None = None) -> bytes | None:
-    """The last non-blank line of a file, read from its end (None: no file or no lines).
-    A link or a special file planted in its place is refused (atomic.open_regular), never
-    followed or waited on."""
-    opened = atomic.open_regular(path, root)
-    if opened is None:
-        return None
-    fd, info = opened
-    try:
-        size = info.st_size
-        block = 4096
-        while True:
-            start = max(0, size - block)
-            data = os.pread(fd, size - start, start)
-            lines = data.split(b"\n")
-            if start > 0:
-                lines = lines[1:]  # may be a partial line
-            full = [line for line in lines if line.strip()]
-            if full:
-                return full[-1]
-            if start == 0:
-                return None
-            block *= 4
-    finally:
-        os.close(fd)

@@ -36,6 +36,14 @@ class Signer:
     def sign(self, message: bytes) -> str:
         return self._private.sign(message).hex()
 
+    def verify(self, signature_hex: str, message: bytes) -> bool:
+        """Whether this key made ``signature_hex`` over ``message``."""
+        try:
+            self._private.public_key().verify(bytes.fromhex(signature_hex), message)
+        except Exception:  # InvalidSignature, or not hex  # noqa: BLE001
+            return False
+        return True
+
 
 _LOADED: dict[Path, Signer] = {}  # key file -> signer (a long-running server loads once)
 

@@ -1,10 +1,22 @@
-"""Workflow state sidecar ``.meta/{TYPE}/{ID}.json``. Unknown keys are preserved."""
+"""Workflow state sidecar ``.meta/{TYPE}/{ID}.json``. Unknown keys are preserved.
+
+The file is a cache of the signed audit trail: the last event of every transaction that
+changes a document records ``state_sha256``, the hash of the metadata it left
+(:func:`state_sha256`), and :func:`load` compares the file with the trail's last line (one
+read from its end, no replay). A file edited outside qms is refused; ``qms verify ID``
+names the fields that differ. Trails whose last event predates the field are trusted as
+before (verify replays what it can).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 
+from qms.domain.integrity import sha256_bytes, sha256_text
 from qms.errors import NotFound, ProjectError
+from qms.store import atomic
+from qms.store.audit import last_line
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -15,22 +27,125 @@ if TYPE_CHECKING:
 
 def load(project: Project, doc_id: str, tx: Transaction | None = None) -> dict[str, Any]:
     path = project.meta_path(doc_id)
-    text = tx.read_text(path) if tx else project.read_text(path)
-    if text is None:
-        if project.audit_path(doc_id).is_file():  # meta gone, trail kept: cancelled
-            raise NotFound(f"Document {doc_id} not found: it was cancelled (its audit trail "
-                           f"is kept: qms history {doc_id}).", doc_id=doc_id)
-        raise NotFound(f"Document {doc_id} not found.", doc_id=doc_id)
-    try:
-        meta = json.loads(text)
-    except ValueError as exc:
-        raise _damaged(project, doc_id, path, f"not valid JSON ({exc})") from None
-    problem = _problem(meta, doc_id)
-    if problem:
-        raise _damaged(project, doc_id, path, problem)
+    for attempt in range(3):
+        text = tx.read_text(path) if tx else project.read_text(path)
+        if text is None:
+            if project.audit_path(doc_id).is_file():  # meta gone, trail kept: cancelled
+                raise NotFound(f"Document {doc_id} not found: it was cancelled (its audit "
+                               f"trail is kept: qms history {doc_id}).", doc_id=doc_id)
+            raise NotFound(f"Document {doc_id} not found.", doc_id=doc_id)
+        try:
+            meta = json.loads(text)
+        except ValueError as exc:
+            raise _damaged(project, doc_id, path, f"not valid JSON ({exc})") from None
+        problem = _problem(meta, doc_id)
+        if problem:
+            raise _damaged(project, doc_id, path, problem)
+        if tx is not None and tx.writes(path):
+            break
+        if tx is not None and _check_trail(project, doc_id, text, meta):
+            break
+        if tx is None and _agrees(recorded_state(project, doc_id), text, meta):
+            break
+        if tx is not None or (attempt == 2 and not _committing(project)):
+            rel = project.rel(path)
+            raise ProjectError(
+                f"The metadata of {doc_id} ({rel}) does not match its signed audit trail: it "
+                f"was edited outside qms. Nothing was changed. Run 'qms verify {doc_id}' to see "
+                "which fields differ, and restore the file from version control.",
+                doc_id=doc_id, path=rel)
+        # a lock-free reader may have read the file just before a commit: read again
     meta.setdefault("doc_id", doc_id)
     meta.setdefault("pending_assignees", [])
     return meta
+
+
+def state_sha256(meta: str | dict[str, Any]) -> str:
+    """SHA-256 of a metadata object (or of the JSON text of one) in its canonical form: the
+    text :func:`save` writes (so the hash of an untouched file is the hash of its text; a
+    file only re-indented or given other line ends still matches)."""
+    obj = json.loads(meta) if isinstance(meta, str) else meta
+    return sha256_text(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+_STATE = re.compile(rb'"state_sha256": (?:"([0-9a-f]{64})"|null)')
+
+
+def recorded_state(project: Project, doc_id: str) -> str | None:
+    """The ``state_sha256`` of the document's last event: None when the trail predates it,
+    "" when that event left no metadata (CANCEL). Read from the end of the trail (the line
+    is written by qms with ``json.dumps``, where a quote inside a value is always escaped,
+    so the key is found without parsing the line); a damaged last line is skipped."""
+    path = project.audit_path(doc_id)
+    line = last_line(path, project.root)
+    if line is not None and _STATE.search(line) is None and not _is_object(line):
+        line = _last_event(atomic.read_bytes(path, project.root) or b"")
+    return _recorded(line)
+
+
+def _recorded(line: bytes | None) -> str | None:
+    found = _STATE.search(line) if line is not None else None
+    if found is None:
+        return None
+    return found.group(1).decode() if found.group(1) else ""
+
+
+def _is_object(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def _last_event(data: bytes) -> bytes | None:
+    """The trail's last line that is a JSON object (damaged lines are verify's findings and
+    never decide anything here)."""
+    for line in reversed(data.split(b"\n")):
+        if line.strip() and _is_object(line):
+            return line
+    return None
+
+
+def _agrees(recorded: str | None, text: str, meta: dict[str, Any]) -> bool:
+    return recorded is None or recorded == sha256_text(text) or \
+        recorded == state_sha256(meta)
+
+
+def _check_trail(project: Project, doc_id: str, text: str, meta: dict[str, Any]) -> bool:
+    """For a command about to act (under the lock): whether the metadata is the state the
+    trail's last event recorded; refused when that event is not the chain's entry with its
+    ``seq``, or is an unchained line after chained ones (appended by hand, e.g. to vouch for
+    edited metadata or to make the trail look older than ``state_sha256``). The chain's own
+    last entry is checked for its signature before anything is signed over it
+    (store/chain.py)."""
+    from qms.store import vouched
+
+    path = project.audit_path(doc_id)
+    data = atomic.read_bytes(path, project.root) or b""
+    line = _last_event(data)
+    if line is None:
+        return True
+    event = json.loads(line)
+    if isinstance(event.get("seq"), int):
+        entry = vouched.chain_entry(project, str(project.qms / ".audit" / "chain.jsonl"),
+                                    event["seq"])
+        if entry is not None and entry.get("doc_id") == doc_id and \
+                entry.get("event_sha256") == sha256_bytes(line):
+            return _agrees(_recorded(line), text, meta)
+    elif b'"seq": ' not in data:
+        return True  # only lines of the earlier tool: nothing signed to compare with
+    rel = project.rel(path)
+    raise ProjectError(
+        f"The last event of {doc_id}'s audit trail ({rel}) is not in the signed audit chain: "
+        f"it was written outside qms. Nothing was changed. Run 'qms verify {doc_id}' to see "
+        "it, and restore the trail from version control.", doc_id=doc_id, path=rel)
+
+
+def _committing(project: Project) -> bool:
+    """A commit is under way (or was interrupted): its files may be half-written."""
+    from qms.store import transaction
+
+    return transaction.pending(project.journal)
 
 
 # key -> (accepted types, required)
@@ -71,7 +186,12 @@ def exists(project: Project, doc_id: str, tx: Transaction | None = None) -> bool
 
 
 def save(tx: Transaction, project: Project, meta: dict[str, Any]) -> None:
+    """Stage the metadata; the document's next event in this transaction records its hash."""
     tx.write_json(project.meta_path(meta["doc_id"]), meta)
+    saved = getattr(tx, "_qms_meta_saved", None)
+    if saved is None:
+        saved = tx._qms_meta_saved = set()
+    saved.add(meta["doc_id"])
 
 
 def new(doc_id: str, doc_type: str, *, executable: bool, user: str, today: str,

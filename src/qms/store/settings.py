@@ -1,7 +1,12 @@
 """Project settings in ``qms.config.json`` (``"settings": {"auth.cli": "required"}``).
 
-Reading is one small JSON file and nothing else, so the CLI can check its auth setting on
-every call without slowing down.
+The file is a cache of the signed project trail: a setting is in force only as the last
+``CONFIG_SET`` of ``QMS/.audit/project.jsonl`` left it (its default when there is none). A
+file that disagrees was edited outside qms and is refused. A ``CONFIG_SET`` is believed at
+face value only when it sets the fail-safe value (``auth.cli required``: a forged one can only
+lock people out); any other value must be vouched for by the signed chain
+(:mod:`qms.store.vouched`). Reading costs the config file and the project trail, both small;
+``cryptography`` is loaded only to check such a signature.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import json
 import re
 
 from qms.errors import ProjectError, ValidationError
+from qms.store import atomic
 from qms.store.project import CONFIG_FILE, Project
 
 _NAMES = re.compile(r"^([a-z0-9][a-z0-9_-]*)(,[a-z0-9][a-z0-9_-]*)*\Z")
@@ -27,6 +33,7 @@ KNOWN = {"auth.cli": (("off", "required"), "off"),
          # the dashboard's address in enrollment links and error messages; empty: the
          # running server's port on signatures.rp_id
          "signatures.origin": (lambda v: v == "" or bool(_ORIGIN.match(v)), "")}
+FAIL_SAFE = {"auth.cli": "required"}  # what an unsigned claim may impose without harm
 
 
 def config_path(project: Project):
@@ -50,7 +57,20 @@ def load_config(project: Project, text: str | None = None) -> dict:
 
 
 def get(project: Project, key: str) -> str:
-    """The value of a known setting (its default when unset)."""
+    """The value of a known setting: the file's, which must be what the signed trail says."""
+    value = file_value(project, key)
+    recorded = in_force(project, key)
+    if value != recorded:
+        raise ProjectError(
+            f"{CONFIG_FILE}: setting {key!r} is {value!r} but the last signed CONFIG_SET "
+            f"says {recorded!r}: the file was edited outside qms. Nothing was changed. Run "
+            "'qms verify' to see it, and restore the file from version control (or set "
+            f"{key} to {recorded!r} in it).", key=key)
+    return value
+
+
+def file_value(project: Project, key: str) -> str:
+    """What ``qms.config.json`` says (the default when unset)."""
     values, default = known(key)
     settings = load_config(project).get("settings") or {}
     value = settings.get(key, default) if isinstance(settings, dict) else None
@@ -76,6 +96,28 @@ def describe(key: str) -> str:
             "signatures.passkey_aaguids": "a comma-separated list of AAGUIDs (or empty)",
             "signatures.rp_id": "a host name such as localhost",
             "signatures.origin": "an origin such as http://localhost:8000 (or empty)"}[key]
+
+
+def in_force(project: Project, key: str) -> str:
+    """The value the last CONFIG_SET of ``key`` left (the default when none did)."""
+    _, default = known(key)
+    trail = project.qms / ".audit" / "project.jsonl"
+    if b'"CONFIG_SET"' not in (atomic.read_bytes(trail, project.root) or b""):
+        return default  # the common case: one small read, nothing more imported
+    from qms.store import vouched
+
+    last = [(line, e) for line, e in vouched.events(project, "CONFIG_SET")
+            if e.get("key") == key]
+    if not last:
+        return default
+    line, event = last[-1]
+    value = event.get("value")
+    if value != FAIL_SAFE.get(key) and not vouched.signed(project, line, event):
+        raise ProjectError(
+            f"The last CONFIG_SET of {key!r} (seq {event.get('seq')}, "
+            "QMS/.audit/project.jsonl) is not vouched for by the signed audit chain: it was "
+            "written outside qms. Nothing was changed. Run 'qms verify' to see it.", key=key)
+    return value
 
 
 def known(key: str) -> tuple[tuple[str, ...], str]:

@@ -5,6 +5,11 @@ finds the entry, the hash is compared in constant time. :func:`authenticate` is 
 adapter calls; it re-reads the file only when it changed (inode, size, mtime), so a
 revocation or an expiry counts from the very next call at the cost of one ``stat``.
 Writers (:func:`save`) must hold the project lock.
+
+The file is a cache of the signed project trail: an entry authenticates only when a signed
+``TOKEN_ISSUE`` (:mod:`qms.store.vouched`) records its id, user, expiry and hash
+(``token_sha256``; the hash is no secret) and no ``TOKEN_REVOKE`` names it (:func:`vouch`).
+A token issued before events recorded the hash is not vouched for: re-issue it.
 """
 
 from __future__ import annotations
@@ -112,7 +117,36 @@ def verify(project: Project, secret: str) -> dict[str, Any] | None:
     stored = str(entry.get("hash", "")).encode() if entry else b""
     if entry is None or not hmac.compare_digest(stored, digest(secret).encode()):
         return None
-    return entry if state(entry) == "active" else None
+    if state(entry) != "active":
+        return None
+    from qms.store import vouched
+
+    key = vouched.trail_key(project)  # the entry is cached until the store changes
+    if entry.get("_vouched", (None,))[0] != key or key is None:
+        entry["_vouched"] = (key, vouch(project, entry))
+    return entry if entry["_vouched"][1] == "ok" else None
+
+
+def vouch(project: Project, entry: dict[str, Any]) -> str:
+    """``ok`` when the signed trail vouches for the entry, else why not: ``unissued`` (no
+    TOKEN_ISSUE records it as it is: added or edited by hand), ``legacy`` (issued before
+    TOKEN_ISSUE recorded the hash), ``revoked`` (a TOKEN_REVOKE names it) or ``unsigned``
+    (the chain does not vouch for its TOKEN_ISSUE)."""
+    from qms.store import vouched
+
+    token_id = entry.get("id")
+    issued = [(line, e) for line, e in vouched.events(project, "TOKEN_ISSUE")
+              if e.get("token_id") == token_id]
+    if issued and not any("token_sha256" in e for _, e in issued):
+        return "legacy"
+    issued = [(line, e) for line, e in issued if e.get("token_sha256") == entry.get("hash")
+              and e.get("for_user") == entry.get("user")
+              and e.get("expires") == entry.get("expires")]
+    if not issued:
+        return "unissued"
+    if any(e.get("token_id") == token_id for _, e in vouched.events(project, "TOKEN_REVOKE")):
+        return "revoked"  # believed unsigned too: a forged revocation only locks out
+    return "ok" if any(vouched.signed(project, line, e) for line, e in issued) else "unsigned"
 
 
 def state(entry: dict[str, Any]) -> str:

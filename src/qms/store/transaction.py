@@ -52,6 +52,7 @@ class Transaction:
         self._files: dict[Path, Any] = {}          # path -> str | _DELETED
         self._appends: dict[Path, list[str]] = {}  # path -> lines
         self.after_commit: list[Any] = []          # callables run after a commit
+        self.before_commit: list[Any] = []         # callables that stage their last writes
         self._dirs: set[str] = set()               # folders already checked to be real
         self._in_place: set[Path] = set()          # writes that overwrite in place
 
@@ -72,6 +73,10 @@ class Transaction:
             return bool(self._appends.get(path))
         return staged is not None or bool(self._appends.get(path)) or \
             atomic.check(self.root, path, seen=self._dirs)
+
+    def writes(self, path: Path) -> bool:
+        """Whether this transaction has staged the whole text of ``path``."""
+        return path in self._files
 
     # -- writes ----------------------------------------------------------------
     def write_text(self, path: Path, text: str, in_place: bool = False) -> None:
@@ -122,6 +127,8 @@ class Transaction:
         return ops
 
     def commit(self, journal: Path) -> None:
+        for callback in self.before_commit:  # e.g. sign the events with the state they made
+            callback()
         for path, lines in self._appends.items():
             if path in self._files:
                 staged = self._files[path]
