@@ -24,7 +24,7 @@ import pytest
 
 from conftest import tree_digest
 
-pytestmark = [pytest.mark.slow, pytest.mark.req("REQ-HARD-001")]
+pytestmark = [pytest.mark.slow, pytest.mark.req("REQ-HARD-001", "REQ-HARD-010")]
 
 RENAME_EXCHANGE = 2
 BUDGET_S = 2.0  # per target; the CLI loop stops after this

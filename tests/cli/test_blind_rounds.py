@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-pytestmark = pytest.mark.req("REQ-INT-030")
+pytestmark = pytest.mark.req("REQ-INTEG-024")
 
 SECRET = "tu thinks section 4 is wrong"
 

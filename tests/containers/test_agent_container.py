@@ -18,7 +18,7 @@ from _docker import KIT, TTL, Kit, agent, docker
 from mcp.shared.exceptions import MCPError
 
 pytestmark = [pytest.mark.container, pytest.mark.anyio, pytest.mark.timeout(600),
-              pytest.mark.req("REQ-MCP-024")]
+              pytest.mark.req("REQ-MCP-025")]
 
 WS = "/project/.claude/users/{user}/workspace"
 

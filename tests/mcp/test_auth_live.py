@@ -286,7 +286,7 @@ def test_a_damaged_token_store_refuses_every_token_clearly(serve, project):
     assert not reply["ok"] and "damaged" in reply["error"]["message"]
 
 
-@pytest.mark.req("REQ-AUTH-013")
+@pytest.mark.req("REQ-AUTH-015")
 @pytest.mark.parametrize("mode", ["required", "optional", "off"])
 def test_healthz_says_only_ok_without_a_valid_token(serve, project, mode):
     qa = issue(project, "qa")

@@ -10,7 +10,7 @@ import pytest
 
 from _mcp_support import ok
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(90), pytest.mark.req("REQ-INT-030")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90), pytest.mark.req("REQ-INTEG-024")]
 
 SECRET = "tu thinks section 4 is wrong"
 

@@ -14,7 +14,7 @@ from qms.store.project import Project
 req = pytest.mark.req
 
 
-@req("REQ-MCP-024")
+@req("REQ-MCP-026")
 def test_cli_hints_become_tool_calls(project):
     created = ops.create(Project.open(project), "claude", doc_type="CR", title="Hints")
     assert "Check in with: qms --user claude checkin CR-001" in created.render()  # the CLI's
@@ -41,7 +41,7 @@ def test_cli_hints_become_tool_calls(project):
         "notices": ['qms_release(user="a", doc_id="CR-9")'], "n": 3}
 
 
-@req("REQ-MCP-024")
+@req("REQ-MCP-026")
 def test_tool_results_and_refusals_name_tools_but_records_stay_as_written(serve):
     served = serve("streamable-http")
 

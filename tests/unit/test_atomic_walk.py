@@ -13,7 +13,7 @@ import pytest
 from qms.errors import ProjectError
 from qms.store import atomic, transaction
 
-pytestmark = pytest.mark.req("REQ-HARD-001")
+pytestmark = pytest.mark.req("REQ-HARD-001", "REQ-HARD-010")
 
 
 @pytest.fixture

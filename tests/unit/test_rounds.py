@@ -6,7 +6,7 @@ import pytest
 
 from qms.domain.rounds import open_round, seal
 
-pytestmark = pytest.mark.req("REQ-INT-030")
+pytestmark = pytest.mark.req("REQ-INTEG-024")
 
 
 def review(user: str, version: str = "0.1", outcome: str = "RECOMMEND") -> dict:

@@ -122,7 +122,7 @@ def test_no_web_turns_pages_off(tmp_path):
         stop_server(served)
 
 
-@pytest.mark.req("REQ-WEB-014", "REQ-INT-030")
+@pytest.mark.req("REQ-WEB-014", "REQ-INTEG-024")
 def test_review_comments_stay_hidden_while_the_round_is_open(site):
     from _web_support import SECRET
 

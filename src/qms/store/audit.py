@@ -86,7 +86,8 @@ def append_project(tx: Transaction, project: Project, event: str, user: str,
 
 def read(project: Project, doc_id: str, damage: list[str] | None = None,
          tx: Transaction | None = None) -> list[dict[str, Any]]:
-    """The events of a document's trail (as ``tx`` sees it, when given). A line that is not
+    """The events of a document's trail (as ``tx`` sees it, when given: its queued events
+    last, with ``seq`` None until the commit chains them). A line that is not
     a JSON object (e.g. torn by a crash, or edited by hand) raises, or, given ``damage``, is
     reported there and skipped."""
     path = project.audit_path(doc_id)
@@ -107,6 +108,9 @@ def read(project: Project, doc_id: str, damage: list[str] | None = None,
             damage.append(problem)
             continue
         events.append(normalize(event))
+    if tx is not None:  # this transaction's events, chained and signed when it commits
+        events += [normalize({**record, "seq": None}) for doc, record in
+                   getattr(tx, "_qms_doc_events", ()) if doc == doc_id]
     return events
 
 
