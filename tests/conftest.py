@@ -107,8 +107,8 @@ def legacy(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cli(monkeypatch, capsys):
-    """Run ``qms ARGS`` in-process inside ``root``: ``cli(root, "--user", "claude", ...)``."""
+def cli_raw(monkeypatch, capsys):
+    """Run ``qms ARGS`` in-process inside ``root`` and touch nothing else (no author play)."""
     from qms.cli.main import main
 
     def run(root: Path, *args: str) -> Run:
@@ -117,7 +117,17 @@ def cli(monkeypatch, capsys):
         capsys.readouterr()
         code = main([str(a) for a in args])
         captured = capsys.readouterr()
-        return fill_created(root, args, Run(code, captured.out, captured.err))
+        return Run(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def cli(cli_raw):
+    """Run ``qms ARGS`` in-process inside ``root``: ``cli(root, "--user", "claude", ...)``;
+    a new document's placeholders are filled as its author would (:func:`fill_created`)."""
+    def run(root: Path, *args: str) -> Run:
+        return fill_created(root, args, cli_raw(root, *args))
 
     return run
 

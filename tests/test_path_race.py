@@ -54,7 +54,8 @@ def _has_renameat2() -> bool:
 
 @pytest.mark.skipif(sys.platform != "linux" or not _has_renameat2(),
                     reason="needs Linux renameat2(RENAME_EXCHANGE)")
-def test_swapped_workspace_never_redirects_the_store(project, cli, tmp_path):
+def test_swapped_workspace_never_redirects_the_store(project, cli_raw, tmp_path):
+    cli = cli_raw  # no test-side write into the (swapped) workspace
     outside = tmp_path / "outside"
     outside.mkdir()
     for n in range(1, 200):  # a planted "workspace copy" for every ID the loop may use

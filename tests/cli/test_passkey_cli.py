@@ -8,6 +8,7 @@ import stat
 
 import pytest
 
+from conftest import fill
 from qms import operations as ops
 from qms.store.project import Project
 
@@ -148,6 +149,7 @@ def test_a_forged_assertion_object_is_refused(project):
 
     p = Project.open(project)
     doc = ops.create(p, "claude", doc_type="CR", title="x").doc_id
+    fill(project, doc)
     ops.checkin(p, "claude", doc_id=doc)
     ops.route(p, "claude", doc_id=doc, route_type="review", assignees=["qa"])
     fake = {"user": "qa", "cred": "0123456789abcdef", "evidence": {}}

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import Run, fill_created
+
 req = pytest.mark.req
 META = "QMS/.meta/CR/CR-002.json"
 QMS_BIN = Path(sys.executable).with_name("qms")
@@ -25,6 +27,8 @@ def run(root: Path, *args: str, env: dict | None = None) -> subprocess.Completed
 def ok(root: Path, user: str, *args: str, env: dict | None = None) -> str:
     proc = run(root, "--user", user, *args, env=env)
     assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+    if args[:1] == ("create",):  # the author fills the template before routing
+        fill_created(root, args, Run(0, proc.stdout, proc.stderr))
     return proc.stdout
 
 

@@ -9,19 +9,21 @@ import anyio
 import pytest
 
 from _mcp_support import ok
+from conftest import fill
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90), pytest.mark.req("REQ-INTEG-024")]
 
 SECRET = "tu thinks section 4 is wrong"
 
 
-def test_open_round_is_blind_over_mcp(serve):
+def test_open_round_is_blind_over_mcp(serve, project):
     served = serve("streamable-http")
 
     async def scenario() -> None:
         async with served.client() as client:
             doc = (await ok(client, "qms_create", user="claude", doc_type="SOP",
                             title="Blind"))["doc_id"]
+            fill(project, doc)
             await ok(client, "qms_route", user="claude", doc_id=doc, route_type="review",
                      assignees=["qa", "tu"])
             await ok(client, "qms_review", user="tu", doc_id=doc, outcome="request-updates",

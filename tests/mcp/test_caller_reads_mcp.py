@@ -8,6 +8,7 @@ import anyio
 import pytest
 
 from _mcp_support import ok, refused
+from conftest import fill
 from qms import operations as ops
 from qms.store.project import Project
 
@@ -21,6 +22,7 @@ def _vr(root) -> None:
     """CR-001 in execution with VR-001 checked out to claude."""
     p = Project.open(root)
     ops.create(p, "claude", doc_type="CR", title="Fix login")
+    fill(root, "CR-001")
     ops.checkin(p, "claude", doc_id="CR-001")
     ops.route(p, "claude", doc_id="CR-001", route_type="review")
     ops.review(p, "qa", doc_id="CR-001", outcome="recommend", comment="ok")

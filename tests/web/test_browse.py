@@ -240,13 +240,15 @@ def test_markdown_never_passes_html_or_script_links(proj):
 
 
 def page_html(project: Project, handler: str, **params) -> str:
-    """One page rendered in-process (no server): the handler with a stand-in request."""
-    from types import SimpleNamespace
+    """One page rendered in-process (no server): the handler with a real request object."""
+    from starlette.requests import Request
 
     from qms.web.app import Web
 
     web = Web(project)
-    request = SimpleNamespace(path_params=params, query_params={}, cookies={})
+    request = Request({"type": "http", "method": "GET", "path": "/", "query_string": b"",
+                       "headers": [(b"host", b"127.0.0.1:8000")], "scheme": "http",
+                       "server": ("127.0.0.1", 8000), "path_params": params})
     return getattr(web, handler)(request, "lead").body.decode()
 
 

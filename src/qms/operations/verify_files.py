@@ -8,7 +8,8 @@
   applies (``operations/_bound.py``);
 * the tree (:func:`scan`, once): every file under ``QMS/`` belongs to a document of the
   trail, or is one of the files qms keeps without a per-document event (``.audit/`` and
-  ``.meta/``, checked against the trail elsewhere; ``.keys/*.pub``; ``.keep``); evidence
+  ``.meta/``, checked against the trail elsewhere; ``.keys/*.pub``; the passkey credentials
+  ``.passkeys/{cred}.json``, checked by verify_passkeys; ``.keep``); evidence
   ``QMS/.evidence/{sha256}.xml`` exists for every hash a QUALIFY event recorded, matches it,
   and nothing else is there.
 
@@ -23,6 +24,7 @@ import re
 from qms.domain import doctypes, integrity
 from qms.errors import QMSError
 from qms.operations._bound import expected_archive
+from qms.store import passkeys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -89,6 +91,10 @@ def scan(check: Any, docs: set[str], full: bool) -> dict[str, list[tuple[str, st
             elif top == ".keys":
                 if rel != ".keys" or not name.endswith(".pub"):
                     stray(path, "a file among the public keys that is not a key")
+            elif top == ".passkeys":  # each one checked against its enroll event: verify_passkeys
+                if rel != ".passkeys" or not (name.endswith(".json")
+                                              and passkeys.CRED_RE.match(name[:-5])):
+                    stray(path, "a file among the passkey credentials that is not one")
             elif top == ".evidence":
                 if rel == ".evidence" and _EVIDENCE.match(name):
                     evidence.append(name[:64])
