@@ -23,14 +23,8 @@ def _inside_records(project: Project, path: Path) -> bool:
 def target_file(project: Project, output: str, force: bool) -> Path:
     """Check ``output`` before any work: a new file in an existing folder outside the
     project's records; an existing regular file only with ``force``."""
-    if not output or not str(output).strip():
-        raise ValidationError("An output file is required (--output FILE).")
-    path = Path(os.path.abspath(os.path.expanduser(output)))
-    parent = _existing_folder(path.parent, output)
-    target = parent / path.name
-    if _inside_records(project, target):
-        raise PermissionDenied(f"{output} is inside what qms owns in the project (QMS/, "
-                               ".qms/, .claude/, qms.config.json); write the export elsewhere.")
+    parent, target = _outside_records(project, output, "An output file is required "
+                                      "(--output FILE).")
     kind = _kind(target)
     if kind == "folder":
         raise ValidationError(f"{output} is a folder; give a file name "
@@ -48,14 +42,8 @@ def target_file(project: Project, output: str, force: bool) -> Path:
 def target_folder(project: Project, output: str, force: bool) -> tuple[Path, bool]:
     """``(folder, fresh)``: a folder to create (fresh) or an existing real one, empty unless
     ``force``."""
-    if not output or not str(output).strip():
-        raise ValidationError("An output folder is required (--all --output FOLDER).")
-    path = Path(os.path.abspath(os.path.expanduser(output)))
-    parent = _existing_folder(path.parent, output)
-    target = parent / path.name
-    if _inside_records(project, target):
-        raise PermissionDenied(f"{output} is inside what qms owns in the project (QMS/, "
-                               ".qms/, .claude/, qms.config.json); write the export elsewhere.")
+    parent, target = _outside_records(project, output, "An output folder is required "
+                                      "(--all --output FOLDER).")
     kind = _kind(target)
     if kind in ("link", "special", "file"):
         raise ValidationError(f"{output} is a {'symbolic link' if kind == 'link' else kind}, "
@@ -66,6 +54,20 @@ def target_folder(project: Project, output: str, force: bool) -> tuple[Path, boo
         raise Conflict(f"{output} is not empty; use --force to replace files of the same "
                        "names in it.")
     return target, kind is None
+
+
+def _outside_records(project: Project, output: str, missing: str) -> tuple[Path, Path]:
+    """``(existing parent folder, target)`` of ``output``, refused inside the project's
+    records."""
+    if not output or not str(output).strip():
+        raise ValidationError(missing)
+    path = Path(os.path.abspath(os.path.expanduser(output)))
+    parent = _existing_folder(path.parent, output)
+    target = parent / path.name
+    if _inside_records(project, target):
+        raise PermissionDenied(f"{output} is inside what qms owns in the project (QMS/, "
+                               ".qms/, .claude/, qms.config.json); write the export elsewhere.")
+    return parent, target
 
 
 def _existing_folder(folder: Path, output: str) -> Path:

@@ -267,11 +267,8 @@ def _events(trail: bytes) -> tuple[list[dict], dict | None]:
     for n, line in enumerate(trail.split(b"\n"), 1):
         if not line.strip():
             continue
-        try:
-            event = json.loads(line)
-        except ValueError:
-            event = None
-        if not isinstance(event, dict):
+        event = audit.parse_line(line)
+        if event is None:
             rows.append({"seq": None, "ts": "", "event": "(damaged line)", "user": "",
                          "version": "", "details": f"line {n} is not a JSON object"})
             continue

@@ -96,11 +96,8 @@ def read(project: Project, doc_id: str, damage: list[str] | None = None,
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            event = json.loads(line)
-        except ValueError:
-            event = None
-        if not isinstance(event, dict):
+        event = parse_line(line)
+        if event is None:
             problem = (f"Audit trail of {doc_id} is damaged at line {n} ({project.rel(path)}): "
                        "not a JSON object; it was edited outside qms or torn by a crash.")
             if damage is None:
@@ -112,6 +109,15 @@ def read(project: Project, doc_id: str, damage: list[str] | None = None,
         events += [normalize({**record, "seq": None}) for doc, record in
                    getattr(tx, "_qms_doc_events", ()) if doc == doc_id]
     return events
+
+
+def parse_line(line: str | bytes) -> dict[str, Any] | None:
+    """One trail line as an event; None when it is not a JSON object (torn or edited)."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
 
 
 def last_line(path: Path, root: Path | None = None) -> bytes | None:

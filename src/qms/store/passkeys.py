@@ -164,7 +164,8 @@ def save_invites(project: Project, invites: list[dict[str, Any]]) -> None:
     from qms.store import atomic
 
     atomic.write_durable(invites_path(project),
-                         json.dumps({"invites": invites}, indent=2).encode(), mode=0o600)
+                         json.dumps({"invites": invites}, indent=2).encode(), mode=0o600,
+                         root=project.root)
 
 
 def find_invite(invites: list[dict[str, Any]], code: str) -> dict[str, Any] | None:

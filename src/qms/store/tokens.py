@@ -183,4 +183,4 @@ def save(project: Project, tokens: list[dict[str, Any]]) -> None:
     """Replace the store atomically; the file is created 0600 (only its owner reads it)."""
     file = path(project)
     atomic.write_durable(file, json.dumps({"version": 1, "tokens": tokens}, indent=2).encode(),
-                         mode=0o600)
+                         mode=0o600, root=project.root)
