@@ -22,6 +22,8 @@ import yaml
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from _proxy_support import listens
+
 REPO = Path(__file__).resolve().parents[2]
 KIT = REPO / "deploy/container"
 BIN = Path(sys.executable).parent
@@ -173,7 +175,8 @@ class HostServer:
             assert self.process.poll() is None, f"qms-mcp exited: {self.log.read_text()[-1000:]}"
             try:
                 with opener.open(f"{self.base}/healthz", timeout=1) as response:
-                    if json.load(response).get("pid") == self.process.pid:
+                    if json.load(response).get("status") == "ok" and \
+                            listens(self.process.pid, self.port):  # ours, not a leftover
                         return self
             except (OSError, ValueError):
                 pass

@@ -46,11 +46,12 @@ async def test_an_agent_in_a_container_creates_checks_in_and_routes_a_cr(fresh: 
         assert "qms_create" in {tool.name for tool in (await claude.list_tools()).tools}
         doc_id = (await ok(claude, "qms_create", user="claude", doc_type="CR",
                            title="From a container"))["doc_id"]
-        # the agent edits its workspace copy in its container, saving as editors do (a new
-        # file renamed over the old: the server, root here, owns the copy it wrote)
+        # the agent fills the template in its workspace copy in its container (routing
+        # refuses {{...}} placeholders), saving as editors do (a new file renamed over the
+        # old: the server, root here, owns the copy it wrote)
         copy = f"{WS.format(user='claude')}/{doc_id}.md"
-        edit = fresh.exec("claude", f"{{ cat {copy}; echo 'Edited in the container.'; }} > "
-                                     f"{copy}.new && mv {copy}.new {copy}")
+        fill = "sed -E 's/[{][{][^}]*[}][}]/Filled in the container./g'"
+        edit = fresh.exec("claude", f"{fill} {copy} > {copy}.new && mv {copy}.new {copy}")
         assert edit.returncode == 0, edit.stderr
         await ok(claude, "qms_checkin", user="claude", doc_id=doc_id)
         await ok(claude, "qms_route", user="claude", doc_id=doc_id, route_type="review")
@@ -60,7 +61,7 @@ async def test_an_agent_in_a_container_creates_checks_in_and_routes_a_cr(fresh: 
     assert [(e["event"], e["user"]) for e in fresh.audit(doc_id) if e["event"] in steps] == [
         ("CREATE", "claude"), ("CHECKIN", "claude"), ("ROUTE_REVIEW", "claude")]
     drafts = list((fresh.project / "QMS/CR").rglob(f"{doc_id}*.md"))
-    assert any("Edited in the container." in p.read_text() for p in drafts), drafts
+    assert any("Filled in the container." in p.read_text() for p in drafts), drafts
 
 
 @pytest.mark.req("REQ-MCP-015")
