@@ -385,7 +385,8 @@ def test_counter_going_backwards_is_found_and_revoked_passkey_refused(pk_site, p
         ops.passkey_revoke(p, "lead", name="qa", cred=other["cred"])
     page.goto(f"{pk_site.local}/documents/{doc}")
     assert page.locator("button.sign-btn").count() == 0          # no usable passkey left
-    assert "No signature of yours is pending" in page.locator("#sign").inner_text()
+    assert "qa has a signature pending here but no usable passkey" in \
+        page.locator("#sign-nokey").inner_text()
     result = verify(pk_site.root)
     assert result.clean, result.findings                         # signed before revocation
 
