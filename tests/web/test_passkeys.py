@@ -191,6 +191,14 @@ def test_review_and_approve_from_the_page_policy_refuses_cli_and_mcp(pk_site, pa
     page.click("#pk-signout")
     page.wait_for_selector("#signed-in-as.muted")
     assert page.locator("#signed-in-as").inner_text() == "Not signed in"
+    page.goto(f"{pk_site.local}/passkey/signin?next=/documents/CR-002")   # the header's
+    page.click("#pk-signin-btn")                                          # Sign out too
+    page.wait_for_url(f"{pk_site.local}/documents/CR-002")
+    assert page.locator("header .whoami").inner_text() == "Signed in as qa"
+    page.click("header form.signout button")
+    page.goto(f"{pk_site.local}/documents/CR-002")
+    assert page.locator("header .whoami").count() == 0
+    assert page.locator("#signed-in-as").inner_text() == "Not signed in"
     assert page.errors == []
 
 

@@ -187,6 +187,8 @@ class Web:
         session = request.cookies.get(auth.COOKIE)
         if session:
             auth.SESSIONS.close(session)
+        if (browser := passkey.SESSIONS.get(request.cookies.get(passkey.COOKIE))) is not None:
+            browser["user"] = None   # the header's Sign out ends a passkey sign-in too
         response = RedirectResponse("/signin", 303)
         response.delete_cookie(auth.COOKIE, path="/")
         response.headers.update(HEADERS)
