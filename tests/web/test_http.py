@@ -166,3 +166,19 @@ def test_planted_fifo_and_links_never_wedge_or_leak_into_the_dashboard(tmp_path)
         assert http(f"{served.base}/")[0] == 200     # warm listing: still no wedge
     finally:
         stop_server(served)
+
+
+@pytest.mark.req("REQ-INTEG-021", "REQ-WEB-007")
+def test_a_text_changed_outside_qms_is_a_refusal_page_not_the_text(tmp_path):
+    root = make_project(tmp_path / "proj")
+    effective = root / "QMS/SOP/SOP-001.md"
+    effective.write_text(effective.read_text() + "\nPLANTED STEP: skip the review.\n")
+    served = start_server(root, "streamable-http")
+    try:
+        status, body = http(f"{served.base}/documents/SOP-001")
+        html = body.decode()
+        assert status == 409, html[:300]          # refused, not a server fault (500)
+        assert "Refused" in html and "changed outside qms" in html
+        assert "PLANTED STEP" not in html and str(root) not in html and "Traceback" not in html
+    finally:
+        stop_server(served)

@@ -191,6 +191,14 @@ def test_review_and_approve_from_the_page_policy_refuses_cli_and_mcp(pk_site, pa
     page.click("#pk-signout")
     page.wait_for_selector("#signed-in-as.muted")
     assert page.locator("#signed-in-as").inner_text() == "Not signed in"
+    page.goto(f"{pk_site.local}/passkey/signin?next=/documents/CR-002")   # the header's
+    page.click("#pk-signin-btn")                                          # Sign out too
+    page.wait_for_url(f"{pk_site.local}/documents/CR-002")
+    assert page.locator("header .whoami").inner_text() == "Signed in as qa"
+    page.click("header form.signout button")
+    page.goto(f"{pk_site.local}/documents/CR-002")
+    assert page.locator("header .whoami").count() == 0
+    assert page.locator("#signed-in-as").inner_text() == "Not signed in"
     assert page.errors == []
 
 
@@ -385,7 +393,8 @@ def test_counter_going_backwards_is_found_and_revoked_passkey_refused(pk_site, p
         ops.passkey_revoke(p, "lead", name="qa", cred=other["cred"])
     page.goto(f"{pk_site.local}/documents/{doc}")
     assert page.locator("button.sign-btn").count() == 0          # no usable passkey left
-    assert "No signature of yours is pending" in page.locator("#sign").inner_text()
+    assert "qa has a signature pending here but no usable passkey" in \
+        page.locator("#sign-nokey").inner_text()
     result = verify(pk_site.root)
     assert result.clean, result.findings                         # signed before revocation
 

@@ -187,6 +187,8 @@ class Web:
         session = request.cookies.get(auth.COOKIE)
         if session:
             auth.SESSIONS.close(session)
+        if (browser := passkey.SESSIONS.get(request.cookies.get(passkey.COOKIE))) is not None:
+            browser["user"] = None   # the header's Sign out ends a passkey sign-in too
         response = RedirectResponse("/signin", 303)
         response.delete_cookie(auth.COOKIE, path="/")
         response.headers.update(HEADERS)
@@ -347,8 +349,8 @@ def status_code(err: QMSError) -> int:
         return 404
     if isinstance(err, PermissionDenied):
         return 403
-    if isinstance(err, Conflict):
-        return 409
+    if isinstance(err, Conflict) or err.details.get("kind") in ("changed", "planted", "missing"):
+        return 409   # a text that is not what the trail records is refused, not a server fault
     return 400 if isinstance(err, (ValidationError, UsageError)) else 500
 
 

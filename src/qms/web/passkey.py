@@ -144,17 +144,18 @@ def panel(project: Project, request: Request, doc: Any, auth_mode: str) -> dict:
     user = signed_in_as(request, project)
     flash, session["flash"] = session.get("flash"), None
     tasks = tasks_for(project, doc, user, auth_mode)
+    without_key = [] if tasks else signers(doc, user, auth_mode)[1]
     where = origin_of(request, project)
     return {"sid": sid, "new": new, "csrf": session["csrf"], "user": user, "flash": flash,
-            "by_passkey": session.get("user") is not None,
+            "by_passkey": session.get("user") is not None, "without_key": without_key,
             "tasks": tasks, "origin_ok": where is not None,
             "here": f"{pk.base_url(project)}/documents/{doc.doc_id}",
             "labels": LABELS, "needs_comment": NEEDS_COMMENT}
 
 
-def tasks_for(project: Project, doc: Any, user: str | None, auth_mode: str) -> list[dict]:
-    """The actions open to ``user`` (or, when nobody is signed in and pages are open, to any
-    pending assignee with a passkey: the assertion then names the signer)."""
+def signers(doc: Any, user: str | None, auth_mode: str) -> tuple[list[str], list[str]]:
+    """(the actions of the document's pending signature, the people who may give it here:
+    ``user`` if pending, or, when nobody is signed in and pages are open, every assignee)."""
     status = doc.status
     if status in workflow.REVIEW_STATES:
         actions, people = ["recommend", "request-updates"], list(doc.pending_assignees)
@@ -163,11 +164,18 @@ def tasks_for(project: Project, doc: Any, user: str | None, auth_mode: str) -> l
     elif status == workflow.POST_APPROVED and doc.executable:
         actions, people = ["close"], [doc.responsible_user] if doc.responsible_user else []
     else:
-        return []
+        return [], []
     if user is not None:
         people = [user] if user in people else []
     elif auth_mode == "required":
         people = []
+    return actions, people
+
+
+def tasks_for(project: Project, doc: Any, user: str | None, auth_mode: str) -> list[dict]:
+    """The actions open to ``user`` (or, when nobody is signed in and pages are open, to any
+    pending assignee with a passkey: the assertion then names the signer)."""
+    actions, people = signers(doc, user, auth_mode)
     with_keys = sorted({e["user"] for e in pk.active(project, people)}) if people else []
     if not with_keys:
         return []
