@@ -282,6 +282,14 @@ def test_document_page_states_the_current_version_and_one_signer_column(proj):
     assert head.count("<th>") == 5 and "Signed by" in head and "Name" not in head
 
 
+@pytest.mark.req("REQ-PK-003")
+def test_signing_panel_only_where_a_signature_is_awaited(proj):
+    """The passkey panel stands on a page only while the document waits for a signature."""
+    assert 'id="sign"' in page_html(proj, "document", doc_id="CR-001")      # in pre-review
+    for doc_id in ("CR-002", "SOP-001"):                                     # executing, in force
+        assert 'id="sign"' not in page_html(proj, "document", doc_id=doc_id)
+
+
 @pytest.mark.req("REQ-WEB-018")
 def test_verify_page_counts_documents_and_electronic_signatures(proj):
     html = page_html(proj, "verify")

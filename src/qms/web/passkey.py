@@ -149,6 +149,8 @@ def panel(project: Project, request: Request, doc: Any, auth_mode: str) -> dict:
     return {"sid": sid, "new": new, "csrf": session["csrf"], "user": user, "flash": flash,
             "by_passkey": session.get("user") is not None, "without_key": without_key,
             "tasks": tasks, "origin_ok": where is not None,
+            # shown only while the document awaits a signature (or to report one just made)
+            "show": bool(flash) or bool(signers(doc, None, "off")[0]),
             "here": f"{pk.base_url(project)}/documents/{doc.doc_id}",
             "labels": LABELS, "needs_comment": NEEDS_COMMENT}
 
