@@ -181,6 +181,7 @@ class HostServer:
             except (OSError, ValueError):
                 pass
             time.sleep(0.1)
+        self.stop()  # never leave a server behind that the test will not stop
         raise TimeoutError(f"qms-mcp not serving on {self.base}")
 
     def stop(self) -> None:
