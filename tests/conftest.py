@@ -69,6 +69,23 @@ def fill_created(root: Path, args: tuple, run: Run) -> Run:
     return run
 
 
+def vr_in_execution(root: Path) -> None:
+    """CR-001 of the project at ``root`` IN_EXECUTION, with a new VR checked out to claude."""
+    from qms import operations as ops
+    from qms.store.project import Project
+
+    p = Project.open(root)
+    ops.create(p, "claude", doc_type="CR", title="Fix login")
+    fill(root, "CR-001")
+    ops.checkin(p, "claude", doc_id="CR-001")
+    ops.route(p, "claude", doc_id="CR-001", route_type="review")
+    ops.review(p, "qa", doc_id="CR-001", outcome="recommend", comment="ok")
+    ops.route(p, "claude", doc_id="CR-001", route_type="approval")
+    ops.approve(p, "qa", doc_id="CR-001")
+    ops.release(p, "claude", doc_id="CR-001")
+    ops.create(p, "claude", doc_type="VR", title="Login works", parent="CR-001")
+
+
 def make_project(root: Path) -> Path:
     from qms.operations import init
 

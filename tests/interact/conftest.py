@@ -7,12 +7,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import fill
+from conftest import vr_in_execution
 
-from qms import operations as ops
 from qms.domain.interact.engine import new_source
 from qms.domain.interact.template import parse_template
-from qms.store.project import Project
 
 # The earlier tool's VR template, one of its sessions and the document it compiled to: copies
 # of ../shared/fixtures/legacy-project files (tests/data/legacy-vr/README.md).
@@ -80,16 +78,7 @@ def make_repo(root: Path) -> None:
 @pytest.fixture
 def vr(project: Path) -> Path:
     """A project whose CR-001 is IN_EXECUTION with a new VR checked out to claude."""
-    p = Project.open(project)
-    ops.create(p, "claude", doc_type="CR", title="Fix login")
-    fill(project, "CR-001")
-    ops.checkin(p, "claude", doc_id="CR-001")
-    ops.route(p, "claude", doc_id="CR-001", route_type="review")
-    ops.review(p, "qa", doc_id="CR-001", outcome="recommend", comment="ok")
-    ops.route(p, "claude", doc_id="CR-001", route_type="approval")
-    ops.approve(p, "qa", doc_id="CR-001")
-    ops.release(p, "claude", doc_id="CR-001")
-    ops.create(p, "claude", doc_type="VR", title="Login works", parent="CR-001")
+    vr_in_execution(project)
     return project
 
 

@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from _mcp_support import ok, refused
-from conftest import fill
+from conftest import vr_in_execution
 from qms import operations as ops
 from qms.store.project import Project
 
@@ -20,16 +20,8 @@ VR = "CR-001-VR-001"
 
 def _vr(root) -> None:
     """CR-001 in execution with VR-001 checked out to claude."""
+    vr_in_execution(root)
     p = Project.open(root)
-    ops.create(p, "claude", doc_type="CR", title="Fix login")
-    fill(root, "CR-001")
-    ops.checkin(p, "claude", doc_id="CR-001")
-    ops.route(p, "claude", doc_id="CR-001", route_type="review")
-    ops.review(p, "qa", doc_id="CR-001", outcome="recommend", comment="ok")
-    ops.route(p, "claude", doc_id="CR-001", route_type="approval")
-    ops.approve(p, "qa", doc_id="CR-001")
-    ops.release(p, "claude", doc_id="CR-001")
-    ops.create(p, "claude", doc_type="VR", title="Login works", parent="CR-001")
     ops.token_issue(p, "lead", name="claude")
     ops.namespace_add(p, "lead", name="T")
 

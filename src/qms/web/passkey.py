@@ -86,6 +86,13 @@ SESSIONS = Store(SESSION_TTL)      # browser session id -> {csrf, user, flash}
 CHALLENGES = Store(CHALLENGE_TTL)  # nonce -> {kind, session, ...}: popped on use
 
 
+def claim(body: dict, kind: str, sid: str) -> dict | None:
+    """The challenge a POST names, popped (single use, whatever follows): None unless it is
+    of ``kind`` and was issued to this browser session."""
+    item = CHALLENGES.pop(str(body.get("nonce", "")))
+    return item if item is not None and item["kind"] == kind and item["session"] == sid else None
+
+
 def routes(project: Project, web: Any) -> list[Route]:
     pages = Pages(project, web)
     return [Route("/passkey/enroll", pages.enroll_page, methods=["GET"]),
@@ -290,8 +297,8 @@ class Pages:
         if isinstance(checked, Response):
             return checked
         body, sid, _, origin = checked
-        item = CHALLENGES.pop(str(body.get("nonce", "")))
-        if item is None or item["kind"] != "enroll" or item["session"] != sid:
+        item = claim(body, "enroll", sid)
+        if item is None:
             return refuse(400, "This enrollment challenge is unknown, used or expired; "
                                "reload the page.")
         from webauthn import verify_registration_response
@@ -331,8 +338,7 @@ class Pages:
             return checked
         body, sid, session, origin = checked
         nonce = str(body.get("nonce", ""))
-        item = CHALLENGES.pop(nonce)
-        if item is None or item["kind"] != "signin" or item["session"] != sid:
+        if claim(body, "signin", sid) is None:
             return refuse(400, "This sign-in challenge is unknown, used or expired.")
 
         def run() -> dict:
@@ -390,8 +396,8 @@ class Pages:
         if isinstance(checked, Response):
             return checked
         body, sid, session, origin = checked
-        item = CHALLENGES.pop(str(body.get("nonce", "")))
-        if item is None or item["kind"] != "sign" or item["session"] != sid:
+        item = claim(body, "sign", sid)
+        if item is None:
             return refuse(400, "This signing challenge is unknown, already used or expired; "
                                "reload the page and sign again.")
 
