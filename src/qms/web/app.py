@@ -117,11 +117,18 @@ class Web:
             user = await auth.authenticate(request, self.project, self.auth_mode)
             if isinstance(user, Response):
                 return user
-            who = await run_in_threadpool(passkey.signed_in_as, request, self.project)
+            who = await self.who(request)
             response = await run_in_threadpool(self._call, handler, request, user, who)
             response.headers.update(HEADERS)
             return response
         return endpoint
+
+    async def who(self, request: Request) -> str | None:
+        """Who this browser is signed in as (``passkey.signed_in_as``); no thread hop for a
+        request that carries neither session cookie."""
+        if not (request.cookies.get(auth.COOKIE) or request.cookies.get(passkey.COOKIE)):
+            return None
+        return await run_in_threadpool(passkey.signed_in_as, request, self.project)
 
     def _call(self, handler: Page, request: Request, user: str, who: str | None) -> Response:
         """Run a page (a QMSError becomes its error page) in this worker thread, which renders
@@ -144,7 +151,7 @@ class Web:
                            heading=titles.get(status, "Error"), message=message)
 
     async def not_found(self, request: Request, exc: HTTPException) -> Response:
-        who = await run_in_threadpool(passkey.signed_in_as, request, self.project)
+        who = await self.who(request)
         response = await run_in_threadpool(
             self._call, lambda r, u: self.error(f"There is no page at {r.url.path[:200]}.", 404),
             request, "", who)
