@@ -16,7 +16,7 @@ import re
 from qms.domain.integrity import sha256_bytes, sha256_text
 from qms.errors import NotFound, ProjectError
 from qms.store import atomic
-from qms.store.audit import last_line
+from qms.store.audit import last_line, parse_line
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -78,7 +78,7 @@ def recorded_state(project: Project, doc_id: str) -> str | None:
     so the key is found without parsing the line); a damaged last line is skipped."""
     path = project.audit_path(doc_id)
     line = last_line(path, project.root)
-    if line is not None and _STATE.search(line) is None and not _is_object(line):
+    if line is not None and _STATE.search(line) is None and parse_line(line) is None:
         line = _last_event(atomic.read_bytes(path, project.root) or b"")
     return _recorded(line)
 
@@ -90,18 +90,11 @@ def _recorded(line: bytes | None) -> str | None:
     return found.group(1).decode() if found.group(1) else ""
 
 
-def _is_object(line: bytes) -> bool:
-    try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
-        return False
-
-
 def _last_event(data: bytes) -> bytes | None:
     """The trail's last line that is a JSON object (damaged lines are verify's findings and
     never decide anything here)."""
     for line in reversed(data.split(b"\n")):
-        if line.strip() and _is_object(line):
+        if line.strip() and parse_line(line) is not None:
             return line
     return None
 
