@@ -12,12 +12,11 @@ must agree with its enroll event. Projects without passkeys pay nothing (no impo
 
 from __future__ import annotations
 
-import json
 
 from qms.domain import integrity
 from qms.errors import ProjectError
 from qms.operations import passkey as pk
-from qms.store import passkeys
+from qms.store import audit, passkeys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,11 +55,8 @@ def check(check: Any, doc_ids: list[str]) -> None:
         for n, line in enumerate(text.splitlines(), 1):
             if MARK not in line:
                 continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # reported by the trail check
-            if not isinstance(event, dict) or "passkey" not in event:
+            event = audit.parse_line(line)  # None: damaged, reported by the trail check
+            if event is None or "passkey" not in event:
                 continue
             where = f"{check.rel(str(project.audit_path(doc_id)))}:{n}"
             checked += 1

@@ -22,6 +22,7 @@ import secrets
 from pathlib import Path
 
 from qms.errors import ProjectError
+from qms.store.audit import parse_line
 from qms.store.project import Project
 
 TYPE_CHECKING = False
@@ -93,11 +94,7 @@ def enrolled(project: Project, events: list[dict[str, Any]] | None = None) -> di
     if events is None:
         events = []
         for line in (project.read_text(project.qms / ".audit" / "project.jsonl") or "").splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a damaged line: verify reports it
-            if isinstance(event, dict):
+            if (event := parse_line(line)) is not None:  # a damaged line: verify reports it
                 events.append(event)
     found: dict[str, dict] = {}
     for event in events:

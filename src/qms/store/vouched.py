@@ -19,6 +19,7 @@ import re
 
 from qms.domain import integrity
 from qms.store import atomic
+from qms.store.audit import parse_line
 from qms.store.project import Project
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -53,11 +54,8 @@ def events(project: Project, *kinds: str) -> list[tuple[bytes, dict[str, Any]]]:
             if b'"TOKEN_' not in line and b'"CONFIG_SET"' not in line \
                     and b'"KEY_' not in line:
                 continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # verify reports damaged lines
-            if isinstance(event, dict) and integrity.is_chained(event):
+            event = parse_line(line)  # None: damaged, which verify reports
+            if event is not None and integrity.is_chained(event):
                 found.append((line, event))
         cached = (key, found)
         _TRAILS[path] = cached  # one assignment: atomic for the server's threads
