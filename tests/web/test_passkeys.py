@@ -189,7 +189,7 @@ def test_review_and_approve_from_the_page_policy_refuses_cli_and_mcp(pk_site, pa
     assert result.clean, result.findings
     assert any("passkey signature(s) re-checked" in n for n in result.notes)
     page.click("#pk-signout")          # the panel shows until its flash has been seen
-    page.wait_for_function("!document.querySelector('header.top .whoami')")
+    page.wait_for_selector("header.top .whoami", state="detached")  # no eval: CSP
     assert page.locator("#sign").count() == 0   # PRE_APPROVED: no signature awaited
     page.goto(f"{pk_site.local}/passkey/signin?next=/documents/CR-002")   # the header's
     page.click("#pk-signin-btn")                                          # Sign out too
