@@ -30,12 +30,17 @@ _MODULES = {
     "documents": "browse", "document_versions": "browse", "trace": "browse",
     "verify": "verify", "key_rotate": "keys", "key_list": "keys",
     "export": "export", "export_all": "export", "export_pdf": "export",
+    # code under change control: a package (docs/code-control.md)
+    "system_add": "code.systems", "system_list": "code.systems",
+    "code_checkout": "code.area", "code_status": "code.area", "code_remove": "code.area",
+    "code_install_hook": "code.hook", "code_receive": "code.push",
 }
 
 # commands the MCP server exposes (never init, user, namespace, token, config)
 TOOLS = ("inbox", "workspace", "status", "read", "history", "comments", "create", "checkout",
          "checkin", "cancel", "route", "assign", "review", "approve", "reject", "withdraw",
-         "release", "revert", "close", "fix", "unlock", "interact", "qualify", "verify")
+         "release", "revert", "close", "fix", "unlock", "interact", "qualify", "verify",
+         "code_checkout")
 
 __all__ = [*_MODULES, "TOOLS"]
 

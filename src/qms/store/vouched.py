@@ -52,7 +52,7 @@ def events(project: Project, *kinds: str) -> list[tuple[bytes, dict[str, Any]]]:
         found = []
         for line in integrity.lines_of(atomic.read_bytes(path, project.root) or b""):
             if b'"TOKEN_' not in line and b'"CONFIG_SET"' not in line \
-                    and b'"KEY_' not in line:
+                    and b'"KEY_' not in line and b'"SYSTEM_ADD"' not in line:
                 continue
             event = parse_line(line)  # None: damaged, which verify reports
             if event is not None and integrity.is_chained(event):
