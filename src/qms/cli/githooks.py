@@ -17,7 +17,6 @@ import sys
 
 from qms.errors import QMSError, from_os_error
 
-ENV_TICKET = "QMS_PUSH_TICKET"
 
 
 def push_options(env: dict[str, str]) -> dict[str, str]:
@@ -65,10 +64,10 @@ def identify(project, env: dict[str, str]) -> tuple[str | None, str]:
     """``(user, "http" | "local")`` of the pusher (see the module docstring)."""
     from qms.errors import PermissionDenied
 
-    ticket = env.get(ENV_TICKET)
-    if ticket is not None:
-        from qms.store import tickets
+    from qms.store import tickets
 
+    ticket = env.get(tickets.ENV_TICKET)
+    if ticket is not None:
         user = tickets.redeem(project, ticket)
         if user is None:
             raise PermissionDenied("qms push gate: the push's HTTP ticket is not valid (used, "

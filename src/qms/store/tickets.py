@@ -20,6 +20,7 @@ from qms.errors import ProjectError
 from qms.store import atomic
 from qms.store.project import Project
 
+ENV_TICKET = "QMS_PUSH_TICKET"  # how the ticket reaches the hook (the CGI environment)
 TTL_S = 3600.0  # a push may upload for a long time before its hook runs
 
 
