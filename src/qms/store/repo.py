@@ -45,15 +45,16 @@ class Repo:
     def of(cls, folder: Path) -> "Repo | None":
         """The repository ``folder`` is in (a work tree or a bare repository), or None."""
         try:
-            out = _run(["git", "rev-parse", "--absolute-git-dir", "--is-bare-repository",
-                        "--show-toplevel"], cwd=folder, env=_env())
+            out = decode(_run(["git", "rev-parse", "--absolute-git-dir",
+                               "--is-bare-repository"], cwd=folder, env=_env())).splitlines()
+            if len(out) < 2:
+                return None
+            if out[1] == "true":
+                return cls(Path(out[0]))
+            top = decode(_run(["git", "rev-parse", "--show-toplevel"], cwd=folder, env=_env()))
         except ProjectError:
             return None
-        lines = decode(out).splitlines()
-        if len(lines) < 2:
-            return None
-        bare = lines[1] == "true"
-        return cls(Path(lines[0]), None if bare or len(lines) < 3 else Path(lines[2]))
+        return cls(Path(out[0]), Path(top.strip()) if top.strip() else None)
 
     # -- running git ---------------------------------------------------------------------
     def git(self, *args: str, input: bytes | None = None, check: bool = True,
@@ -99,7 +100,7 @@ class Repo:
     def new_commits(self, new: str, exclude: Iterable[str]) -> list[tuple[str, list[str], str]]:
         """Commits reachable from ``new`` and from none of ``exclude``, oldest first:
         ``(hash, parents, QMS-CR trailer values joined by ',')``."""
-        fmt = "%H%x00%P%x00%(trailers:key=QMS-CR,valueonly,separator=%x2C,unfold)%x00"
+        fmt = "%H%x00%P%x00%(trailers:key=QMS-CR,valueonly,separator=%x2C,unfold)"
         out = self.git("log", "--reverse", "--topo-order", f"--format={fmt}", "-z",
                        "--end-of-options", new, *(f"^{x}" for x in exclude if x), "--")
         fields = decode(out).split("\0")

@@ -123,6 +123,7 @@ def _hooks(path: Path, doc_id: str) -> None:
     trailer = shlex.quote(f"QMS-CR: {doc_id}")
     files = {
         "commit-msg": "#!/bin/sh\n# qms: every commit names its CR\n"
+                      "[ -n \"$(tail -c1 \"$1\")\" ] && echo >> \"$1\"  # git merge: no final newline\n"
                       f"exec git interpret-trailers --in-place --if-exists doNothing "
                       f"--trailer {trailer} \"$1\"\n",
         "pre-commit": "#!/bin/sh\n# qms: warn about paths outside the scope (the push gate "
