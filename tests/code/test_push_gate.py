@@ -322,7 +322,7 @@ def test_bare_repository_gate_and_first_push_against_the_branch_base(gov, cr, tm
     with pytest.raises(Exception, match="not a git repository"):
         ops.code_install_hook(Project.open(gov), "lead", repository=str(tmp_path))
     with pytest.raises(Exception, match="requires group administrator"):
-        ops.code_install_hook(Project.open(gov), "claude" if False else "ini",
+        ops.code_install_hook(Project.open(gov), "ini",
                               repository=str(bare))
 
 
