@@ -23,6 +23,7 @@ def _load(name: str, path: Path):
 
 
 ROOT = _load("_qms_tests_root_conftest", Path(__file__).parents[1] / "conftest.py")
+QMS_BIN = ROOT.QMS_BIN
 
 SCOPE = """```qms-scope
 system: APP
