@@ -56,6 +56,18 @@ class Repo:
             return None
         return cls(Path(out[0]), Path(top.strip()) if top.strip() else None)
 
+    @classmethod
+    def find(cls, folder: Path) -> "Repo | None":
+        """Like :meth:`of`, without running git when a plain ``.git`` folder is found walking
+        up from ``folder`` (the common case; a linked work tree asks git)."""
+        for top in (folder, *folder.parents):
+            dot = top / ".git"
+            if dot.is_dir() and not dot.is_symlink():
+                return cls(dot, top)
+            if dot.exists():
+                break
+        return cls.of(folder)
+
     # -- running git ---------------------------------------------------------------------
     def git(self, *args: str, input: bytes | None = None, check: bool = True,
             env: dict[str, str] | None = None) -> bytes:

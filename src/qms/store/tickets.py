@@ -12,7 +12,6 @@ ends.
 from __future__ import annotations
 
 import json
-import secrets
 import time
 
 from qms.domain.integrity import sha256_text
@@ -29,6 +28,8 @@ def _path(project: Project, ticket: str):
 
 
 def issue(project: Project, user: str) -> str:
+    import secrets  # deferred: the hook only redeems
+
     ticket = secrets.token_urlsafe(32)
     data = json.dumps({"user": user, "expires": time.time() + TTL_S}).encode()
     atomic.write_durable(_path(project, ticket), data, mode=0o600, root=project.root)

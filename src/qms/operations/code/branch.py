@@ -67,10 +67,16 @@ def scope_of(project: Project, doc_id: str, tx: Transaction | None = None,
 def in_force(project: Project, doc_id: str, systems: dict[str, dict],
              tx: Transaction | None = None, events: list[dict] | None = None,
              ) -> scopes.InForce | None:
-    """What may change on ``cr/{doc_id}`` (None: the CR has no scope in force)."""
+    """What may change on ``cr/{doc_id}`` (None: the CR has no scope in force). Once the CR
+    is released its block is the one ``CODE_BRANCH`` recorded from the pre-approved text
+    (with that text's hash), so a push does not parse the text again."""
     from qms.operations.code.systems import repository
 
-    own = scope_of(project, doc_id, tx, events)
+    events = audit.read(project, doc_id, tx=tx) if events is None else events
+    opened, _ = record(events)
+    recorded = opened.get("scope") if opened else None
+    own = scopes.Scope(**recorded) if isinstance(recorded, dict) and \
+        set(recorded) == set(scopes.KEYS) else scope_of(project, doc_id, tx, events)
     if own is None:
         return None
     system = systems.get(own.system)

@@ -57,7 +57,7 @@ def governed(project: Project) -> dict[str, dict[str, Any]]:
 
 def repository(project: Project) -> tuple[Repo, str]:
     """The project's git repository and the project's folder in it ('' at its top)."""
-    repo = Repo.of(project.root)
+    repo = Repo.find(project.root)
     if repo is None or repo.work_tree is None:
         raise ValidationError(f"{project.root} is not in a git work tree: code control needs "
                               "the project's repository (git init; commit; then add a system).")
