@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from _web_support import _load
+
 from qms import operations as ops
 from qms.store.project import Project
-
-
-def _load(name: str, path: Path):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 ROOT = _load("_qms_tests_root_conftest", Path(__file__).parents[1] / "conftest.py")
@@ -78,8 +70,8 @@ def push(area: Path, *args: str, **extra_env: str) -> subprocess.CompletedProces
     return git(area, "push", *args, check=False, extra_env=extra_env)
 
 
-def governed_project(base: Path) -> Path:
-    """A qms project at the top of a git repository with system APP (src/app, tests)."""
+def repository_project(base: Path) -> Path:
+    """A qms project at the top of a git repository (one commit on main), no system yet."""
     root = base / "proj"
     root.mkdir(parents=True)
     git(root, "init", "-q", "-b", "main")
@@ -89,6 +81,12 @@ def governed_project(base: Path) -> Path:
         write(root, rel)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+def governed_project(base: Path) -> Path:
+    """A qms project at the top of a git repository with system APP (src/app, tests)."""
+    root = repository_project(base)
     p = Project.open(root)
     ops.user_add(p, "lead", name="ini", group="initiator")
     ops.system_add(p, "lead", name="APP", paths=["src/app", "tests"])

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from _code_support import governed_project  # noqa: E402
+from _code_support import governed_project
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from _code_support import (area, commit, events, git, push, rev, scoped_cr, verify_clean,
-                           write)
+from _code_support import (area, commit, events, git, push, repository_project, rev, scoped_cr,
+                           verify_clean, write)
 from qms import operations as ops
 from qms.store.project import Project
 
@@ -276,15 +276,7 @@ def test_merge_of_another_branch_is_refused(gov, cr):
 
 @pytest.mark.req("REQ-CODE-006")
 def test_ungoverned_repository_is_not_gated(tmp_path):
-    from _code_support import ROOT
-
-    root = tmp_path / "plain"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    ROOT.make_project(root)
-    write(root, "a.txt")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "x")
+    root = repository_project(tmp_path)
     assert not (root / ".git" / "hooks" / "pre-receive").exists()
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(root), str(clone))
@@ -328,18 +320,11 @@ def test_bare_repository_gate_and_first_push_against_the_branch_base(gov, cr, tm
 
 @pytest.mark.req("REQ-CODE-006")
 def test_foreign_pre_receive_hook_is_not_overwritten(tmp_path):
-    from _code_support import ROOT
-
-    root = tmp_path / "proj"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    ROOT.make_project(root)
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "x")
+    root = repository_project(tmp_path)
     hook = root / ".git" / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\nexit 0\n")
     with pytest.raises(Exception, match="not qms's"):
-        ops.system_add(Project.open(root), "lead", name="APP", paths=["src"])
+        ops.system_add(Project.open(root), "lead", name="APP", paths=["src/app"])
     assert ops.system_list(Project.open(root), "lead").systems == []
     assert hook.read_text() == "#!/bin/sh\nexit 0\n"
 

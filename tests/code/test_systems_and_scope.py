@@ -150,12 +150,29 @@ def test_scope_in_force_is_the_pre_approved_text_not_the_draft(gov):
 
 
 @pytest.mark.req("REQ-CODE-003")
-def test_the_pre_approved_text_changed_outside_qms_is_refused(gov):
+def test_a_scope_widened_outside_qms_is_not_believed(gov):
+    """The pre-approved text or the CODE_BRANCH line edited by hand: the gate enforces only
+    what the signed chain vouches for, and verify names the edit."""
     doc_id = scoped_cr(gov)
     archived = next((gov / "QMS/.archive/CR").rglob(f"{doc_id}-v0.*.md"))
     archived.write_text(archived.read_text().replace("src/app/auth/**", "src/app/**"))
-    result = ops.code_record(Project.open(gov), "qa", doc_id=doc_id)
-    assert "changed outside qms" in result.problem
+    a = area(gov, doc_id)
+    write(a, "src/app/other.py", "widened by editing the archive\n")
+    commit(a)
+    result = push(a)
+    assert result.returncode != 0 and b"[scope]" in result.stderr
+    assert not ops.verify(Project.open(gov), "qa").clean
+    git(a, "reset", "-q", "--hard", "HEAD~1")
+    write(a, "src/app/auth/login.py", "a good push first\n")
+    commit(a)
+    assert push(a).returncode == 0  # CODE_BRANCH is no longer the trail's last line
+    write(a, "src/app/other.py", "widened by editing the trail\n")
+    commit(a)
+    trail = gov / "QMS/.audit/CR" / f"{doc_id}.jsonl"
+    trail.write_text(trail.read_text().replace('"src/app/auth/**"', '"src/app/**"'))
+    result = push(a)
+    assert result.returncode != 0 and b"not vouched for" in result.stderr, result.stderr
+    assert len(events(gov, doc_id, "CODE_PUSH")) == 1
 
 
 @pytest.mark.req("REQ-CODE-003")

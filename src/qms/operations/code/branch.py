@@ -181,6 +181,22 @@ def record(events: list[dict]) -> tuple[dict | None, list[dict]]:
     return branch, pushes
 
 
+def vouched(project: Project, doc_id: str, opened: dict[str, Any]) -> bool:
+    """Whether the chain vouches for this ``CODE_BRANCH`` (its exact line, signed): the
+    scope the gate enforces is read from it."""
+    from qms.domain import integrity
+    from qms.store import atomic
+    from qms.store import vouched as chain_vouched
+
+    data = atomic.read_bytes(project.audit_path(doc_id), project.root) or b""
+    for line in reversed(integrity.lines_of(data)):
+        if b'"CODE_BRANCH"' in line:
+            event = audit.parse_line(line)
+            if event is not None and event.get("seq") == opened.get("seq"):
+                return chain_vouched.signed(project, line, event, doc_id)
+    return False
+
+
 def ensure(project: Project, doc_id: str, branch: dict[str, Any]) -> None:
     """Create ``cr/{doc_id}`` at its recorded base when it is missing (a crash between the
     release's commit and the ref, or a repository restored without it)."""

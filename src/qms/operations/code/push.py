@@ -127,6 +127,10 @@ def _plan(project: Project, tx: Transaction, repo: Repo, user: str, old: str, ne
         raise _refuse("executor", ref, f"{doc_id} has no execution branch (it has no scope in "
                       "force, or was released before it had one)", "Push to the branch of a "
                       "scoped CR that is in execution.")
+    if not branches.vouched(project, doc_id, opened):
+        raise _refuse("executor", ref, f"the CODE_BRANCH of {doc_id} is not vouched for by "
+                      "the signed audit chain (edited outside qms)", f"Run 'qms verify "
+                      f"{doc_id}' and tell an administrator.")
     base = _check_tip(project, repo, ref, doc_id, old, new, opened, pushes)
     scope = branches.in_force(project, doc_id, systems, tx, events)
     if scope is None:
