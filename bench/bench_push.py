@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests" / "code"), str(REPO / "tests" / "web")]
+sys.path[:0] = [str(REPO / "tests" / d) for d in ("code", "web", "mcp")]
 
 from _code_support import env, governed_project, scoped_cr  # noqa: E402
 

@@ -107,3 +107,17 @@ def pre_commit() -> int:
         print(f"qms warning: {printable(path)!r} is outside the CR's approved scope; the push "
               "gate will refuse it.", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -I -m qms.cli.githooks pre-receive ROOT``: what the installed hook runs (the
+    same as ``qms hook pre-receive --project ROOT``, without building the CLI's parser)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 2 and argv[0] == "pre-receive":
+        return pre_receive(argv[1])
+    print("usage: python -m qms.cli.githooks pre-receive PROJECT_ROOT", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,10 +1,11 @@
 """Installing the push gate: the ``pre-receive`` hook of a repository that qms governs.
 
-The hook is a two-line shell script that runs this installation's Python in isolated mode
+The hook is a short shell script that runs this installation's Python in isolated mode
 (``-I``: no ``PYTHONPATH``, no user site, no current folder on the import path) with the
 governed project's root written into it, so a pusher's environment cannot point the gate
-at another project or another qms. ``qms hook pre-receive`` (the CLI adapter) reads git's
-ref updates and the pusher's identity and calls :func:`qms.operations.code.push.receive`.
+at another project or another qms. ``qms.cli.githooks`` (the adapter; also ``qms hook
+pre-receive``) reads git's ref updates and the pusher's identity and calls
+:func:`qms.operations.code.push.code_receive`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class HookResult(Result):
 def script(project: Project) -> str:
     python = shlex.quote(sys.executable)
     return (f"#!/bin/sh\n{MARKER} (installed by qms; docs/code-control.md)\n"
-            f"exec {python} -I -m qms.cli.main hook pre-receive --project "
+            f"exec {python} -I -m qms.cli.githooks pre-receive "
             f"{shlex.quote(str(project.root))}\n")
 
 

@@ -237,7 +237,7 @@ def _mark(project: Project, doc_id: str, new: str, holder: tuple[int, str]) -> N
     """Remember which process will move the ref to ``new`` (read by :func:`_in_flight`)."""
     path = _marker(project, doc_id)
     data = json.dumps({"new": new, "pid": holder[0], "start": holder[1]}).encode()
-    atomic.write_durable(path, data, mode=0o600, root=project.root)
+    atomic.write_bytes(path, data, project.root)  # read by live processes: no sync needed
 
 
 def _in_flight(project: Project, doc_id: str, new: str) -> bool:
