@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from qms.errors import PermissionDenied
 from qms.operations._shared import Result, authorize
@@ -84,7 +85,7 @@ def code_receive(project: Project, user: str | None, *, git_dir: str,
                       "option qms-user), or set QMS_USER (and your token when auth.cli is "
                       "required).")
     authorize(project, user, "code_push")
-    repo = Repo(_path(git_dir))
+    repo = Repo(Path(git_dir).resolve())
     with project.transaction() as tx:
         plans = [_plan(project, tx, repo, user, old, new, ref, systems)
                  for old, new, ref in updates]
@@ -99,12 +100,6 @@ def code_receive(project: Project, user: str | None, *, git_dir: str,
     lines = [f"qms: {p['ref']} {p['old'][:12]}..{p['new'][:12]} recorded for {p['doc_id']} "
              f"({p['commits']} commit(s), {p['paths']} path(s))" for p in pushed]
     return PushResult(True, pushed, "\n".join(lines))
-
-
-def _path(git_dir: str):
-    from pathlib import Path
-
-    return Path(git_dir).resolve()
 
 
 def _plan(project: Project, tx: Transaction, repo: Repo, user: str, old: str, new: str,
