@@ -70,7 +70,7 @@ def test_list_is_empty_then_flags_a_hand_made_credential(cli, project):
     run = cli(project, "--json", "--user", "qa", "passkey", "list")
     (row,) = run.json["result"]["passkeys"]
     assert "no PASSKEY_ENROLL event" in row["problem"]
-    from qms.operations import passkey as pk
+    from qms.operations.identity import passkeys as pk
     assert pk.active(Project.open(project)) == []          # never used to check a signature
     result = ops.verify(Project.open(project), "qa")
     assert any(f["kind"] == "passkey" for f in result.findings)
@@ -80,7 +80,7 @@ def test_list_is_empty_then_flags_a_hand_made_credential(cli, project):
 def test_a_hand_written_enroll_event_and_file_are_never_trusted(cli, project):
     """An agent with a shell (no private project key) writes a matching PASSKEY_ENROLL line
     and credential file for a software key of its own: the server never uses it."""
-    from qms.operations import passkey as pk
+    from qms.operations.identity import passkeys as pk
 
     entry = {"cred": "0123456789abcdef", "user": "qa", "credential_id": "AAAA",
              "public_key": "AAAA", "aaguid": "00000000-0000-0000-0000-000000000000",
@@ -144,7 +144,7 @@ def test_policy_users_and_groups_sign_only_with_a_passkey(cli, project):
 
 @pytest.mark.req("REQ-PK-002")
 def test_a_forged_assertion_object_is_refused(project):
-    """Only qms.operations.passkey makes an Assertion: any other object is refused."""
+    """Only qms.operations.identity.passkeys makes an Assertion: any other object is refused."""
     from qms.errors import PermissionDenied
 
     p = Project.open(project)

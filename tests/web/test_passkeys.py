@@ -344,7 +344,7 @@ def test_verify_catches_edited_transplanted_and_replayed_passkey_signatures(pk_s
     found = tampered("added", add_credential)
     assert any("no PASSKEY_ENROLL event" in f["message"] for f in found)
     with pytest.raises(PermissionDenied):       # and the server refuses a hand-added key
-        from qms.operations import passkey as pk
+        from qms.operations.identity import passkeys as pk
         copy = Project.open(tmp_path / "added")
         pk.check_assertion(copy, {"rawId": "ASNFZ4mrze8", "response": {}}, b"x", "http://x")
 

@@ -439,14 +439,14 @@ def _ask(question: str) -> bool:
 def _special(args: argparse.Namespace) -> int | None:
     """Commands that are not operations: hooks and config snippets."""
     if args.command == "hook":
-        from qms.hooks import write_guard
+        from qms.cli import write_guard
 
         return write_guard.cli_main()
     if args.command == "mcp-config":
-        from qms.mcp import config
+        from qms.operations.mcp_config import mcp_config
         from qms.store.project import Project
 
-        text, notes = config.mcp_config(Project.discover().root, args.url, args.stdio)
+        text, notes = mcp_config(Project.discover().root, args.url, args.stdio)
         print(text)
         print(notes, file=sys.stderr)
         return 0

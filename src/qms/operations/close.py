@@ -6,7 +6,8 @@ import re
 
 from qms.domain import doctypes, workflow as wf
 from qms.errors import InvalidTransition, NotFound
-from qms.operations import _interactive, passkey as passkeys
+from qms.operations import _interactive
+from qms.operations.identity import passkeys
 from qms.operations._shared import (
     DocResult, clear_tracking, current_text, done, drop_tasks, open_doc, release_checkout,
     require_owner,
