@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
 from types import SimpleNamespace
 
 from qms import operations as ops
@@ -90,8 +91,7 @@ class SoftKey:
         from cryptography.hazmat.primitives.asymmetric import ec
 
         self.key = ec.generate_private_key(ec.SECP256R1())
-        self.credential_id, self.count, self.origin = hashlib.sha256(
-            repr(id(self)).encode()).digest()[:16], 0, origin
+        self.credential_id, self.count, self.origin = secrets.token_bytes(16), 0, origin
         numbers = self.key.public_key().public_numbers()
         import cbor2
 
