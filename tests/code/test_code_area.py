@@ -12,7 +12,7 @@ import pytest
 
 from _code_support import (QMS_BIN, area, commit, env, git, push, rev, scoped_cr, write)
 from qms import operations as ops
-from qms.hooks import write_guard
+from qms.cli import write_guard
 from qms.store.project import Project
 
 

@@ -4,13 +4,12 @@ token's user, forged identities, the dashboard's Code card and the MCP code-area
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import anyio
 import pytest
 
-from _code_support import (_load, commit, env, events, git, push, rev, scoped_cr, write)
+from _code_support import (_load, commit, events, git, push, rev, scoped_cr, write)
 from qms import operations as ops
 from qms.store.project import Project
 

@@ -4,7 +4,6 @@ execution branch at release, and VAR widening: through the real CLI."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from qms.mcp.config import DEFAULT_PORT
+from qms.operations.mcp_config import DEFAULT_PORT
 
 REPO = Path(__file__).resolve().parents[2]
 KIT = REPO / "deploy/container"

@@ -501,14 +501,14 @@ def _special(args: argparse.Namespace) -> int | None:
             from qms.cli import githooks
 
             return githooks.pre_commit()
-        from qms.hooks import write_guard
+        from qms.cli import write_guard
 
         return write_guard.cli_main()
     if args.command == "mcp-config":
-        from qms.mcp import config
+        from qms.operations.mcp_config import mcp_config
         from qms.store.project import Project
 
-        text, notes = config.mcp_config(Project.discover().root, args.url, args.stdio)
+        text, notes = mcp_config(Project.discover().root, args.url, args.stdio)
         print(text)
         print(notes, file=sys.stderr)
         return 0

@@ -14,7 +14,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from qms.errors import ProjectError
+from qms.errors import ProjectError, ValidationError
+from qms.store.project import Project
 
 ZERO = "0" * 40
 TIMEOUT_S = 120
@@ -181,3 +182,13 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], input: bytes | None = N
         raise ProjectError(f"git {verb} failed: {printable(detail)}", stderr=printable(detail),
                            returncode=proc.returncode)
     return proc.stdout
+
+
+def repository(project: Project) -> tuple[Repo, str]:
+    """The project's git repository and the project's folder in it ('' at its top)."""
+    repo = Repo.find(project.root)
+    if repo is None or repo.work_tree is None:
+        raise ValidationError(f"{project.root} is not in a git work tree: code control needs "
+                              "the project's repository (git init; commit; then add a system).")
+    prefix = os.path.relpath(project.root, repo.work_tree)
+    return repo, "" if prefix == "." else prefix.replace(os.sep, "/")

@@ -19,7 +19,7 @@ import re
 
 from qms.domain import integrity
 from qms.store import atomic
-from qms.store.audit import parse_line
+from qms.store.jsonl import parse_line
 from qms.store.project import Project
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)

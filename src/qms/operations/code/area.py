@@ -53,7 +53,8 @@ def area_path(project: Project, user: str, doc_id: str) -> Path:
 
 
 def code_checkout(project: Project, user: str, *, doc_id: str) -> AreaResult:
-    from qms.operations.code.systems import governed, repository
+    from qms.operations.code.systems import governed
+    from qms.store.repo import repository
 
     authorize(project, user, "code_checkout")
     doc_id, meta = load(project, doc_id)

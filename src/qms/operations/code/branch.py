@@ -19,7 +19,7 @@ import re
 from qms.domain import doctypes, scope as scopes
 from qms.errors import InvalidTransition, ProjectError, ValidationError
 from qms.operations._shared import Result
-from qms.store import audit
+from qms.store import audit, jsonl
 from qms.store.project import Project
 from qms.store.repo import ZERO
 from qms.store.transaction import Transaction
@@ -70,7 +70,7 @@ def in_force(project: Project, doc_id: str, systems: dict[str, dict],
     """What may change on ``cr/{doc_id}`` (None: the CR has no scope in force). Once the CR
     is released its block is the one ``CODE_BRANCH`` recorded from the pre-approved text
     (with that text's hash), so a push does not parse the text again."""
-    from qms.operations.code.systems import repository
+    from qms.store.repo import repository
 
     events = audit.read(project, doc_id, tx=tx) if events is None else events
     opened, _ = record(events)
@@ -142,7 +142,8 @@ def check_text(project: Project, meta: dict, text: str) -> list[str]:
 def open_branch(tx: Transaction, project: Project, user: str, meta: dict) -> str | None:
     """``release`` of a scoped CR: ``cr/CR-NNN`` at the tip of ``main``, recorded as a signed
     ``CODE_BRANCH`` (None: the CR is not scoped)."""
-    from qms.operations.code.systems import MAIN, governed, repository
+    from qms.operations.code.systems import MAIN, governed
+    from qms.store.repo import repository
 
     doc_id = meta["doc_id"]
     if meta["doc_type"] != "CR":
@@ -191,7 +192,7 @@ def vouched(project: Project, doc_id: str, opened: dict[str, Any]) -> bool:
     data = atomic.read_bytes(project.audit_path(doc_id), project.root) or b""
     for line in reversed(integrity.lines_of(data)):
         if b'"CODE_BRANCH"' in line:
-            event = audit.parse_line(line)
+            event = jsonl.parse_line(line)
             if event is not None and event.get("seq") == opened.get("seq"):
                 return chain_vouched.signed(project, line, event, doc_id)
     return False
@@ -200,7 +201,7 @@ def vouched(project: Project, doc_id: str, opened: dict[str, Any]) -> bool:
 def ensure(project: Project, doc_id: str, branch: dict[str, Any]) -> None:
     """Create ``cr/{doc_id}`` at its recorded base when it is missing (a crash between the
     release's commit and the ref, or a repository restored without it)."""
-    from qms.operations.code.systems import repository
+    from qms.store.repo import repository
 
     repo = repository(project)[0]
     ref = branch_ref(doc_id)

@@ -8,7 +8,6 @@ push gate in the project's repository; from its ``base`` commit on, ``main`` is 
 
 from __future__ import annotations
 
-import os
 
 from qms.domain import doctypes, scope
 from qms.errors import Conflict, ValidationError
@@ -16,7 +15,7 @@ from qms.operations._shared import Result, authorize
 from qms.store import audit
 from qms.store import namespaces as ns_store
 from qms.store.project import Project
-from qms.store.repo import Repo
+from qms.store.repo import repository
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
@@ -53,16 +52,6 @@ def governed(project: Project) -> dict[str, dict[str, Any]]:
                            "namespace": str(e.get("namespace") or name),
                            "base": str(e.get("base") or ""), "seq": e.get("seq")}
     return found
-
-
-def repository(project: Project) -> tuple[Repo, str]:
-    """The project's git repository and the project's folder in it ('' at its top)."""
-    repo = Repo.find(project.root)
-    if repo is None or repo.work_tree is None:
-        raise ValidationError(f"{project.root} is not in a git work tree: code control needs "
-                              "the project's repository (git init; commit; then add a system).")
-    prefix = os.path.relpath(project.root, repo.work_tree)
-    return repo, "" if prefix == "." else prefix.replace(os.sep, "/")
 
 
 def system_list(project: Project, user: str) -> SystemResult:

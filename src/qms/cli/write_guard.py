@@ -129,7 +129,8 @@ def check_governed(target: str | Path, project_root: Path, cwd: Path) -> Decisio
     """Refuse a write to a system's path in the project's own work tree (a code area under
     `.qms-work/` is another repository, outside every system)."""
     from qms.errors import QMSError
-    from qms.operations.code.systems import governed, repository
+    from qms.operations.code.systems import governed
+    from qms.store.repo import repository
     from qms.store.project import Project
 
     try:

@@ -22,9 +22,9 @@ import os
 from qms import __version__
 from qms.domain import integrity
 from qms.errors import Conflict, NotFound, ProjectError
-from qms.operations import _export_files
+from qms.operations.export import files as export_files
 from qms.operations._shared import Result, authorize, load
-from qms.store import atomic, audit, chain, git, users
+from qms.store import atomic, audit, chain, git, jsonl, users
 from qms.store.project import Project
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -104,10 +104,10 @@ def export(project: Project, user: str, *, doc_id: str, output: str,
            force: bool = False) -> ExportResult:
     """Write the dossier to ``output`` (a new file; an existing one only with ``force``)."""
     authorize(project, user, "export")
-    target = _export_files.target_file(project, output, force)
+    target = export_files.target_file(project, output, force)
     result = export_pdf(project, user, doc_id=doc_id, version=version,
                         allow_findings=allow_findings)
-    _export_files.write(target, result.pdf, force)
+    export_files.write(target, result.pdf, force)
     return ExportResult(result.doc_id, result.version, str(target), len(result.pdf),
                         integrity.sha256_bytes(result.pdf), result.clean, result.findings,
                         _attachment_names(result.doc_id, result.version))
@@ -122,7 +122,7 @@ def export_all(project: Project, user: str, *, output: str, allow_findings: bool
     from qms.operations.verify import verify
 
     authorize(project, user, "export")
-    folder, fresh = _export_files.target_folder(project, output, force)
+    folder, fresh = export_files.target_folder(project, output, force)
     head = _chain_head(project)
     whole = verify(project, user)
     _refuse_findings("The project", whole.findings, allow_findings)
@@ -157,7 +157,7 @@ def export_all(project: Project, user: str, *, output: str, allow_findings: bool
     made += [("index.pdf", pdf.write(page, [_attachment("index.json", index_json, "Data",
                                                         "The index (JSON)")])),
              ("index.json", index_json)]
-    _export_files.write_folder(folder, fresh, made, force)
+    export_files.write_folder(folder, fresh, made, force)
     return ExportAllResult(str(folder), [{k: r[k] for k in ("doc_id", "version", "file",
                                                              "size", "sha256", "clean")}
                                          for r in rows], skipped, whole.clean, whole.findings)
@@ -267,7 +267,7 @@ def _events(trail: bytes) -> tuple[list[dict], dict | None]:
     for n, line in enumerate(trail.split(b"\n"), 1):
         if not line.strip():
             continue
-        event = audit.parse_line(line)
+        event = jsonl.parse_line(line)
         if event is None:
             rows.append({"seq": None, "ts": "", "event": "(damaged line)", "user": "",
                          "version": "", "details": f"line {n} is not a JSON object"})
@@ -330,7 +330,7 @@ def _effective_date(events: list[dict], version: str) -> str | None:
 
 
 def _chain_head(project: Project) -> dict | None:
-    line = chain.last_line(chain.chain_path(project), project.root)
+    line = jsonl.last_line(chain.chain_path(project), project.root)
     if line is None:
         return None
     try:
