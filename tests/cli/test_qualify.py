@@ -257,8 +257,8 @@ def test_rs_without_requirement_rows_is_refused(q):
            match="states no requirements")
 
 
-@req("REQ-QUAL-006")
-def test_evidence_records_the_git_commit_and_dirty_flag(app):
+@req("REQ-QUAL-006", "REQ-CODE-013")
+def test_evidence_records_the_git_commit_and_its_tree_and_refuses_a_dirty_tree(app):
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=app.root, check=True, capture_output=True,
                               text=True).stdout.strip()
@@ -266,14 +266,22 @@ def test_evidence_records_the_git_commit_and_dirty_flag(app):
     git("init", "-q")
     git("-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
-    head = git("rev-parse", "HEAD")
+    head, tree = git("rev-parse", "HEAD"), git("rev-parse", "HEAD^{tree}")
     clean = app.json("claude", "qualify", "APP", "--junit", "results/pass.xml")["result"]
-    assert (clean["commit"], clean["dirty"]) == (head, False)
-    assert f"git commit `{head}` (working tree clean)" in app.draft("SDLC-APP-RTM").read_text()
-    # the qualification itself changed the tree: the next run says so
-    dirty = app.json("claude", "qualify", "APP", "--junit", "results/junit.xml")["result"]
-    assert (dirty["commit"], dirty["dirty"]) == (head, True)
-    assert app.audit("SDLC-APP-RTM")[-1]["dirty"] is True
+    assert (clean["commit"], clean["tree"], clean["dirty"]) == (head, tree, False)
+    assert f"git commit `{head}` (tree `{tree}`, working tree clean)" in \
+        app.draft("SDLC-APP-RTM").read_text()
+    assert (app.audit("SDLC-APP-RTM")[-1]["commit"], app.audit("SDLC-APP-RTM")[-1]["tree"]) \
+        == (head, tree)
+    # the qualification itself changed QMS/ (qms's own data): that is no change of the code
+    again = app.json("claude", "qualify", "APP", "--junit", "results/junit.xml")["result"]
+    assert again["commit"] == head
+    # a change of anything else is: the tests did not run on a commit
+    (app.root / "app.py").write_text("print('changed')\n")
+    before = len(app.audit("SDLC-APP-RTM"))
+    app.fail("claude", "qualify", "APP", "--junit", "results/pass.xml",
+             match="has changes outside qms's own data ('app.py')")
+    assert len(app.audit("SDLC-APP-RTM")) == before
 
 
 PLUGIN_TESTS = '''

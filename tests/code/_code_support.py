@@ -125,3 +125,73 @@ def events(root: Path, doc_id: str, kind: str) -> list[dict]:
 def verify_clean(root: Path) -> None:
     result = ops.verify(Project.open(root), "qa")
     assert result.clean, result.findings
+
+
+RS_TEXT = """---
+title: APP requirements
+revision_summary: Initial draft
+---
+
+# SDLC-APP-RS: APP requirements
+
+| REQ ID | Requirement |
+|--------|-------------|
+| REQ-APP-001 | **Login.** A user signs in with a password. |
+| REQ-APP-002 | **Lockout.** Five failed sign-ins lock the account. |
+"""
+
+
+def approve_doc(root: Path, doc_id: str, owner: str = "claude") -> None:
+    """A review round and an approval round by qa."""
+    p = Project.open(root)
+    ops.route(p, owner, doc_id=doc_id, route_type="review")
+    ops.review(p, "qa", doc_id=doc_id, outcome="recommend", comment="ok")
+    ops.route(p, owner, doc_id=doc_id, route_type="approval")
+    ops.approve(p, "qa", doc_id=doc_id)
+
+
+def effective_rs(root: Path, text: str = RS_TEXT) -> None:
+    """SDLC-APP-RS EFFECTIVE (a new version when it already exists)."""
+    p = Project.open(root)
+    if (root / "QMS" / ".meta" / "APP-RS" / "SDLC-APP-RS.json").exists():
+        ops.checkout(p, "claude", doc_id="SDLC-APP-RS")
+    else:
+        ops.create(p, "claude", doc_type="APP-RS", title="APP requirements")
+    ops.checkin(p, "claude", doc_id="SDLC-APP-RS", content=text)
+    approve_doc(root, "SDLC-APP-RS")
+
+
+def junit(commit: str | None = None, dirty: bool | None = None,
+          outcomes: dict[str, str] | None = None) -> str:
+    """A JUnit report: one passing test per requirement (``outcomes``: REQ -> failure/skipped),
+    with the run properties the pytest plugin writes."""
+    props = ""
+    if commit is not None or dirty is not None:
+        props = "<properties>" + (f'<property name="qms.commit" value="{commit}"/>'
+                                  if commit else "") + \
+            (f'<property name="qms.dirty" value="{str(dirty).lower()}"/>'
+             if dirty is not None else "") + "</properties>"
+    outcomes = {"REQ-APP-001": "", "REQ-APP-002": "", **(outcomes or {})}
+    cases = "".join(
+        f'<testcase classname="t" name="test_{r[-3:]}"><properties><property name="req" '
+        f'value="{r}"/></properties>{f"<{o}/>" if o else ""}</testcase>'
+        for r, o in outcomes.items())
+    return f'<testsuites><testsuite name="s">{props}{cases}</testsuite></testsuites>\n'
+
+
+def evidence_file(root: Path, text: str, name: str = "junit.xml") -> Path:
+    """A JUnit file in claude's own folder (qms's data: never a change of the code)."""
+    path = root / ".claude" / "users" / "claude" / "results" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def qualify_at(root: Path, commit: str, approve: bool = True, **outcomes: str):
+    """SDLC-APP-RTM qualified from a run at ``commit`` (and EFFECTIVE when ``approve``)."""
+    path = evidence_file(root, junit(commit, False, {k.replace("_", "-"): v
+                                                    for k, v in outcomes.items()}))
+    result = ops.qualify(Project.open(root), "claude", namespace="APP", junit=[str(path)])
+    if approve:
+        approve_doc(root, "SDLC-APP-RTM")
+    return result

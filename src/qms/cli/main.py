@@ -289,6 +289,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                    help="JUnit XML file inside the project (repeatable)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 on any "
                    "failing or untested requirement or unknown ID")
+    p.add_argument("--commit", metavar="SHA", help="the commit the tests ran on (default: "
+                   "the files' qms.commit property, else HEAD of the repository you are in, "
+                   "which must have no uncommitted changes outside QMS/)")
 
     p = sub.add_parser("verify", help="check the audit chain, signatures and content hashes",
                        description="Check the audit chain, its signatures, content hashes and "
@@ -439,7 +442,8 @@ def _call(args: argparse.Namespace) -> Any:
                             progress=args.progress, compile=args.compile)
     if cmd == "qualify":
         return ops.qualify(project, user, namespace=args.namespace,
-                           junit=[os.path.abspath(f) for f in args.junit], check=args.check)
+                           junit=[os.path.abspath(f) for f in args.junit], check=args.check,
+                           commit=args.commit, workdir=os.getcwd())
     raise UsageError(f"Unknown command {cmd!r}.")  # pragma: no cover - argparse prevents it
 
 

@@ -82,7 +82,14 @@ class TestCase:
 
 
 def parse_junit(text: str, source: str) -> list[TestCase]:
-    """The test cases of one JUnit XML document (``source`` labels them, e.g. its hash).
+    """The test cases of one JUnit XML document (``source`` labels them, e.g. its hash)."""
+    return parse_report(text, source)[0]
+
+
+def parse_report(text: str, source: str) -> tuple[list[TestCase], dict[str, str]]:
+    """The test cases of one JUnit XML document and its run properties: the
+    ``<property>`` elements of a ``<testsuite>`` (not of a test case), e.g. ``qms.commit``
+    and ``qms.dirty`` that the pytest plugin writes (the first value of a name wins).
 
     A document type declaration is refused outright: with it go entity definitions, the
     road to entity-expansion bombs and external entities."""
@@ -99,7 +106,13 @@ def parse_junit(text: str, source: str) -> list[TestCase]:
     if root.tag not in ("testsuites", "testsuite"):
         raise ValidationError(f"{source}: not a JUnit XML report (root element <{root.tag}>, "
                               "expected <testsuites> or <testsuite>).")
-    return [_case(node, source) for node in root.iter("testcase")]
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    props: dict[str, str] = {}
+    for suite in suites:
+        for group in suite.findall("properties"):
+            for prop in group.findall("property"):
+                props.setdefault(prop.get("name") or "", prop.get("value") or "")
+    return [_case(node, source) for node in root.iter("testcase")], props
 
 
 def _case(node: Any, source: str) -> TestCase:

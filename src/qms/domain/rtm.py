@@ -57,12 +57,20 @@ def block(rs_id: str, rs_version: str, evaluation: dict[str, Any], evidence: lis
                    f"{e['tests']} |")
     if run.get("commit"):
         state = "dirty: uncommitted changes" if run.get("dirty") else "clean"
-        source = f"git commit `{run['commit']}` (working tree {state})"
+        tree = f"tree `{run['tree']}`, " if run.get("tree") else ""
+        source = f"git commit `{run['commit']}` ({tree}working tree {state})"
     else:
         source = "not a git repository"
     out += ["", f"- Source revision: {source}", f"- Date: {run['date']}",
             f"- Run by: {run['user']}", "", END]
     return "\n".join(out)
+
+
+def generated(body: str) -> str | None:
+    """The generated section of an RTM's text, markers included (None: it has none)."""
+    start = body.find(_BEGIN_PREFIX)
+    end = body.find(END, start + 1) if start != -1 else -1
+    return None if start == -1 or end == -1 else body[start:end + len(END)]
 
 
 def splice(body: str, generated: str, heading: str) -> str:

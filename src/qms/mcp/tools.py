@@ -292,12 +292,17 @@ def qms_qualify(
     check: Annotated[bool, Field(description="true: write nothing, only report the gaps "
                                              "(result.passed is false when there are any).")]
     = False,
+    commit: Annotated[str | None, Field(
+        description="The commit the tests ran on (pushed to the project's repository). "
+                    "Default: the files' qms.commit property (the pytest plugin writes it), "
+                    "else HEAD of the project's checkout.")] = None,
 ) -> Out:
     """Trace JUnit XML test results to the requirements of the effective SDLC-{NS}-RS:
     per requirement `verified`, `failing` or `untested`, plus unknown IDs. Unless `check`,
     write SDLC-{NS}-RTM (created or checked out, then checked in) with the stored, hashed
-    evidence, ready to route for review."""
-    return _call(ctx, user, ops.qualify, namespace=namespace, junit=junit, check=check)
+    evidence and the commit the tests ran on, ready to route for review."""
+    return _call(ctx, user, ops.qualify, namespace=namespace, junit=junit, check=check,
+                 commit=commit)
 
 
 def qms_verify(

@@ -1,22 +1,30 @@
-"""``qms qualify NS --junit FILE [--junit FILE ...] [--check]``: the RTM from a test run.
+"""``qms qualify NS --junit FILE [--junit FILE ...] [--commit SHA] [--check]``: the RTM from
+a test run.
 
 Requirements come from the version in force of ``SDLC-{NS}-RS``, results from JUnit XML
 files inside the project. ``check`` only reports (and writes nothing); otherwise the
 generated section of ``SDLC-{NS}-RTM`` is rewritten (created, or checked out and back in),
 the JUnit files are stored as ``QMS/.evidence/{sha256}.xml`` and a QUALIFY event records
-their hashes, all in one transaction.
+their hashes, the commit the tests ran on and its tree, all in one transaction.
+
+The commit (:func:`_source`): ``--commit``, or the ``qms.commit`` run property of the JUnit
+files (the pytest plugin writes it), else ``HEAD`` of the repository the command runs in
+(a code area, or the project's checkout), whose working tree must hold no change outside
+qms's own data. Files that name different commits, a run on a dirty tree, or a commit the
+project's repository does not have (one never pushed) are refused.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from qms.domain import doctypes, qualification, rtm
 from qms.errors import Conflict, NotFound, ValidationError
 from qms.operations._bound import Texts
 from qms.operations._shared import Result, authorize, load, read_project_file
-from qms.store import audit, frontmatter, git, namespaces
+from qms.store import audit, frontmatter, namespaces
 from qms.store import meta as meta_store
 from qms.store.project import Project
 
@@ -25,6 +33,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 MAX_FILES = 64
+_SHA = re.compile(r"^[0-9a-fA-F]{4,64}\Z")
 
 
 class QualifyResult(Result):
@@ -39,6 +48,7 @@ class QualifyResult(Result):
     evidence: list[dict]  # {file, sha256, stored_as, tests}
     commit: str | None = None
     dirty: bool | None = None
+    tree: str | None = None
     rtm: dict[str, str] | None = None  # {doc_id, version, status} when written
 
     @property
@@ -61,7 +71,11 @@ class QualifyResult(Result):
 
 
 def qualify(project: Project, user: str, *, namespace: str, junit: list[str],
-            check: bool = False) -> QualifyResult:
+            check: bool = False, commit: str | None = None,
+            workdir: str | None = None) -> QualifyResult:
+    """``commit``: the commit the tests ran on; ``workdir``: the folder whose repository's
+    ``HEAD`` is taken when neither ``commit`` nor the files name one (default: the
+    project's root; the CLI passes its current folder)."""
     authorize(project, user, "read" if check else "qualify")
     ns = _namespace(project, namespace)
     files = _junit_files(project, user, junit)
@@ -76,12 +90,76 @@ def qualify(project: Project, user: str, *, namespace: str, junit: list[str],
                            evaluation["summary"], gaps, evidence)
     if check:
         return result
-    result.commit, result.dirty = git.revision(project.root)
-    run = {"commit": result.commit, "dirty": result.dirty, "date": audit.now_ts(),
-           "user": user, "rs": result.rs}
+    result.commit, result.tree = _source(project, files, commit, workdir)
+    result.dirty = False if result.commit else None
+    run = {"commit": result.commit, "tree": result.tree, "dirty": result.dirty,
+           "date": audit.now_ts(), "user": user, "rs": result.rs}
     generated = rtm.block(rs_id, rs_version, evaluation, evidence, run)
     result.rtm = _write(project, user, ns, generated, evaluation["summary"], files, run)
     return result
+
+
+def _source(project: Project, files: list[dict[str, Any]], commit: str | None,
+            workdir: str | None) -> tuple[str | None, str | None]:
+    """``(commit, tree)`` the tests ran on, in the project's repository; ``(None, None)``
+    when neither the project nor the run is in a git repository (nothing to bind)."""
+    from qms.store.repo import Repo, tested
+
+    named: dict[str, str] = {}  # commit as named -> where
+    for f in files:
+        props = f["props"]
+        if str(props.get("qms.dirty", "")).strip().lower() == "true":
+            raise ValidationError(
+                f"{f['file']}: the tests ran on a working tree with uncommitted changes "
+                "(qms.dirty=true): commit them, run the tests again and qualify that run.")
+        if props.get("qms.commit"):
+            named.setdefault(props["qms.commit"].strip(), f["file"])
+    if commit:
+        named.setdefault(commit.strip(), "--commit")
+    for sha, where in named.items():
+        if not _SHA.match(sha):
+            raise ValidationError(f"{where}: {sha[:60]!r} is not a commit hash.")
+    repo = Repo.find(project.root)
+    if repo is None or repo.work_tree is None:
+        if named:
+            raise ValidationError(f"{next(iter(named.values()))} names commit "
+                                  f"{next(iter(named))}, but the project is not in a git "
+                                  "repository.")
+        return None, None
+    from qms.store.repo import repository
+
+    prefix = repository(project)[1]
+    if not named:
+        folder = Path(workdir) if workdir else project.root
+        ran = tested(folder, prefix, [Path(f["path"]) for f in files]) or \
+            tested(project.root, prefix, [Path(f["path"]) for f in files])
+        if ran is None:
+            raise ValidationError("The repository has no commit yet: commit the code the "
+                                  "tests ran on first.")
+        area, head, changed = ran
+        if changed:
+            shown = ", ".join(repr(p) for p in changed[:5]) + (" ..." if len(changed) > 5 else "")
+            raise ValidationError(
+                f"The working tree of {area.work_tree} has changes outside qms's own data "
+                f"({shown}): the tests did not run on a commit. Commit (and push) them, run "
+                "the tests again and qualify that run, or name the commit they ran on "
+                "(--commit SHA).", paths=changed[:20])
+        named[head] = f"HEAD of {area.work_tree}"
+    resolved: dict[str, str] = {}
+    for sha, where in named.items():
+        full = repo.rev(sha) if len(sha) >= 4 else None
+        if full is None:
+            raise ValidationError(
+                f"{where}: the project's repository has no commit {sha[:40]} (in a code "
+                "area: git push it first; the RTM binds only a commit the project has).",
+                commit=sha)
+        resolved.setdefault(full, where)
+    if len(resolved) > 1:
+        raise ValidationError("The evidence names different commits: " + "; ".join(
+            f"{w}: {c[:12]}" for c, w in resolved.items()) + ". Qualify the results of one "
+            "test run, on one commit.", commits=sorted(resolved))
+    full = next(iter(resolved))
+    return full, repo.tree(full)
 
 
 def _namespace(project: Project, namespace: str) -> str:
@@ -109,12 +187,13 @@ def _junit_files(project: Project, user: str, junit: list[str]) -> list[dict[str
         if sha in seen:
             continue  # the same results twice would count every test twice
         seen.add(sha)
-        cases = qualification.parse_junit(text, name)  # validates before any write
+        cases, props = qualification.parse_report(text, name)  # validates before any write
         for case in cases:
             case.source = sha[:12]
         path = Path(name).expanduser()
-        shown = project.rel((path if path.is_absolute() else project.root / path).resolve())
-        files.append({"file": shown, "text": text, "sha256": sha, "cases": cases})
+        full = (path if path.is_absolute() else project.root / path).resolve()
+        files.append({"file": project.rel(full), "path": str(full), "text": text,
+                      "sha256": sha, "cases": cases, "props": props})
     return files
 
 
@@ -173,8 +252,11 @@ def _write(project: Project, user: str, ns: str, generated: str, summary: dict,
             if not tx.exists(path):
                 tx.write_text(path, f["text"])
         meta = meta_store.load(project, rtm_id, tx)
+        from qms.domain import integrity
+
         audit.append(tx, project, rtm_id, "QUALIFY", user, meta["version"],
-                     rs=run["rs"], commit=run["commit"], dirty=run["dirty"],
+                     rs=run["rs"], commit=run["commit"], tree=run["tree"], dirty=run["dirty"],
+                     generated_sha256=integrity.sha256_text(generated),
                      evidence=[{"file": f["file"], "sha256": f["sha256"]} for f in files],
                      summary=summary)
     return {"doc_id": rtm_id, "version": meta["version"], "status": meta["status"]}

@@ -23,7 +23,7 @@ _ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_NA
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
-    from typing import Iterable
+    from typing import Callable, Iterable
 
 
 def decode(raw: bytes) -> str:
@@ -91,6 +91,20 @@ class Repo:
         out = self.git("rev-parse", "--verify", "-q", "--end-of-options", f"{ref}^{{commit}}",
                        check=False)
         return out.decode().strip() or None
+
+    def tree(self, commit: str) -> str | None:
+        """The tree of ``commit`` (full hash), or None."""
+        out = self.git("rev-parse", "--verify", "-q", "--end-of-options", f"{commit}^{{tree}}",
+                       check=False)
+        return out.decode().strip() or None
+
+    def changes(self, excluded: Callable[[str], bool]) -> list[str]:
+        """Paths of the working tree that differ from ``HEAD`` (modified, staged, deleted,
+        untracked and not ignored), raw, except those ``excluded`` says to leave out."""
+        out = self.git("status", "--porcelain=v1", "-z", "--untracked-files=all",
+                       "--no-renames", "--ignore-submodules=none")
+        paths = [decode(entry[3:]) for entry in out.split(b"\0") if len(entry) > 3]
+        return [p for p in paths if not excluded(p)]
 
     def update_ref(self, ref: str, new: str, old: str) -> None:
         """Move ``ref`` to ``new`` only if it still holds ``old`` (ZERO: create it only if
@@ -192,3 +206,27 @@ def repository(project: Project) -> tuple[Repo, str]:
                               "the project's repository (git init; commit; then add a system).")
     prefix = os.path.relpath(project.root, repo.work_tree)
     return repo, "" if prefix == "." else prefix.replace(os.sep, "/")
+
+
+def tested(folder: Path, project_prefix: str, ignore: Iterable[Path] = ()
+           ) -> tuple[Repo, str, list[str]] | None:
+    """What tests run in ``folder`` ran on: its repository, the ``HEAD`` commit, and the
+    paths of its working tree that differ from it outside qms's own data (the project's
+    ``QMS/`` ... at ``project_prefix``) and outside ``ignore`` (e.g. the JUnit file being
+    written). None outside a repository or before its first commit."""
+    from qms.domain.scope import protected
+
+    repo = Repo.find(folder)
+    if repo is None or repo.work_tree is None:
+        return None
+    head = repo.rev("HEAD")
+    if head is None:
+        return None
+    top = repo.work_tree.resolve()
+    skip = set()
+    for path in ignore:
+        try:
+            skip.add(path.resolve().relative_to(top).as_posix())
+        except ValueError:
+            continue  # outside this work tree: never one of its changes
+    return repo, head, repo.changes(lambda p: p in skip or protected(p, project_prefix))
