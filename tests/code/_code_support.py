@@ -195,3 +195,37 @@ def qualify_at(root: Path, commit: str, approve: bool = True, **outcomes: str):
     if approve:
         approve_doc(root, "SDLC-APP-RTM")
     return result
+
+
+def ready(root: Path, change: str = "src/app/auth/login.py", **outcomes: str
+          ) -> tuple[str, Path, str]:
+    """A CR whose branch may land: SDLC-APP-RS in force, one push changing ``change``, the
+    RTM qualified at that head and EFFECTIVE. Returns (CR, its code area, head)."""
+    effective_rs(root)
+    doc_id = scoped_cr(root)
+    a = area(root, doc_id)
+    write(a, change, "v2\n")
+    sha = commit(a, "login v2")
+    result = push(a)
+    assert result.returncode == 0, result.stderr.decode()
+    qualify_at(root, sha, **outcomes)
+    return doc_id, a, sha
+
+
+def qms(root: Path, *args: str, user: str | None = "qa", cwd: Path | None = None
+        ) -> tuple[int, dict]:
+    """The real CLI with --json: (exit status, the JSON printed)."""
+    cmd = [str(QMS_BIN), "--json", *(["--user", user] if user else []), *args]
+    proc = subprocess.run(cmd, cwd=cwd or root, env=env(), capture_output=True, text=True,
+                          timeout=120)
+    try:
+        return proc.returncode, json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError(proc.stdout + proc.stderr) from None
+
+
+def data_commit(root: Path, message: str = "qms data") -> str:
+    """Commit qms's own data in the project's checkout (what a team does to keep it in git)."""
+    git(root, "add", "-A", "--", "QMS", ".claude", "qms.config.json")
+    git(root, "commit", "-q", "--allow-empty", "-m", message)
+    return rev(root, "HEAD")

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.req("REQ-SEC-001"), pytest.mark.req("REQ-SEC-002")]
 
 ADMIN, INIT, QUAL, REV = "administrator", "initiator", "quality", "reviewer"
 AUTHORING = ["create", "checkout", "checkin", "route", "release", "revert", "close",
-             "withdraw", "cancel", "interact", "qualify", "code_checkout", "code_push"]
+             "withdraw", "cancel", "interact", "qualify", "code_checkout", "code_push", "merge"]
 QUERIES = ["read", "status", "history", "comments", "inbox", "workspace", "namespace_list",
            "config_get", "verify", "key_list", "export", "passkey_list", "system_list",
            "code_status", "code_remove"]

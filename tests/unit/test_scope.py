@@ -27,7 +27,7 @@ def test_block_is_parsed():
     assert s.to_dict() == {"system": "APP", "paths": ["src/app/auth/**", "tests/test_auth*.py"],
                            "exclude": ["src/app/auth/keys.py"],
                            "expect": ["src/app/auth/login.py"], "requirements": "revise",
-                           "exploratory": False}
+                           "exploratory": False, "release": "minor", "adopt": False}
 
 
 @pytest.mark.req("REQ-CODE-002")

@@ -211,6 +211,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     q.add_argument("--repo", metavar="PATH", help="a (bare) repository that receives this "
                    "project's pushes (default: the project's own)")
 
+    p = _doc(sub, "gate", "may a CR's branch land on main? (read-only; exit 0 pass, 1 "
+             "fail, 2 could not check)")
+    p.add_argument("--head", metavar="SHA", help="the commit to judge (default: the tip of "
+                   "cr/CR-NNN)")
+    p.add_argument("--qms-ref", metavar="REF", help="read the QMS state committed at this git "
+                   "revision and take it as main, e.g. origin/main (a CI job)")
+
+    _doc(sub, "merge", "land a CR's branch on main through the gate, with a release tag (the "
+         "CR's responsible user)")
+
     p = sub.add_parser("create", help="create a document (checked out to you)",
                        description="Create a document from its template, checked out to you.")
     p.add_argument("doc_type", metavar="TYPE", help="SOP, CR, INV, TP, ER, VAR, ADD, VR, "
@@ -359,6 +369,9 @@ def _call(args: argparse.Namespace) -> Any:
 
     project = Project.discover()
     user = args.user
+    if cmd == "gate" and not user:  # read-only, of committed data: a CI job has no identity
+        return ops.gate(project, None, doc_id=args.doc_id, head=args.head,
+                        qms_ref=args.qms_ref)
     auth.check(project, user, args.token_file)
     if cmd in _DOC_ONLY:
         return _DOC_ONLY[cmd](ops)(project, user, doc_id=args.doc_id)
@@ -399,6 +412,10 @@ def _call(args: argparse.Namespace) -> Any:
                               namespace=args.namespace)
     if cmd == "code":
         return _code(ops, project, user, args)
+    if cmd == "gate":
+        return ops.gate(project, user, doc_id=args.doc_id, head=args.head, qms_ref=args.qms_ref)
+    if cmd == "merge":
+        return ops.merge(project, user, doc_id=args.doc_id)
     if cmd == "create":
         return ops.create(project, user, doc_type=args.doc_type, title=args.title,
                           parent=args.parent, name=args.name)
@@ -545,7 +562,7 @@ def _main(argv: Sequence[str] | None) -> int:
         special = _special(args)
         if special is not None:
             return special
-        if args.command not in _NO_USER and not args.user:
+        if args.command not in _NO_USER and args.command != "gate" and not args.user:
             raise UsageError("--user is required (e.g. qms --user claude status CR-001).")
         result = _call(args)
     except (QMSError, OSError) as exc:

@@ -20,7 +20,7 @@ _ADMIN = frozenset({ADMINISTRATOR})
 MATRIX: dict[str, frozenset[str]] = {
     **{c: _AUTHORS for c in (
         "create", "checkout", "checkin", "route", "release", "revert", "close",
-        "withdraw", "cancel", "interact", "qualify", "code_checkout", "code_push")},
+        "withdraw", "cancel", "interact", "qualify", "code_checkout", "code_push", "merge")},
     "assign": frozenset({QUALITY}),
     "review": _EVERYONE,
     "approve": frozenset({QUALITY, REVIEWER}),

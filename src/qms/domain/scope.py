@@ -10,6 +10,8 @@ The block, in the CR's text (YAML between the fences)::
     expect: [src/app/auth/login.py]
     requirements: revise        # or: unchanged
     exploratory: false
+    release: minor              # optional; major: the merge tags {SYSTEM}-{MAJOR+1}.0
+    adopt: false                # optional; true: the system's adoption from genesis/{SYSTEM}
     ```
 
 Patterns are repository-relative, with ``.gitignore`` semantics (``pathspec``); each must
@@ -28,8 +30,11 @@ if TYPE_CHECKING:
     from typing import Any, Iterable
 
 FENCE_INFO = "qms-scope"
-KEYS = ("system", "paths", "exclude", "expect", "requirements", "exploratory")
+KEYS = ("system", "paths", "exclude", "expect", "requirements", "exploratory", "release",
+        "adopt")
+REQUIRED = ("system", "paths", "requirements")
 REQUIREMENTS = ("revise", "unchanged")
+RELEASES = ("minor", "major")
 # qms's own data: never inside a system, never pushed to a CR branch (top level, any case)
 PROTECTED = ("qms", ".qms", ".claude", "qms.config.json", ".qms-work", ".git")
 _FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
@@ -39,13 +44,22 @@ SYSTEM_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,31}\Z")
 
 class Scope:
     """One parsed block: ``system``, ``paths``, ``exclude``, ``expect``, ``requirements``,
-    ``exploratory``."""
+    ``exploratory``, ``release`` (minor or major), ``adopt``."""
 
     def __init__(self, system: str, paths: list[str], exclude: list[str], expect: list[str],
-                 requirements: str, exploratory: bool) -> None:
+                 requirements: str, exploratory: bool, release: str = "minor",
+                 adopt: bool = False) -> None:
         self.system, self.paths, self.exclude = system, paths, exclude
         self.expect, self.requirements, self.exploratory = expect, requirements, exploratory
+        self.release, self.adopt = release, adopt
         self._specs: tuple[Any, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Scope | None":
+        """A block as an event recorded it (None: not one)."""
+        if not isinstance(data, dict) or not set(REQUIRED) <= set(data) <= set(KEYS):
+            return None
+        return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in KEYS}
@@ -129,11 +143,16 @@ def parse(body: str) -> Scope:
     if requirements not in REQUIREMENTS:
         raise ValidationError(f"The {FENCE_INFO} block needs 'requirements: revise' or "
                               "'requirements: unchanged'.")
-    exploratory = data.get("exploratory", False)
-    if not isinstance(exploratory, bool):
-        raise ValidationError(f"'exploratory' in the {FENCE_INFO} block is true or false.")
+    flags = {}
+    for key in ("exploratory", "adopt"):
+        flags[key] = data.get(key, False)
+        if not isinstance(flags[key], bool):
+            raise ValidationError(f"'{key}' in the {FENCE_INFO} block is true or false.")
+    release = data.get("release", "minor")
+    if release not in RELEASES:
+        raise ValidationError(f"'release' in the {FENCE_INFO} block is minor or major.")
     return Scope(system, paths, _patterns(data, "exclude"), _patterns(data, "expect"),
-                 requirements, exploratory)
+                 requirements, flags["exploratory"], release, flags["adopt"])
 
 
 def _patterns(data: dict, key: str, required: bool = False) -> list[str]:
@@ -244,3 +263,11 @@ class InForce:
 
     def expected(self) -> list[str]:
         return [p for s in self.scopes for p in s.expect]
+
+    def untouched(self, changed: Iterable[str]) -> list[str]:
+        """The ``expect`` patterns that no path of ``changed`` matches."""
+        from pathspec import GitIgnoreSpec
+
+        changed = list(changed)
+        return [p for p in self.expected()
+                if not any(GitIgnoreSpec.from_lines([p]).match_files(changed))]

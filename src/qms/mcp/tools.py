@@ -327,6 +327,24 @@ def qms_code_checkout(user: User, doc_id: DocId, ctx: Context) -> Out:
     return _call(ctx, user, ops.code_checkout, doc_id=doc_id)
 
 
+def qms_gate(
+    user: User, doc_id: DocId, ctx: Context,
+    head: Annotated[str | None, Field(
+        description="The commit to judge (default: the tip of cr/CR-NNN).")] = None,
+) -> Out:
+    """May CR `doc_id`'s execution branch land on main? Read-only. `result.verdict` is
+    `pass`, `fail` or `error` (could not check); `result.reasons` lists every reason (rule
+    and message): state, head, main, scope, requirements, rtm, evidence."""
+    return _call(ctx, user, ops.gate, doc_id=doc_id, head=head)
+
+
+def qms_merge(user: User, doc_id: DocId, ctx: Context) -> Out:
+    """Land CR `doc_id`'s execution branch on main (its responsible user): the gate again,
+    then a merge commit whose tree is the qualified head's, main moved by compare-and-swap,
+    the release tag {SYSTEM}-{MAJOR}.{MINOR} and a signed CODE_MERGE event."""
+    return _call(ctx, user, ops.merge, doc_id=doc_id)
+
+
 async def qms_noop(user: User, ctx: Context) -> Out:
     """Benchmark probe: resolves the identity like every tool, then does nothing."""
     try:
@@ -340,7 +358,7 @@ TOOLS = (
     qms_inbox, qms_workspace, qms_status, qms_read, qms_history, qms_comments, qms_create,
     qms_checkout, qms_checkin, qms_cancel, qms_route, qms_assign, qms_review, qms_approve,
     qms_reject, qms_withdraw, qms_release, qms_revert, qms_close, qms_fix, qms_unlock, qms_interact,
-    qms_qualify, qms_verify, qms_code_checkout,
+    qms_qualify, qms_verify, qms_code_checkout, qms_gate, qms_merge,
 )
 
 

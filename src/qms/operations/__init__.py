@@ -38,14 +38,14 @@ _MODULES = {
     "system_add": "code.systems", "system_list": "code.systems",
     "code_checkout": "code.area", "code_status": "code.area", "code_remove": "code.area",
     "code_install_hook": "code.hook", "code_receive": "code.push",
-    "code_record": "code.branch",
+    "code_record": "code.branch", "gate": "code.gate", "merge": "code.merge",
 }
 
 # commands the MCP server exposes (never init, user, namespace, token, config)
 TOOLS = ("inbox", "workspace", "status", "read", "history", "comments", "create", "checkout",
          "checkin", "cancel", "route", "assign", "review", "approve", "reject", "withdraw",
          "release", "revert", "close", "fix", "unlock", "interact", "qualify", "verify",
-         "code_checkout")
+         "code_checkout", "gate", "merge")
 
 __all__ = [*_MODULES, "TOOLS"]
 

@@ -11,19 +11,31 @@ pushed objects be read before they are accepted.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
-from qms.errors import ProjectError, ValidationError
+from qms.errors import ProjectError, UsageError, ValidationError
 from qms.store.project import Project
 
 ZERO = "0" * 40
+DURABLE = ("-c", "core.fsync=objects,reference")  # fsync what the command writes (git >= 2.36)
 TIMEOUT_S = 120
 _ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_NAMESPACE")
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
     from typing import Callable, Iterable
+
+
+_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./@{}~^+-]{0,199}$")  # no options, no spaces
+
+
+def check_ref(ref: str) -> str:
+    """``ref`` when it can only be a revision (never an option, no spaces)."""
+    if not _REF.match(ref or ""):
+        raise UsageError(f"Not a git revision: {str(ref)[:60]!r}.")
+    return ref
 
 
 def decode(raw: bytes) -> str:
@@ -77,9 +89,10 @@ class Repo:
         cmd = ["git", f"--git-dir={self.git_dir}"]
         if self.work_tree is not None:
             cmd.append(f"--work-tree={self.work_tree}")
+        options = list(args[:2]) if args[:1] == ("-c",) else []  # ``-c`` goes before the verb
         try:
-            return _run([*cmd, *args], cwd=self.work_tree or self.git_dir,
-                        env=_env(env), input=input)
+            return _run([cmd[0], *options, *cmd[1:], *args[len(options):]],
+                        cwd=self.work_tree or self.git_dir, env=_env(env), input=input)
         except ProjectError:
             if check:
                 raise
@@ -106,10 +119,15 @@ class Repo:
         paths = [decode(entry[3:]) for entry in out.split(b"\0") if len(entry) > 3]
         return [p for p in paths if not excluded(p)]
 
+    def ref(self, ref: str) -> str | None:
+        """The object ``ref`` holds, not peeled (a tag object stays itself), or None."""
+        out = self.git("rev-parse", "--verify", "-q", "--end-of-options", ref, check=False)
+        return out.decode().strip() or None
+
     def update_ref(self, ref: str, new: str, old: str) -> None:
         """Move ``ref`` to ``new`` only if it still holds ``old`` (ZERO: create it only if
         absent): git's compare-and-swap."""
-        self.git("update-ref", "-m", "qms", "--end-of-options", ref, new, old)
+        self.git(*DURABLE, "update-ref", "-m", "qms", "--end-of-options", ref, new, old)
 
     def delete_ref(self, ref: str, old: str) -> None:
         self.git("update-ref", "-d", "--end-of-options", ref, old)
@@ -119,6 +137,61 @@ class Repo:
         proc = subprocess.run(cmd, capture_output=True, env=_env(), timeout=TIMEOUT_S,
                               stdin=subprocess.DEVNULL)
         return proc.returncode == 0
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        out = self.git("merge-base", "--end-of-options", a, b, check=False)
+        return out.decode().strip() or None
+
+    def rev_list(self, tip: str, exclude: Iterable[str] = (), first_parent: bool = False
+                 ) -> list[str]:
+        """Commits reachable from ``tip`` and from none of ``exclude``, newest first
+        (``first_parent``: only along ``tip``'s first parents)."""
+        out = self.git("rev-list", *(["--first-parent"] if first_parent else []),
+                       "--end-of-options", tip, *(f"^{x}" for x in exclude if x), "--")
+        return out.decode().split()
+
+    def first_parents(self, tip: str, exclude: Iterable[str] = ()
+                      ) -> list[tuple[str, str | None]]:
+        """``(commit, its first parent or None)`` along ``tip``'s first parents, newest
+        first, stopping at what ``exclude`` reaches."""
+        out = self.git("rev-list", "--first-parent", "--parents", "--end-of-options", tip,
+                       *(f"^{x}" for x in exclude if x), "--")
+        pairs = []
+        for line in out.decode().splitlines():
+            shas = line.split()
+            if shas:
+                pairs.append((shas[0], shas[1] if len(shas) > 1 else None))
+        return pairs
+
+    def diff(self, a: str, b: str) -> list[str]:
+        """Paths whose entries differ between the trees of ``a`` and ``b`` (raw, recursive,
+        no rename detection)."""
+        out = self.git("diff-tree", "-r", "-z", "--no-renames", "--name-only",
+                       "--no-commit-id", "--no-ext-diff", "--no-textconv", "--end-of-options",
+                       a, b)
+        return [decode(p) for p in out.split(b"\0") if p]
+
+    # -- writing objects (durably: the merge records them before it moves a ref) -----------
+    def merge_tree(self, ours: str, theirs: str) -> str | None:
+        """The tree of a clean merge of two commits (``merge-tree --write-tree``; no work
+        tree, no index), or None when they conflict."""
+        out = self.git(*DURABLE, "merge-tree", "--write-tree", "--no-messages", ours, theirs,
+                       check=False)
+        lines = out.decode().split()
+        return lines[0] if len(lines) == 1 else None
+
+    def commit_tree(self, tree: str, parents: list[str], message: str,
+                    identity: dict[str, str]) -> str:
+        """A new commit object (``identity``: ``GIT_AUTHOR_*``/``GIT_COMMITTER_*``)."""
+        args = [a for p in parents for a in ("-p", p)]
+        out = self.git(*DURABLE, "commit-tree", tree, *args, "-F", "-",
+                       input=message.encode("utf-8"), env=identity)
+        return out.decode().strip()
+
+    def mktag(self, commit: str, name: str, tagger: str, message: str) -> str:
+        """A new annotated tag object for ``commit`` (``tagger``: ``Name <email> TS +0000``)."""
+        text = f"object {commit}\ntype commit\ntag {name}\ntagger {tagger}\n\n{message}"
+        return self.git(*DURABLE, "mktag", input=text.encode("utf-8")).decode().strip()
 
     def config(self, key: str, value: str) -> None:
         self.git("config", "--end-of-options", key, value)
@@ -192,7 +265,8 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], input: bytes | None = N
         raise ProjectError(f"{cwd} is not a folder.") from None
     if proc.returncode != 0:
         detail = decode(proc.stderr or proc.stdout).strip()
-        verb = next((a for a in cmd[1:] if not a.startswith("-")), "")
+        verb = next((a for a, before in zip(cmd[1:], cmd) if not a.startswith("-")
+                     and before != "-c"), "")
         raise ProjectError(f"git {verb} failed: {printable(detail)}", stderr=printable(detail),
                            returncode=proc.returncode)
     return proc.stdout
@@ -230,3 +304,30 @@ def tested(folder: Path, project_prefix: str, ignore: Iterable[Path] = ()
         except ValueError:
             continue  # outside this work tree: never one of its changes
     return repo, head, repo.changes(lambda p: p in skip or protected(p, project_prefix))
+
+
+PROJECT_DATA = ("QMS", "qms.config.json", ".claude/agents")
+
+
+def snapshot(repo: Repo, commit: str, prefix: str, dest: Path) -> Path:
+    """The project's data as committed at ``commit`` (``QMS/``, ``qms.config.json``,
+    ``.claude/agents``) unpacked into ``dest`` (``git archive``; regular files and folders
+    only); returns the project root in it."""
+    import io
+    import tarfile
+
+    names = [f"{prefix}/{n}" if prefix else n for n in PROJECT_DATA]
+    listed = repo.git("ls-tree", "-z", "--name-only", "--end-of-options", commit, "--", *names)
+    present = [decode(n) for n in listed.split(b"\0") if n]
+    if not any(n.endswith("QMS") for n in present):
+        raise ValidationError(f"{commit[:12]} holds no committed QMS/ data at "
+                              f"{prefix or 'the top'} of the repository.")
+    data = repo.git("archive", "--format=tar", commit, *present)  # names from ls-tree
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for member in tar.getmembers():
+            if not (member.isfile() or member.isdir()) or member.name.startswith("/") \
+                    or ".." in member.name.split("/"):
+                raise ValidationError(f"{commit[:12]}: {printable(member.name)} in the "
+                                      "committed QMS data is not a plain file.")
+        tar.extractall(dest, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    return dest / prefix if prefix else dest

@@ -52,7 +52,8 @@ def events(project: Project, *kinds: str) -> list[tuple[bytes, dict[str, Any]]]:
         found = []
         for line in integrity.lines_of(atomic.read_bytes(path, project.root) or b""):
             if b'"TOKEN_' not in line and b'"CONFIG_SET"' not in line \
-                    and b'"KEY_' not in line and b'"SYSTEM_ADD"' not in line:
+                    and b'"KEY_' not in line and b'"SYSTEM_ADD"' not in line \
+                    and b'"CODE_MERGE"' not in line and b'"GENESIS_PUSH"' not in line:
                 continue
             event = parse_line(line)  # None: damaged, which verify reports
             if event is not None and integrity.is_chained(event):
@@ -74,6 +75,24 @@ def signed(project: Project, line: bytes, event: dict[str, Any],
     if key not in _SIGNED:
         _SIGNED[key] = _check(project, chain, seq, key[2], doc_id)
     return _SIGNED[key]
+
+
+def unsigned(project: Project, doc_id: str, wanted: list[dict[str, Any]]) -> list[dict]:
+    """Those of ``wanted`` (events of ``doc_id``'s trail, as read) that the chain does not
+    vouch for: no line of the trail with their ``seq`` and content, or not signed."""
+    seqs = {e.get("seq") for e in wanted}
+    lines: dict[int, bytes] = {}
+    for line in integrity.lines_of(atomic.read_bytes(project.audit_path(doc_id), project.root)
+                                   or b""):
+        event = parse_line(line)
+        if event is not None and event.get("seq") in seqs:
+            lines.setdefault(event["seq"], line)
+    bad = []
+    for e in wanted:
+        line = lines.get(e.get("seq"))  # type: ignore[arg-type]
+        if line is None or parse_line(line) != e or not signed(project, line, e, doc_id):
+            bad.append(e)
+    return bad
 
 
 def _check(project: Project, chain: str, seq: int, line_sha: str, doc_id: str) -> bool:

@@ -66,17 +66,17 @@ def scope_of(project: Project, doc_id: str, tx: Transaction | None = None,
 
 def in_force(project: Project, doc_id: str, systems: dict[str, dict],
              tx: Transaction | None = None, events: list[dict] | None = None,
-             ) -> scopes.InForce | None:
+             prefix: str | None = None) -> scopes.InForce | None:
     """What may change on ``cr/{doc_id}`` (None: the CR has no scope in force). Once the CR
     is released its block is the one ``CODE_BRANCH`` recorded from the pre-approved text
-    (with that text's hash), so a push does not parse the text again."""
+    (with that text's hash), so a push does not parse the text again. ``prefix``: the
+    project's folder in the repository (default: asked of the project's repository)."""
     from qms.store.repo import repository
 
     events = audit.read(project, doc_id, tx=tx) if events is None else events
     opened, _ = record(events)
-    recorded = opened.get("scope") if opened else None
-    own = scopes.Scope(**recorded) if isinstance(recorded, dict) and \
-        set(recorded) == set(scopes.KEYS) else scope_of(project, doc_id, tx, events)
+    own = scopes.Scope.from_dict(opened.get("scope") if opened else None) or \
+        scope_of(project, doc_id, tx, events)
     if own is None:
         return None
     system = systems.get(own.system)
@@ -89,7 +89,8 @@ def in_force(project: Project, doc_id: str, systems: dict[str, dict],
             widening = scope_of(project, var, tx)
             if widening is not None and widening.system == own.system:
                 blocks.append(widening)
-    return scopes.InForce(blocks, system["paths"], repository(project)[1])
+    return scopes.InForce(blocks, system["paths"],
+                          repository(project)[1] if prefix is None else prefix)
 
 
 def _variances(project: Project, doc_id: str) -> list[str]:
@@ -157,6 +158,9 @@ def open_branch(tx: Transaction, project: Project, user: str, meta: dict) -> str
         raise InvalidTransition(f"{doc_id} names system {block.system}, which does not exist "
                                 "(qms system list); it cannot be released.", doc_id=doc_id)
     repo = repository(project)[0]
+    from qms.operations.code import landing
+
+    landing.recover(project, repo)  # a merge killed midway: main as the chain says
     base = repo.rev(MAIN)
     if base is None:
         raise InvalidTransition("The project's repository has no 'main' to branch from.")
@@ -185,17 +189,9 @@ def record(events: list[dict]) -> tuple[dict | None, list[dict]]:
 def vouched(project: Project, doc_id: str, opened: dict[str, Any]) -> bool:
     """Whether the chain vouches for this ``CODE_BRANCH`` (its exact line, signed): the
     scope the gate enforces is read from it."""
-    from qms.domain import integrity
-    from qms.store import atomic
     from qms.store import vouched as chain_vouched
 
-    data = atomic.read_bytes(project.audit_path(doc_id), project.root) or b""
-    for line in reversed(integrity.lines_of(data)):
-        if b'"CODE_BRANCH"' in line:
-            event = jsonl.parse_line(line)
-            if event is not None and event.get("seq") == opened.get("seq"):
-                return chain_vouched.signed(project, line, event, doc_id)
-    return False
+    return not chain_vouched.unsigned(project, doc_id, [opened])
 
 
 def ensure(project: Project, doc_id: str, branch: dict[str, Any]) -> None:

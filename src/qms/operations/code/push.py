@@ -87,6 +87,7 @@ def code_receive(project: Project, user: str | None, *, git_dir: str,
     authorize(project, user, "code_push")
     repo = Repo(Path(git_dir).resolve())
     with project.transaction() as tx:
+        _recover(project)
         plans = [_plan(project, tx, repo, user, old, new, ref, systems)
                  for old, new, ref in updates]
         for plan in plans:
@@ -100,6 +101,16 @@ def code_receive(project: Project, user: str | None, *, git_dir: str,
     lines = [f"qms: {p['ref']} {p['old'][:12]}..{p['new'][:12]} recorded for {p['doc_id']} "
              f"({p['commits']} commit(s), {p['paths']} path(s))" for p in pushed]
     return PushResult(True, pushed, "\n".join(lines))
+
+
+def _recover(project: Project) -> None:
+    """A merge killed midway is finished or undone first: main is what the chain says."""
+    from qms.operations.code import landing
+
+    if landing.pending(project):
+        from qms.store.repo import repository
+
+        landing.recover(project, repository(project)[0])
 
 
 def _plan(project: Project, tx: Transaction, repo: Repo, user: str, old: str, new: str,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from qms.domain import doctypes
 from qms.operations._shared import Result, authorize
-from qms.operations.verify import chain as chain_check, files, git, state, trails
+from qms.operations.verify import chain as chain_check, code, files, git, state, trails
 from qms.operations.verify.check import PROJECT, Check
 from qms.store import chain, transaction
 from qms.store.project import Project
@@ -60,7 +60,9 @@ def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
            all_signatures: bool = False, since: str | None = None) -> VerifyResult:
     authorize(project, user, "verify")
     if since is not None:
-        git.check_ref(since)
+        from qms.store.repo import check_ref
+
+        check_ref(since)
     # hold the project lock so no commit is half-applied while we read; a read-only copy
     # (e.g. the container's mount: nobody can write it) is read as it is
     lock = transaction.project_lock(project.state_dir / "lock")
@@ -69,15 +71,17 @@ def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
     except OSError:
         lock = None
     try:
-        return _verify(project, doc_ids, all_signatures, since)
+        return _verify(project, doc_ids, all_signatures, since, writable=lock is not None)
     finally:
         if lock is not None:
             lock.__exit__(None, None, None)
 
 
 def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool,
-            since: str | None = None) -> VerifyResult:
+            since: str | None = None, writable: bool = False) -> VerifyResult:
     check = Check(project)
+    if writable:
+        code.recover(check)
     wanted = None
     if doc_ids:
         wanted = {d if d.lower() == PROJECT else doctypes.normalize_id(d) for d in doc_ids}

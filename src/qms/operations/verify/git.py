@@ -8,8 +8,6 @@ rewritten. One ``git show`` per commit checked; outside git it is a note.
 
 from __future__ import annotations
 
-import re
-
 from qms.errors import UsageError
 from qms.store import git
 
@@ -19,13 +17,6 @@ if TYPE_CHECKING:
     from typing import Callable
 
 CHAIN = "QMS/.audit/chain.jsonl"
-_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./@{}~^+-]{0,199}$")  # no options, no spaces
-
-
-def check_ref(ref: str) -> str:
-    if not _REF.match(ref or ""):
-        raise UsageError(f"Not a git revision: {str(ref)[:60]!r}.")
-    return ref
 
 
 def check(check: Check, today: Callable[[], bytes], since: str | None) -> None:
