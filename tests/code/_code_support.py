@@ -92,9 +92,35 @@ def governed_project(base: Path) -> Path:
     return root
 
 
+EXECUTION = """## 3. Execution
+
+| EI | Task Description | Execution Summary | Task Outcome | Performed By - Date |
+|----|------------------|-------------------|--------------|---------------------|
+| EI-1 | Change the login and its tests | [SUMMARY] | [Pass/Fail] | [PERFORMER] - [DATE] |
+| EI-2 | Qualify and merge | [SUMMARY] | [Pass/Fail] | [PERFORMER] - [DATE] |
+"""
+
+
 def cr_text(title: str, block: str = SCOPE) -> str:
     return (f"---\ntitle: {title}\nrevision_summary: Initial draft\n---\n\n# {title}\n\n"
-            f"## 1. Purpose\n\nChange the login.\n\n## 2. Scope\n\n{block}\n")
+            f"## 1. Purpose\n\nChange the login.\n\n## 2. Scope\n\n{block}\n\n{EXECUTION}")
+
+
+def executed(root: Path, doc_id: str, rows: tuple[str, ...] = (
+        "| Done in the branch | Pass | claude - 2026-12-01 |",
+        "| Merged as APP-1.0 | Pass | claude - 2026-12-01 |"), edit=None) -> None:
+    """Fill the CR's execution rows (checked out, edited, checked in), as its executor does."""
+    p = Project.open(root)
+    ops.checkout(p, "claude", doc_id=doc_id)
+    ws = root / ".claude" / "users" / "claude" / "workspace" / f"{doc_id}.md"
+    text = ws.read_text()
+    for n, cells in enumerate(rows, 1):
+        start = text.index(f"| EI-{n} |")
+        end = text.index("\n", start)
+        row = text[start:end].split(" | ")
+        text = text[:start] + " | ".join(row[:2]) + " " + cells + text[end:]
+    ws.write_text(edit(text) if edit else text)
+    ops.checkin(p, "claude", doc_id=doc_id)
 
 
 def scoped_cr(root: Path, user: str = "claude", block: str = SCOPE, release: bool = True,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from _code_support import (area, commit, events, git, push, repository_project, rev, scoped_cr,
-                           verify_clean, write)
+from _code_support import (area, commit, effective_rs, events, executed, git, push,
+                           qualify_at, repository_project, rev, scoped_cr, verify_clean, write)
 from qms import operations as ops
 from qms.store.project import Project
 
@@ -216,6 +216,13 @@ def test_push_before_release_and_after_closure_is_refused(gov):
         ops.code_checkout(p, "claude", doc_id=cr)
     ops.release(p, "claude", doc_id=cr)
     a = area(gov, cr)
+    write(a, "src/app/auth/login.py", "in execution\n")
+    commit(a)
+    assert push(a).returncode == 0
+    effective_rs(gov)
+    qualify_at(gov, tip(gov))
+    ops.merge(p, "claude", doc_id=cr)
+    executed(gov, cr)
     write(a, "src/app/auth/login.py", "late\n")
     commit(a)
     ops.route(p, "claude", doc_id=cr, route_type="review")  # post-review: no more pushes
@@ -225,7 +232,7 @@ def test_push_before_release_and_after_closure_is_refused(gov):
     ops.approve(p, "qa", doc_id=cr)
     ops.close(p, "claude", doc_id=cr)
     refused(gov, cr, push(a), "executor", "CLOSED")
-    assert events(gov, cr, "CODE_PUSH") == []
+    assert len(events(gov, cr, "CODE_PUSH")) == 1
 
 
 @pytest.mark.req("REQ-CODE-007")

@@ -342,12 +342,13 @@ def _commands(task: str, doc_id: str, assignee: str) -> list[str]:
 
 def render_task(*, task_type: str, workflow_type: str, doc_id: str, title: str, status: str,
                 responsible_user: str | None, assigned_by: str, assigned_date: str,
-                version: str, doc_type: str | None = None, assignee: str | None = None) -> str:
+                version: str, doc_type: str | None = None, assignee: str | None = None,
+                notes: list[str] | None = None) -> str:
     """The full text of one inbox task file (YAML frontmatter + Markdown body).
 
     ``assignee`` is the inbox owner; it appears in the ready-to-run commands (when omitted,
     the commands show a ``<you>`` placeholder). ``doc_type`` selects a type-specific prompt; when omitted it is
-    derived from ``doc_id``.
+    derived from ``doc_id``. ``notes``: what qms found (listed before the checklist).
     """
     task = _task_key(task_type)
     workflow = _workflow_key(task, workflow_type).upper()
@@ -394,6 +395,9 @@ def render_task(*, task_type: str, workflow_type: str, doc_id: str, title: str, 
     else:
         out += ["Confirm every checklist item below with evidence before you decide. Then "
                 "approve or reject with one of the commands at the end.", ""]
+
+    if notes:
+        out += ["## What qms found", "", *(f"- {_one_line(n)}" for n in notes), ""]
 
     checklist = config.get("checklist") or []
     if checklist:

@@ -33,12 +33,16 @@ def route(project: Project, user: str, *, doc_id: str, route_type: str, retire: 
         if meta["doc_type"] != "TEMPLATE" and not _interactive.is_interactive(doc_id):
             _refuse_placeholders(doc_id, text)  # a template holds them; a VR's compiler fills
         status = meta["status"]
+        notes: list[str] = []  # for the reviewers' task files
         if kind == "review":
             if retire:
                 raise ValidationError("--retire applies to approval routing only.")
             target, workflow_type = wf.route_review(status, phase_of(meta))
             meta["review_outcomes"] = {}  # a new review round starts empty
             notices += _scope(project, meta, text)
+            if status == wf.IN_EXECUTION:
+                notes = _merged(project, tx, meta, text)
+                notices += notes
         else:
             target, workflow_type = wf.route_approval(status)
             _approval_gate(project, meta)
@@ -61,7 +65,7 @@ def route(project: Project, user: str, *, doc_id: str, route_type: str, retire: 
             inbox.add(tx, project, assignee=name, doc_id=doc_id, workflow_type=workflow_type,
                       version=meta["version"], title=doc_title, status=target,
                       responsible_user=meta.get("responsible_user"), assigned_by=user,
-                      assigned_date=today, doc_type=meta["doc_type"])
+                      assigned_date=today, doc_type=meta["doc_type"], notes=notes)
         meta_store.save(tx, project, meta)
     if retire:
         notices.append("Approval will RETIRE the document.")
@@ -76,6 +80,15 @@ def _scope(project: Project, meta: dict, text: str) -> list[str]:
     from qms.operations.code.branch import check_text
 
     return check_text(project, meta, text)
+
+
+def _merged(project: Project, tx, meta: dict, text: str) -> list[str]:
+    """Post-review of a CR that changes code needs its merge and the mechanical checklist."""
+    if meta["doc_type"] != "CR":
+        return []
+    from qms.operations.code.review import post_review
+
+    return post_review(project, tx, meta, text)
 
 
 def _refuse_placeholders(doc_id: str, text: str) -> None:

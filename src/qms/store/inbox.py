@@ -52,7 +52,10 @@ def remove(tx: Transaction, project: Project, doc_id: str, users: list[str] | No
 
 def add(tx: Transaction, project: Project, *, assignee: str, doc_id: str, workflow_type: str,
         version: str, title: str, status: str, responsible_user: str | None,
-        assigned_by: str, assigned_date: str, doc_type: str) -> Path:
+        assigned_by: str, assigned_date: str, doc_type: str,
+        notes: list[str] | None = None) -> Path:
+    """Write ``assignee``'s task file; ``notes``: what qms found for the task (e.g. a CR's
+    merge and the files it declared but never changed)."""
     from qms.domain import prompts
 
     path = project.inbox_dir(assignee) / prompts.task_filename(doc_id, workflow_type, version)
@@ -60,5 +63,5 @@ def add(tx: Transaction, project: Project, *, assignee: str, doc_id: str, workfl
         task_type=workflow.task_type(workflow_type), workflow_type=workflow_type,
         doc_id=doc_id, doc_type=doc_type, title=title, status=status,
         responsible_user=responsible_user, assigned_by=assigned_by,
-        assigned_date=assigned_date, version=version, assignee=assignee))
+        assigned_date=assigned_date, version=version, assignee=assignee, notes=notes))
     return path

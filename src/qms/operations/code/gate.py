@@ -7,7 +7,7 @@ A change may land when (each a rule of the refusal):
 * ``head``: the head is the tip of ``cr/CR-NNN``, left there by a recorded push, and every
   commit on the branch arrived by one;
 * ``main``: the merge's code is exactly the head's: ``main`` is an ancestor of the head, or
-  moved since only by commits of qms's own data;
+  changed since the branch left it (their merge base) only in qms's own data;
 * ``scope``: the branch's net change (from where it left ``main``) lies in the scope in
   force; ``expect`` patterns never touched are warnings;
 * ``requirements``: ``SDLC-{NS}-RS`` is EFFECTIVE (and took no new effective version since
@@ -201,15 +201,12 @@ def _history(g: GateResult, repo: Repo, opened: dict, pushes: list[dict], prefix
                f"(e.g. {stray[-1][:12]}): push only through the gate.")
     if repo.is_ancestor(main, head):
         return
-    moved = repo.first_parents(main, [head])
-    changed = repo.changed_paths(moved)
-    code = [(c, paths) for c, _ in moved
-            if (paths := [p for p in changed.get(c, []) if not protected(p, prefix)])]
-    if code:
-        c, paths = code[-1]
-        g.fail("main", f"main moved since the branch left it, by {len(code)} commit(s) of code "
-               f"(e.g. {c[:12]}: {_list(paths)}): merge main into your branch (git fetch; git "
-               "merge origin/main), run the tests, qualify and approve the RTM again.")
+    base = repo.merge_base(main, head)
+    moved = [p for p in repo.diff(base, main) if not protected(p, prefix)] if base else ["/"]
+    if moved:
+        g.fail("main", f"main changed {len(moved)} path(s) of code since the branch left it "
+               f"({_list(moved)}): merge main into your branch (git fetch; git merge "
+               "origin/main), run the tests, qualify and approve the RTM again.")
 
 
 def _effective(g: GateResult, project: Project, doc_id: str, rule: str
