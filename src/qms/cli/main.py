@@ -313,6 +313,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                    "not only the last one of each key (slower)")
     p.add_argument("--since", metavar="REF", help="also check that the chain committed at "
                    "this git revision is a prefix of today's (HEAD is always checked)")
+    p.add_argument("--code", action="store_true", help="only the chain and the project's "
+                   "repository against it: every commit on main a qms merge or qms data, "
+                   "release tags and branches as recorded (run by default when the project "
+                   "has a system)")
 
     p = sub.add_parser("export", help="write an archival PDF/A-3 of a record",
                        description="Write the PDF/A-3 dossier of a record: cover, controlled "
@@ -445,7 +449,8 @@ def _call(args: argparse.Namespace) -> Any:
         return ops.unlock(project, user, doc_id=args.doc_id, reason=args.reason)
     if cmd == "verify":
         return ops.verify(project, user, doc_ids=args.doc_ids or None,
-                          all_signatures=args.all_signatures, since=args.since)
+                          all_signatures=args.all_signatures, since=args.since,
+                          code=args.code)
     if cmd == "key":
         if args.action == "list":
             return ops.key_list(project, user)

@@ -312,12 +312,16 @@ def qms_verify(
                     "checked).")] = None,
     all_signatures: Annotated[bool, Field(
         description="Verify every signature, not only the last one of each key.")] = False,
+    code: Annotated[bool, Field(
+        description="Only the chain and the project's repository against it (main, release "
+                    "tags, branches); give no doc_ids.")] = False,
 ) -> Out:
     """Check the tamper-evident audit trail: the hash chain and its signatures, content
     hashes of approved texts, and meta against the trail. `result.clean` is false and
     `result.findings` names each document when anything was changed outside qms.
     (Runs on a worker thread: a large project takes seconds.)"""
-    return _call(ctx, user, ops.verify, doc_ids=doc_ids, all_signatures=all_signatures)
+    return _call(ctx, user, ops.verify, doc_ids=doc_ids, all_signatures=all_signatures,
+                 code=code)
 
 
 def qms_code_checkout(user: User, doc_id: DocId, ctx: Context) -> Out:

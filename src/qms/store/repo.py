@@ -151,17 +151,24 @@ class Repo:
         return out.decode().split()
 
     def first_parents(self, tip: str, exclude: Iterable[str] = ()
-                      ) -> list[tuple[str, str | None]]:
-        """``(commit, its first parent or None)`` along ``tip``'s first parents, newest
-        first, stopping at what ``exclude`` reaches."""
-        out = self.git("rev-list", "--first-parent", "--parents", "--end-of-options", tip,
+                      ) -> list[tuple[str, str, list[str]]]:
+        """``(commit, tree, parents)`` along ``tip``'s first parents, newest first, stopping
+        at what ``exclude`` reaches: one ``git log``."""
+        out = self.git("log", "--first-parent", "--format=%H %T %P", "--end-of-options", tip,
                        *(f"^{x}" for x in exclude if x), "--")
-        pairs = []
+        found = []
         for line in out.decode().splitlines():
             shas = line.split()
-            if shas:
-                pairs.append((shas[0], shas[1] if len(shas) > 1 else None))
-        return pairs
+            if len(shas) >= 2:
+                found.append((shas[0], shas[1], shas[2:]))
+        return found
+
+    def refs(self, *prefixes: str) -> list[tuple[str, str, str]]:
+        """``(ref, object, peeled commit or '')`` of every ref under ``prefixes``."""
+        out = self.git("for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)",
+                       "--end-of-options", *prefixes)
+        return [tuple(line.split("\0")[:3]) for line in decode(out).splitlines()
+                if line.count("\0") >= 2]  # type: ignore[misc]
 
     def diff(self, a: str, b: str) -> list[str]:
         """Paths whose entries differ between the trees of ``a`` and ``b`` (raw, recursive,

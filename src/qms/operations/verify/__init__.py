@@ -11,7 +11,9 @@ module each:
 * :mod:`.git`: the chain committed at HEAD (and ``--since``) is a prefix of today's;
 * :mod:`.state`: meta agrees with the state replayed from the trail and is the state the
   last event recorded; tokens and settings are vouched for by signed events;
-* :mod:`.passkeys`: every passkey signature re-checked offline.
+* :mod:`.passkeys`: every passkey signature re-checked offline;
+* :mod:`.code`: the project's repository (``main``, release tags, branches) against the
+  chain, when the project has a system (alone: ``--code``).
 
 :mod:`.check` holds what they share: the findings, the one file reader and line parser.
 Events of the earlier tool (no chain fields) cannot be checked: they are notes, not findings.
@@ -57,8 +59,15 @@ class VerifyResult(Result):
 
 
 def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
-           all_signatures: bool = False, since: str | None = None) -> VerifyResult:
+           all_signatures: bool = False, since: str | None = None,
+           code: bool = False) -> VerifyResult:
+    """``code``: only the chain and the project's repository against it (:mod:`.code`);
+    without ``doc_ids`` the repository is checked too when the project has a system."""
     authorize(project, user, "verify")
+    if code and doc_ids:
+        from qms.errors import UsageError
+
+        raise UsageError("verify --code checks the repository, not documents: give no ID.")
     if since is not None:
         from qms.store.repo import check_ref
 
@@ -71,6 +80,8 @@ def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
     except OSError:
         lock = None
     try:
+        if code:
+            return _verify_code(project, all_signatures, writable=lock is not None)
         return _verify(project, doc_ids, all_signatures, since, writable=lock is not None)
     finally:
         if lock is not None:
@@ -79,15 +90,10 @@ def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
 
 def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool,
             since: str | None = None, writable: bool = False) -> VerifyResult:
-    check = Check(project)
-    if writable:
-        code.recover(check)
     wanted = None
     if doc_ids:
         wanted = {d if d.lower() == PROJECT else doctypes.normalize_id(d) for d in doc_ids}
-    key_events = chain_check.key_events(check)
-    keyring = chain_check.keyring(check, key_events)
-    chain_check.check_chain(check, keyring, key_events, all_signatures)
+    check, key_events, keyring = _chain(project, all_signatures, writable)
     git.check(check, lambda: check.read(chain.chain_path(project)) or b"", since)
     check.anchor = chain_check.legacy_anchor(check, key_events)
     docs = _all_docs(project) | set(check.chain_docs) | set(check.anchor or ())
@@ -102,6 +108,8 @@ def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool,
     passkeys.check(check, sorted(docs))
     if wanted is None or PROJECT in wanted:
         state.check_project(check)
+    if wanted is None:
+        code.check(check)
     if check.legacy:
         check.notes.append(
             f"{check.legacy} event(s) in {check.legacy_docs} trail(s) were written by the "
@@ -112,12 +120,36 @@ def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool,
     if check.unverified:
         check.notes.append(f"{check.unverified} document file(s) left by the earlier tool are "
                            "not bound to a chained event and cannot be checked")
+    return _result(check, keyring, len(docs - {PROJECT}))
+
+
+def _verify_code(project: Project, all_signatures: bool, writable: bool) -> VerifyResult:
+    """The chain (its links and signatures vouch for every event), then the repository."""
+    check, _, keyring = _chain(project, all_signatures, writable)
+    code.check(check)
+    return _result(check, keyring, 0)
+
+
+def _chain(project: Project, all_signatures: bool, writable: bool
+           ) -> tuple[Check, list[dict], dict[str, dict]]:
+    """A merge killed midway finished first (when the lock is held), then the chain and its
+    keys checked."""
+    check = Check(project)
+    if writable:
+        code.recover(check)
+    key_events = chain_check.key_events(check)
+    keyring = chain_check.keyring(check, key_events)
+    chain_check.check_chain(check, keyring, key_events, all_signatures)
+    return check, key_events, keyring
+
+
+def _result(check: Check, keyring: dict[str, dict], documents: int) -> VerifyResult:
     for key_id, info in keyring.items():
         check.notes.append(f"key {key_id} introduced at seq {info['seq']} by "
                            f"{info['user']} ({info['how']})")
     return VerifyResult(
         clean=not check.findings, findings=check.findings, notes=check.notes,
-        documents=len(docs - {PROJECT}), events=check.events, chained_events=check.chained,
+        documents=documents, events=check.events, chained_events=check.chained,
         legacy_events=check.legacy, signatures_checked=check.signatures,
         electronic_signatures=check.esignatures,
         keys=[{"key_id": k, **v} for k, v in keyring.items()])

@@ -50,6 +50,15 @@ class Check:
         self.legacy_docs = self.unverified = 0
         self.anchor: dict[str, str] | None = None
         self.archives: dict[str, list[tuple[str, str]]] = {}  # files.scan
+        self._by_seq: dict[str, dict[int, str]] = {}
+
+    def vouches(self, doc_id: str, line: bytes, event: dict) -> bool:
+        """Whether this exact line of ``doc_id``'s trail is the chain's entry with its
+        ``seq`` (the chain's links and signatures are :mod:`.chain`'s to check)."""
+        index = self._by_seq.get(doc_id)
+        if index is None:
+            index = self._by_seq[doc_id] = dict(self.chain_docs.get(doc_id, ()))
+        return index.get(event.get("seq")) == integrity.sha256_bytes(line)  # type: ignore
 
     def read(self, path: Path | str) -> bytes | None:
         """A file's bytes (None: absent), read from the project root (see the module)."""

@@ -1,11 +1,34 @@
 """``qms verify --code`` (and ``qms verify`` when the project has a system): the project's
-repository against the signed chain (docs/integrity.md, *Code*)."""
+repository against the signed chain (docs/integrity.md, *Code*).
+
+* ``main``, along its first parents from where governance began (the first ``SYSTEM_ADD``'s
+  ``base``): every commit is a recorded ``CODE_MERGE`` (same tree and parents as its
+  event), or touches only qms's own data; every ``CODE_MERGE`` is on that line;
+* release tags: every tag shaped like a release of a system is the tag object its
+  ``CODE_MERGE`` made, on the merge commit; every merge's tag is there;
+* branches: every ``cr/CR-NNN`` is where its last recorded push left it (a push recorded but
+  never landed, whose commit is not on ``main`` either, leaves it at that push's ``old``:
+  part 1's rule), every ``genesis/<system>`` where its last ``GENESIS_PUSH`` left it.
+
+An event counts only as the chain vouches for it (the exact line, by ``seq``: the chain's
+links and signatures are checked first). Findings (kind ``code``) name the commit or ref and
+the paths. A merge killed midway is first finished or undone (:func:`recover`).
+"""
 
 from __future__ import annotations
 
+from qms.domain import integrity
+from qms.operations.verify.check import PROJECT, parse
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from qms.operations.verify.check import Check
+    from qms.store.repo import Repo
+
+MAIN = "refs/heads/main"
+_SHOWN = 5
 
 
 def recover(check: Check) -> None:
@@ -22,3 +45,149 @@ def recover(check: Check) -> None:
     except ValidationError:
         return
     check.notes += landing.recover(check.project, repo)
+
+
+def check(check: Check) -> None:
+    """The repository against the chain; nothing to do without a system."""
+    from qms.errors import ValidationError
+    from qms.operations.code.systems import governed
+    from qms.store.repo import repository
+
+    systems = governed(check.project)
+    if not systems:
+        return
+    try:
+        repo, prefix = repository(check.project)
+    except ValidationError as err:
+        check.find(PROJECT, "code", f"the project has systems but no repository: {err.message}")
+        return
+    before = len(check.findings)
+    merges = _vouched(check, PROJECT, check.read(check.project.qms / ".audit" /
+                                                 "project.jsonl"), "CODE_MERGE", "GENESIS_PUSH")
+    _main(check, repo, prefix, systems, [e for e in merges if e["event"] == "CODE_MERGE"])
+    _tags(check, repo, systems, [e for e in merges if e["event"] == "CODE_MERGE"])
+    _branches(check, repo, [e for e in merges if e["event"] == "GENESIS_PUSH"], systems)
+    if len(check.findings) == before:
+        n = sum(e["event"] == "CODE_MERGE" for e in merges)
+        check.notes.append(f"the repository agrees with the chain: main since governance began "
+                           f"({n} merge(s)), release tags and branches")
+
+
+def _vouched(check: Check, doc_id: str, data: bytes | None, *kinds: str) -> list[dict]:
+    """The events of these kinds of a trail that the chain vouches for, in order."""
+    found = []
+    wanted = tuple(f'"event": "{k}"'.encode() for k in kinds)
+    for line in integrity.lines_of(data or b""):
+        if not any(w in line for w in wanted):
+            continue
+        try:
+            event = parse(line)
+        except ValueError:
+            continue  # a damaged line: the trails check reports it
+        if isinstance(event, dict) and event.get("event") in kinds \
+                and check.vouches(doc_id, line, event):
+            found.append(event)
+    return found
+
+
+def _main(check: Check, repo: Repo, prefix: str, systems: dict, merges: list[dict]) -> None:
+    from qms.domain.scope import protected
+    from qms.store.repo import printable
+
+    base = min(systems.values(), key=lambda s: s.get("seq") or 0).get("base") or ""
+    main = repo.rev(MAIN)
+    if main is None or repo.rev(base) is None or not repo.is_ancestor(base, main):
+        check.find(PROJECT, "code", f"main ({(main or 'missing')[:12]}) does not descend from "
+                   f"the commit governance began at ({base[:12]}): it was rewritten",
+                   "refs/heads/main")
+        return
+    line = repo.first_parents(main, [base])
+    by_new = {str(e.get("new")): e for e in merges}
+    on_main = set()
+    other = []
+    for sha, tree, parents in line:
+        e = by_new.get(sha)
+        if e is None:
+            other.append((sha, parents[0] if parents else None))
+            continue
+        on_main.add(sha)
+        if tree != e.get("tree") or parents != [e.get("old"), e.get("head")]:
+            check.find(str(e.get("doc_id")), "code", f"merge commit {sha[:12]} ({e.get('release')}) "
+                       "is not the commit its CODE_MERGE recorded (tree or parents differ)", sha)
+    changed = repo.changed_paths(other)
+    for sha, _ in reversed(other):
+        code = [p for p in changed.get(sha, []) if not protected(p, prefix)]
+        if code:
+            shown = ", ".join(printable(p) for p in code[:_SHOWN]) + (
+                f" (and {len(code) - _SHOWN} more)" if len(code) > _SHOWN else "")
+            check.find(PROJECT, "code", f"commit {sha[:12]} on main came neither through qms "
+                       f"merge nor touches only qms's own data: it changes {shown}", sha,
+                       commit=sha, paths=[printable(p) for p in code])
+    for e in merges:
+        if str(e.get("new")) not in on_main:
+            check.find(str(e.get("doc_id")), "code", f"the recorded merge {str(e.get('new'))[:12]} "
+                       f"({e.get('release')}) is not on main's first-parent line: main was moved "
+                       "back or rewritten", str(e.get("new")))
+
+
+def _tags(check: Check, repo: Repo, systems: dict, merges: list[dict]) -> None:
+    from qms.operations.code.release import TAGS, is_release
+
+    made = {str(e.get("release")): e for e in merges}
+    seen = set()
+    for ref, obj, peeled in repo.refs("refs/tags/"):
+        name = ref[len(TAGS):]
+        if not is_release(name, systems):
+            continue
+        seen.add(name)
+        e = made.get(name)
+        if e is None:
+            check.find(PROJECT, "code", f"tag {name} was not made by qms merge (no CODE_MERGE "
+                       "records it)", ref)
+        elif obj != e.get("tag") or peeled != e.get("new"):
+            check.find(str(e.get("doc_id")), "code", f"tag {name} holds {obj[:12]} "
+                       f"({(peeled or obj)[:12]}), not the tag of its CODE_MERGE "
+                       f"({str(e.get('tag'))[:12]} on {str(e.get('new'))[:12]}): it was moved",
+                       ref)
+    for name, e in made.items():
+        if name not in seen:
+            check.find(str(e.get("doc_id")), "code", f"tag {name} of the merge "
+                       f"{str(e.get('new'))[:12]} is missing", TAGS + name)
+
+
+def _branches(check: Check, repo: Repo, genesis: list[dict], systems: dict) -> None:
+    from qms.operations.code import branch as branches
+
+    for ref, tip, _ in repo.refs("refs/heads/cr/", "refs/heads/genesis/"):
+        if ref.startswith("refs/heads/genesis/"):
+            name = ref[len("refs/heads/genesis/"):]
+            system = systems.get(name)
+            pushes = [e for e in genesis if e.get("system") == name]
+            start = system.get("base") if system else None
+            _tip(check, repo, PROJECT, ref, tip, start, pushes, "SYSTEM_ADD")
+            continue
+        m = branches.BRANCH_RE.match(ref)
+        doc_id = m.group(1) if m else None
+        events = _vouched(check, doc_id, check.read(check.project.audit_path(doc_id)),
+                          "CODE_BRANCH", "CODE_PUSH") if doc_id else []
+        opened, pushes = branches.record(events)
+        if opened is None:
+            check.find(doc_id or PROJECT, "code", f"{ref[11:]} exists, but no CODE_BRANCH "
+                       "records it: it was made behind qms's back", ref)
+            continue
+        _tip(check, repo, str(doc_id), ref, tip, opened.get("base"), pushes, "CODE_BRANCH")
+
+
+def _tip(check: Check, repo: Repo, doc_id: str, ref: str, tip: str, base: Any,
+         pushes: list[dict], opened: str) -> None:
+    """The branch is where its last push left it; a last push that never landed (its
+    commit is not on main either) leaves it at that push's ``old``."""
+    expected = {str(pushes[-1].get("new")) if pushes else str(base)}
+    if pushes and tip == pushes[-1].get("old") and not repo.is_ancestor(
+            str(pushes[-1].get("new")), MAIN):
+        return
+    if tip not in expected:
+        last = str(pushes[-1].get("new")) if pushes else str(base)
+        check.find(doc_id, "code", f"{ref[11:]} is at {tip[:12]}, but its last recorded push "
+                   f"(or its {opened}) left it at {last[:12]}: it was moved behind the gate's "
+                   "back", ref)
