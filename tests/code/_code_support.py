@@ -176,19 +176,20 @@ def approve_doc(root: Path, doc_id: str, owner: str = "claude") -> None:
     ops.approve(p, "qa", doc_id=doc_id)
 
 
-def effective_rs(root: Path, text: str = RS_TEXT) -> None:
-    """SDLC-APP-RS EFFECTIVE (a new version when it already exists)."""
+def effective_rs(root: Path, text: str = RS_TEXT, ns: str = "APP") -> None:
+    """SDLC-{ns}-RS EFFECTIVE (a new version when it already exists)."""
     p = Project.open(root)
-    if (root / "QMS" / ".meta" / "APP-RS" / "SDLC-APP-RS.json").exists():
-        ops.checkout(p, "claude", doc_id="SDLC-APP-RS")
+    text = text.replace("APP", ns)
+    if (root / "QMS" / ".meta" / f"{ns}-RS" / f"SDLC-{ns}-RS.json").exists():
+        ops.checkout(p, "claude", doc_id=f"SDLC-{ns}-RS")
     else:
-        ops.create(p, "claude", doc_type="APP-RS", title="APP requirements")
-    ops.checkin(p, "claude", doc_id="SDLC-APP-RS", content=text)
-    approve_doc(root, "SDLC-APP-RS")
+        ops.create(p, "claude", doc_type=f"{ns}-RS", title=f"{ns} requirements")
+    ops.checkin(p, "claude", doc_id=f"SDLC-{ns}-RS", content=text)
+    approve_doc(root, f"SDLC-{ns}-RS")
 
 
 def junit(commit: str | None = None, dirty: bool | None = None,
-          outcomes: dict[str, str] | None = None) -> str:
+          outcomes: dict[str, str] | None = None, ns: str = "APP") -> str:
     """A JUnit report: one passing test per requirement (``outcomes``: REQ -> failure/skipped),
     with the run properties the pytest plugin writes."""
     props = ""
@@ -197,7 +198,7 @@ def junit(commit: str | None = None, dirty: bool | None = None,
                                   if commit else "") + \
             (f'<property name="qms.dirty" value="{str(dirty).lower()}"/>'
              if dirty is not None else "") + "</properties>"
-    outcomes = {"REQ-APP-001": "", "REQ-APP-002": "", **(outcomes or {})}
+    outcomes = {f"REQ-{ns}-001": "", f"REQ-{ns}-002": "", **(outcomes or {})}
     cases = "".join(
         f'<testcase classname="t" name="test_{r[-3:]}"><properties><property name="req" '
         f'value="{r}"/></properties>{f"<{o}/>" if o else ""}</testcase>'
@@ -213,13 +214,14 @@ def evidence_file(root: Path, text: str, name: str = "junit.xml") -> Path:
     return path
 
 
-def qualify_at(root: Path, commit: str, approve: bool = True, **outcomes: str):
-    """SDLC-APP-RTM qualified from a run at ``commit`` (and EFFECTIVE when ``approve``)."""
+def qualify_at(root: Path, commit: str, approve: bool = True, ns: str = "APP",
+               **outcomes: str):
+    """SDLC-{ns}-RTM qualified from a run at ``commit`` (and EFFECTIVE when ``approve``)."""
     path = evidence_file(root, junit(commit, False, {k.replace("_", "-"): v
-                                                    for k, v in outcomes.items()}))
-    result = ops.qualify(Project.open(root), "claude", namespace="APP", junit=[str(path)])
+                                                    for k, v in outcomes.items()}, ns))
+    result = ops.qualify(Project.open(root), "claude", namespace=ns, junit=[str(path)])
     if approve:
-        approve_doc(root, "SDLC-APP-RTM")
+        approve_doc(root, f"SDLC-{ns}-RTM")
     return result
 
 

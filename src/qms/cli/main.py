@@ -194,6 +194,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                    help="repository-relative folder of the system (repeatable)")
     q.add_argument("--namespace", metavar="NS", help="SDLC namespace of its RS/RTM "
                    "(default: NAME; added when missing)")
+    q.add_argument("--genesis", action="append", metavar="USER", help="a new system grown on "
+                   "genesis/NAME: USER may push there until an adoption CR lands it "
+                   "(repeatable)")
 
     p = sub.add_parser("code", help="code areas of a CR in execution",
                        description="Code areas: a clone of a CR's execution branch for its "
@@ -413,7 +416,7 @@ def _call(args: argparse.Namespace) -> Any:
         if args.action == "list":
             return ops.system_list(project, user)
         return ops.system_add(project, user, name=args.name, paths=args.paths,
-                              namespace=args.namespace)
+                              namespace=args.namespace, genesis=args.genesis)
     if cmd == "code":
         return _code(ops, project, user, args)
     if cmd == "gate":

@@ -123,6 +123,12 @@ def check_text(project: Project, meta: dict, text: str) -> list[str]:
                               "which does not exist (qms system list).", doc_id=doc_id)
     try:
         scopes.check_within(block, system["paths"])
+        if block.adopt:
+            from qms.operations.code.genesis import check_adoption
+
+            if meta["doc_type"] != "CR":
+                raise ValidationError("only a CR adopts a system ('adopt: true').")
+            check_adoption(project, block, governed(project))
     except ValidationError as err:
         raise ValidationError(f"{doc_id}: {err.message}", doc_id=doc_id) from None
     if meta["doc_type"] == "VAR":
@@ -164,6 +170,8 @@ def open_branch(tx: Transaction, project: Project, user: str, meta: dict) -> str
     base = repo.rev(MAIN)
     if base is None:
         raise InvalidTransition("The project's repository has no 'main' to branch from.")
+    if block.adopt:
+        base = _adopted_base(project, repo, doc_id, block)
     ref = branch_ref(doc_id)
     from qms.domain import integrity
 
@@ -172,7 +180,24 @@ def open_branch(tx: Transaction, project: Project, user: str, meta: dict) -> str
                  scope=block.to_dict(), scope_sha256=integrity.sha256_text(found[1]))
     old = repo.rev(ref)  # a branch left by a release that crashed before its commit
     repo.update_ref(ref, base, old or ZERO)
-    return f"Execution branch {ref[len('refs/heads/'):]} at {base[:12]} (main)."
+    return f"Execution branch {ref[len('refs/heads/'):]} at {base[:12]} " + (
+        f"(genesis/{block.system}: its adoption)." if block.adopt else "(main).")
+
+
+def _adopted_base(project: Project, repo: Any, doc_id: str, block: scopes.Scope) -> str:
+    """An adoption CR's branch starts at the genesis branch's recorded tip."""
+    from qms.operations.code import genesis
+    from qms.operations.code.systems import governed
+
+    try:
+        recorded = genesis.check_adoption(project, block, governed(project))
+    except ValidationError as err:
+        raise InvalidTransition(f"{doc_id}: {err.message}", doc_id=doc_id) from None
+    if repo.rev(genesis.ref_of(block.system)) != recorded:
+        raise InvalidTransition(f"{doc_id}: genesis/{block.system} is not where its last "
+                                f"recorded push left it ({recorded[:12]}): run qms verify "
+                                "--code.", doc_id=doc_id)
+    return recorded
 
 
 def record(events: list[dict]) -> tuple[dict | None, list[dict]]:

@@ -176,6 +176,8 @@ def evaluate(project: Project, repo: Repo, doc_id: str, *, head: str | None = No
         g.warnings += [f"{doc_id} expected to change {p}, which the branch never touched."
                        for p in scope.untouched(g.paths)]
     own = scope.scopes[0] if scope else None
+    if own is not None and own.adopt:
+        _grown(g, project, repo, str(opened.get("base")))
     previous = release.last(project, g.system)
     g.release = release.next_name(previous.get("release") if previous else None, g.system,
                                   own is not None and own.release == "major")
@@ -191,9 +193,9 @@ def _history(g: GateResult, repo: Repo, opened: dict, pushes: list[dict], prefix
     from qms.domain.scope import protected
 
     head, main = str(g.head), str(g.main)
-    if head not in {p.get("new") for p in pushes}:
-        g.fail("head", f"{head[:12]} is not where a recorded push left {opened.get('branch')}"
-               + (" (no push yet: nothing to land)." if not pushes else "."))
+    if head not in {p.get("new") for p in pushes} | {opened.get("base")}:
+        g.fail("head", f"{head[:12]} is not where a recorded push (or the release) left "
+               f"{opened.get('branch')}.")
     recorded = {c for p in pushes for c in p.get("commits") or ()}
     stray = [c for c in repo.rev_list(head, [main, str(opened.get("base"))]) if c not in recorded]
     if stray:
@@ -207,6 +209,17 @@ def _history(g: GateResult, repo: Repo, opened: dict, pushes: list[dict], prefix
         g.fail("main", f"main changed {len(moved)} path(s) of code since the branch left it "
                f"({_list(moved)}): merge main into your branch (git fetch; git merge "
                "origin/main), run the tests, qualify and approve the RTM again.")
+
+
+def _grown(g: GateResult, project: Project, repo: Repo, base: str) -> None:
+    """An adoption: the genesis commits it lands arrived by recorded genesis pushes."""
+    from qms.operations.code import genesis
+
+    grown = {c for e in genesis.pushes(project, str(g.system)) for c in e.get("commits") or ()}
+    stray = [c for c in repo.rev_list(base, [str(g.main)]) if c not in grown]
+    if stray:
+        g.fail("head", f"{len(stray)} commit(s) of genesis/{g.system} arrived by no recorded "
+               f"genesis push (e.g. {stray[-1][:12]}).")
 
 
 def _effective(g: GateResult, project: Project, doc_id: str, rule: str

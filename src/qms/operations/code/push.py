@@ -4,7 +4,9 @@ signed ``CODE_PUSH`` on its CR's trail (docs/code-control.md, *The push gate*).
 Rules, in the order a refusal names them:
 
 * ``main-and-tags``: ``main`` and every tag are declined (only ``qms merge`` moves them);
-* ``branch``: only ``cr/CR-NNN`` may be pushed; creating any other branch is declined;
+* ``branch``: only ``cr/CR-NNN`` (and ``genesis/<SYSTEM>`` of a system added for genesis,
+  by the users named, until its adoption: :mod:`.genesis`) may be pushed; creating any
+  other branch is declined;
 * ``delete``: no ref is ever deleted;
 * ``executor``: only CR-NNN's responsible user, only while CR-NNN is IN_EXECUTION, and only
   on a branch its release opened (``CODE_BRANCH``);
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from qms.errors import PermissionDenied
 from qms.operations._shared import Result, authorize
-from qms.operations.code import branch as branches
+from qms.operations.code import branch as branches, genesis
 from qms.store import atomic, audit
 from qms.store import meta as meta_store
 from qms.store.project import Project
@@ -92,8 +94,13 @@ def code_receive(project: Project, user: str | None, *, git_dir: str,
                  for old, new, ref in updates]
         for plan in plans:
             doc_id, meta, record = plan
-            audit.append(tx, project, doc_id, "CODE_PUSH", user, meta["version"], via=via,
-                         **record)
+            if meta is None:  # a genesis branch: the system's, on the project trail
+                audit.append_project(tx, project, "GENESIS_PUSH", user, system=doc_id,
+                                     via=via, **record)
+                doc_id = f"genesis-{doc_id}"
+            else:
+                audit.append(tx, project, doc_id, "CODE_PUSH", user, meta["version"], via=via,
+                             **record)
             if holder is not None:
                 _mark(project, doc_id, record["new"], holder)
     pushed = [{"doc_id": d, **{k: r[k] for k in ("ref", "old", "new")},
@@ -121,10 +128,13 @@ def _plan(project: Project, tx: Transaction, repo: Repo, user: str, old: str, ne
     if new == ZERO:
         raise _refuse("delete", ref, "no ref is deleted under code control",
                       "Leave the branch; qms keeps it with its CR.")
+    if ref.startswith(genesis.PREFIX):
+        return _genesis(project, repo, user, old, new, ref, systems)
     match = branches.BRANCH_RE.match(ref)
     if match is None:
-        raise _refuse("branch", ref, "only execution branches cr/CR-NNN can be pushed",
-                      "Create a CR, release it and push to cr/CR-NNN (qms code checkout).")
+        raise _refuse("branch", ref, "only execution branches cr/CR-NNN (and a new system's "
+                      "genesis/SYSTEM) can be pushed", "Create a CR, release it and push to "
+                      "cr/CR-NNN (qms code checkout).")
     doc_id = match.group(1)
     meta = _executing(project, tx, ref, doc_id, user)
     events = audit.read(project, doc_id, tx=tx)
@@ -142,20 +152,58 @@ def _plan(project: Project, tx: Transaction, repo: Repo, user: str, old: str, ne
     if scope is None:
         raise _refuse("scope", ref, f"{doc_id} has no scope in force", "Ask QA.")
     main = repo.rev(MAIN)
-    commits = repo.new_commits(new, [base, main or ""])
+    return doc_id, meta, _judge(repo, ref, old, new, [base, main or ""], main, scope, doc_id,
+                                f"the scope in force is {doc_id}'s approved qms-scope block; "
+                                "or raise a VAR whose block widens it")
+
+
+def _genesis(project: Project, repo: Repo, user: str, old: str, new: str, ref: str,
+             systems: dict) -> tuple[str, None, dict[str, Any]]:
+    """A push to ``genesis/<SYSTEM>``: a user the administrator named, before adoption,
+    fast-forward, inside the system's paths; no trailer asked."""
+    from qms.store.repo import repository
+
+    name = ref[len(genesis.PREFIX):]
+    system = systems.get(name)
+    if system is None or not system.get("genesis"):
+        raise _refuse("branch", ref, f"{name} is not a system added for genesis", "Ask an "
+                      "administrator: qms system add NAME --path P --genesis USER.")
+    if user not in system["genesis"]:
+        raise _refuse("executor", ref, f"only {', '.join(system['genesis'])} push to "
+                      f"genesis/{name}; you are {user}", "Ask an administrator.")
+    adopted = genesis.adopted(project, name)
+    if adopted is not None:
+        raise _refuse("executor", ref, f"{name} was adopted by {adopted.get('doc_id')} "
+                      f"({adopted.get('release')}): its code changes through CRs now",
+                      "Raise a CR whose scope names the system.")
+    start = _check_tip(project, repo, ref, f"genesis-{name}", old, new,
+                       {"base": system["base"]}, genesis.pushes(project, name))
+    scope = genesis.whole(system, repository(project)[1])
+    return name, None, _judge(repo, ref, old, new, [start, repo.rev(MAIN) or ""],
+                              repo.rev(MAIN), scope, None, "a genesis branch changes only its "
+                              "system's paths")
+
+
+def _judge(repo: Repo, ref: str, old: str, new: str, exclude: list[str], main: str | None,
+           scope: Any, trailer: str | None, why_scope: str) -> dict[str, Any]:
+    """The push's new commits (from ``new``, none of ``exclude``), each judged: it carries
+    exactly the trailer ``QMS-CR: {trailer}`` (None: no trailer asked, a genesis branch), it
+    is no root commit, a merge only from main, and every path it changes (a merge: against
+    its main parent) is allowed by ``scope``. Returns the push's record."""
+    commits = repo.new_commits(new, exclude)
     new_set = {c for c, _, _ in commits}
     pairs: list[tuple[str, str | None]] = []
-    for sha, parents, trailer in commits:
-        named = {t.strip() for t in trailer.split(",") if t.strip()}
-        if named != {doc_id}:
+    for sha, parents, named_by in commits:
+        named = {t.strip() for t in named_by.split(",") if t.strip()}
+        if trailer is not None and named != {trailer}:
             why = "it carries no QMS-CR trailer" if not named else \
                 f"its QMS-CR trailer names {', '.join(sorted(named))}"
-            raise _refuse("trailer", ref, f"every commit must name {doc_id}; {why}",
-                          f"Reword it with the trailer 'QMS-CR: {doc_id}' (the code area's "
+            raise _refuse("trailer", ref, f"every commit must name {trailer}; {why}",
+                          f"Reword it with the trailer 'QMS-CR: {trailer}' (the code area's "
                           "commit-msg hook adds it; git commit --amend, or git rebase -i).", sha)
         if not parents:
-            raise _refuse("merge", ref, "a root commit (no parent) does not belong on a CR "
-                          "branch", f"Build on {branch_name(ref)} as cloned.", sha)
+            raise _refuse("merge", ref, "a root commit (no parent) does not belong on a "
+                          "governed branch", f"Build on {branch_name(ref)} as cloned.", sha)
         if len(parents) > 2 or (len(parents) == 2 and (
                 parents[1] in new_set or main is None or not repo.is_ancestor(parents[1], main))):
             raise _refuse("merge", ref, "a merge commit is allowed only from main (two "
@@ -167,13 +215,11 @@ def _plan(project: Project, tx: Transaction, repo: Repo, user: str, old: str, ne
     for sha, _ in pairs:
         for path in changed.get(sha, ()):
             if not scope.allows(path):
-                raise _refuse("scope", ref, _outside(path, scope), "Undo that change (the "
-                              f"scope in force is {doc_id}'s approved qms-scope block), or "
-                              "raise a VAR whose block widens it.", sha, printable(path))
+                raise _refuse("scope", ref, _outside(path, scope), f"Undo that change ({why_scope}).",
+                              sha, printable(path))
             every.add(path)
-    return doc_id, meta, {"ref": ref, "old": old, "new": new,
-                          "commits": [c for c, _, _ in commits],
-                          "paths": sorted(printable(p) for p in every)}
+    return {"ref": ref, "old": old, "new": new, "commits": [c for c, _, _ in commits],
+            "paths": sorted(printable(p) for p in every)}
 
 
 def branch_name(ref: str) -> str:

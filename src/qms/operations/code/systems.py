@@ -31,7 +31,9 @@ class SystemResult(Result):
 
     def render(self) -> str:
         rows = [f"{s['name']:<12} SDLC-{s['namespace']}  {', '.join(s['paths'])}  "
-                f"(governed from {s['base'][:12]})" for s in self.systems]
+                f"(governed from {s['base'][:12]}"
+                + (f"; genesis/{s['name']} for {', '.join(s['genesis'])}" if s.get('genesis')
+                   else "") + ")" for s in self.systems]
         return "\n".join(x for x in (self.message, "\n".join(rows) or "No systems.") if x)
 
 
@@ -48,9 +50,12 @@ def governed(project: Project) -> dict[str, dict[str, Any]]:
         name, paths = e.get("name"), e.get("paths")
         if isinstance(name, str) and isinstance(paths, list) and name not in found \
                 and vouched.signed(project, line, e):
+            genesis = e.get("genesis")
             found[name] = {"name": name, "paths": [str(p) for p in paths],
                            "namespace": str(e.get("namespace") or name),
-                           "base": str(e.get("base") or ""), "seq": e.get("seq")}
+                           "base": str(e.get("base") or ""), "seq": e.get("seq"),
+                           "genesis": [str(u) for u in genesis]
+                           if isinstance(genesis, list) else []}
     return found
 
 
@@ -60,8 +65,11 @@ def system_list(project: Project, user: str) -> SystemResult:
 
 
 def system_add(project: Project, user: str, *, name: str, paths: list[str],
-               namespace: str | None = None) -> SystemResult:
+               namespace: str | None = None, genesis: list[str] | None = None) -> SystemResult:
+    """``genesis``: users who may push to ``genesis/NAME`` until an adoption CR lands it
+    (the branch is opened at ``main``)."""
     from qms.operations.code import hook
+    from qms.store import users
 
     authorize(project, user, "system_add")
     name = (name or "").strip()
@@ -74,6 +82,9 @@ def system_add(project: Project, user: str, *, name: str, paths: list[str],
                               "starting with a letter.")
     if not paths:
         raise ValidationError("A system needs at least one --path PREFIX (e.g. src/app).")
+    growers = list(dict.fromkeys(users.validate_name(u) for u in genesis or ()))
+    for grower in growers:
+        users.group_of(project, grower)  # a user qms knows
     repo, project_prefix = repository(project)
     prefixes = list(dict.fromkeys(scope.normalize_prefix(p) for p in paths))
     for p in prefixes:
@@ -102,7 +113,16 @@ def system_add(project: Project, user: str, *, name: str, paths: list[str],
         if not systems:
             notices.append(hook.install(repo, project))
         audit.append_project(tx, project, "SYSTEM_ADD", user, name=name, paths=prefixes,
-                             namespace=ns, base=base)
+                             namespace=ns, base=base,
+                             **({"genesis": growers} if growers else {}))
+        if growers:
+            from qms.operations.code.genesis import ref_of
+            from qms.store.repo import ZERO
+
+            left = repo.rev(ref_of(name))  # one left by an add that crashed before its commit
+            repo.update_ref(ref_of(name), base, left or ZERO)
+            notices.append(f"Opened genesis/{name} at {base[:12]} for {', '.join(growers)}: "
+                           "it enters main only through an adoption CR (adopt: true).")
     added = f"Added system {name} ({', '.join(prefixes)}; SDLC-{ns}); main is governed " \
             f"from {base[:12]}."
     return SystemResult(list(governed(project).values()), "\n".join([added, *notices]))

@@ -161,10 +161,13 @@ def _branches(check: Check, repo: Repo, genesis: list[dict], systems: dict) -> N
     for ref, tip, _ in repo.refs("refs/heads/cr/", "refs/heads/genesis/"):
         if ref.startswith("refs/heads/genesis/"):
             name = ref[len("refs/heads/genesis/"):]
-            system = systems.get(name)
+            system = systems.get(name) or {}
+            if not system.get("genesis"):
+                check.find(PROJECT, "code", f"{ref[11:]} exists, but no system was added for "
+                           "genesis under that name: it was made behind qms's back", ref)
+                continue
             pushes = [e for e in genesis if e.get("system") == name]
-            start = system.get("base") if system else None
-            _tip(check, repo, PROJECT, ref, tip, start, pushes, "SYSTEM_ADD")
+            _tip(check, repo, PROJECT, ref, tip, system.get("base"), pushes, "SYSTEM_ADD")
             continue
         m = branches.BRANCH_RE.match(ref)
         doc_id = m.group(1) if m else None
