@@ -174,3 +174,35 @@ def test_code_checkout_over_mcp(gov, served):
 
     path = anyio.run(main)
     assert Path(path) == gov / ".qms-work" / "claude" / doc_id and (Path(path) / ".git").is_dir()
+
+
+@pytest.mark.req("REQ-CODE-014", "REQ-CODE-016", "REQ-CODE-021")
+def test_gate_and_merge_over_mcp_and_on_the_dashboard(gov, served):
+    from _code_support import ready
+
+    keys = tokens(gov)
+    doc_id, _, head = ready(gov)
+    server = served("--auth", "required")
+    status, body = _mcp.http(f"{server.base}/documents/{doc_id}",
+                             {"Authorization": f"Bearer {keys['claude']}"})
+    page = body.decode()
+    assert status == 200 and "Merge gate" in page and "may land" in page and "APP-1.0" in page
+    assert "Not merged yet." in page
+
+    async def main():
+        async with server.client({"Authorization": f"Bearer {keys['claude']}"}) as client:
+            gate = await client.call_tool("qms_gate", {"user": "claude", "doc_id": doc_id})
+            assert not gate.is_error, gate.content[0].text
+            assert gate.structured_content["result"]["verdict"] == "pass"
+            merged = await client.call_tool("qms_merge", {"user": "claude", "doc_id": doc_id})
+            assert not merged.is_error, merged.content[0].text
+            return merged.structured_content["result"]
+
+    result = anyio.run(main)
+    assert result["release"] == "APP-1.0" and rev(gov, "main") == result["commit"]
+    status, body = _mcp.http(f"{server.base}/documents/{doc_id}",
+                             {"Authorization": f"Bearer {keys['claude']}"})
+    page = body.decode()
+    assert result["commit"][:12] in page and head[:12] in page and "SDLC-APP-RTM" in page
+    assert "<strong>APP-1.0</strong>" in page
+    assert "it may not land" in page  # the gate now: main holds the head, nothing to land

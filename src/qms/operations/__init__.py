@@ -38,7 +38,7 @@ _MODULES = {
     "system_add": "code.systems", "system_list": "code.systems",
     "code_checkout": "code.area", "code_status": "code.area", "code_remove": "code.area",
     "code_install_hook": "code.hook", "code_receive": "code.push",
-    "code_record": "code.branch", "gate": "code.gate", "merge": "code.merge",
+    "code_record": "code.record", "gate": "code.gate", "merge": "code.merge",
 }
 
 # commands the MCP server exposes (never init, user, namespace, token, config)

@@ -18,8 +18,7 @@ import re
 
 from qms.domain import doctypes, scope as scopes
 from qms.errors import InvalidTransition, ProjectError, ValidationError
-from qms.operations._shared import Result
-from qms.store import audit, jsonl
+from qms.store import audit
 from qms.store.project import Project
 from qms.store.repo import ZERO
 from qms.store.transaction import Transaction
@@ -228,41 +227,3 @@ def ensure(project: Project, doc_id: str, branch: dict[str, Any]) -> None:
     ref = branch_ref(doc_id)
     if repo.rev(ref) is None and branch.get("base"):
         repo.update_ref(ref, str(branch["base"]), ZERO)
-
-
-class CodeRecord(Result):
-    doc_id: str
-    branch: dict | None
-    scope: list[dict]
-    pushes: list[dict]
-    problem: str = ""
-
-    def render(self) -> str:
-        return f"{self.doc_id}: {len(self.pushes)} push(es) on {(self.branch or {}).get('branch')}"
-
-
-def code_record(project: Project, user: str, *, doc_id: str) -> CodeRecord:
-    """A CR's scope in force, execution branch and pushes (each path: in scope or not), for
-    the dashboard; ``branch`` None when the CR has none. Read-only."""
-    from qms.operations._shared import authorize
-    from qms.operations.code.systems import governed
-
-    authorize(project, user, "read")
-    doc_id = doctypes.normalize_id(doc_id)
-    events = audit.read(project, doc_id)
-    opened, pushes = record(events)
-    if opened is None:
-        return CodeRecord(doc_id, None, [], [])
-    problem, allows = "", None
-    try:
-        scope = in_force(project, doc_id, governed(project), events=events)
-        blocks = [s.to_dict() for s in scope.scopes] if scope else []
-        allows = scope.allows if scope else None
-    except (ProjectError, ValidationError) as err:
-        blocks, problem = [opened.get("scope") or {}], err.message
-    shown = [{**{k: p.get(k) for k in ("ts", "user", "ref", "old", "new", "via")},
-              "commits": p.get("commits") or [],
-              "paths": [{"path": x, "in_scope": allows(x) if allows else None}
-                        for x in p.get("paths") or []]} for p in pushes]
-    return CodeRecord(doc_id, {k: opened.get(k) for k in ("branch", "base", "system", "ts", "user")},
-                  blocks, shown, problem)
