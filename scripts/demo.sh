@@ -18,7 +18,13 @@ echo "== qms --user claude status CR-001"; qms --user claude status CR-001
 echo
 echo "== qms --user qa inbox"; qms --user qa inbox
 echo
-echo "Dashboard: http://127.0.0.1:$PORT/   <- open this in a browser (read-only pages)"
+echo "== git log --oneline --graph -6 main (code lands only through qms merge)"
+git log --oneline --graph -6 main
+echo
+echo "== qms --user qa verify --code"; qms --user qa verify --code | sed -n 1p
+echo
+echo "Dashboard: http://127.0.0.1:$PORT/   <- open this in a browser (read-only pages);"
+echo "           CR-003 and CR-004 show their branch, pushes, gate, merge and release"
 echo
 echo "CLI:    export PATH=\"$(cd "$OLDPWD" && pwd)/.venv/bin:\$PATH\"; cd $DEMO; qms --user claude workspace"
 echo "Server: http://127.0.0.1:$PORT/mcp  (Claude Code: claude mcp add --transport http qms http://127.0.0.1:$PORT/mcp)"

@@ -3,17 +3,23 @@
 #   SOP-008 EFFECTIVE v1.0, its v1.1 revision waiting in review on qa (a diff to look at);
 #   CR-001 taken through pre-approval, execution (with the VR CR-001-VR-001) and closure;
 #   SDLC-AUTH-RS EFFECTIVE and SDLC-AUTH-RTM qualified from a real pytest run, EFFECTIVE;
-#   INV-001 with two CAPAs, IN_EXECUTION; CR-002 (its CAPA-002) waiting in review on qa.
-# The documents' text is in this folder; the demo app and its tests in app/.
+#   INV-001 with two CAPAs, IN_EXECUTION; CR-002 (its CAPA-002) waiting in review on qa;
+#   then code under change control: the demo app becomes system APP (requirements: AUTH),
+#   CR-003 is executed as an agent would, in its code area (a push through the gate, the
+#   tests, qualification at the pushed commit, qms gate, qms merge: release APP-1.0) and
+#   closed; CR-004 waits at a push the gate refused (a path outside its scope).
+# The documents' text is in this folder; the demo app and its tests in app/, CR-003's change
+# in CR-003/.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 DEMO="$1"
 mkdir -p "$DEMO"
 cd "$DEMO"
-git init -q
+git init -q -b main
 git config user.name "Demo Team"
 git config user.email "team@example.com"
 qms init --yes >/dev/null
+printf '__pycache__/\n' >.gitignore   # a test run leaves the tree clean (qualify checks it)
 ws=.claude/users/claude/workspace
 put() {  # put ID FILE: the workspace copy of ID becomes FILE (frontmatter included)
   cp "$HERE/$2" "$ws/$1.md"
@@ -39,6 +45,7 @@ open(path, "w", encoding="utf-8").write("\n".join(lines))
 PY
 }
 commit() { git add -A >/dev/null && git commit -qm "$1" && git rev-parse --short HEAD; }
+day=$(date -u +%F)
 commit "Project set up with qms init" >/dev/null
 
 # A procedure in force, and its revision in review (INV-001-CAPA-001).
@@ -92,16 +99,16 @@ answer "Pass"
 answer "The lockout engages after the fifth failure, refuses the right password while locked and ends after 15 minutes, as REQ-AUTH-002 states."
 qms --user claude checkin $vr >/dev/null
 
-# The qualification run: the app's tests trace to SDLC-AUTH-RS into SDLC-AUTH-RTM.
+# The qualification run: the app's tests trace to SDLC-AUTH-RS into SDLC-AUTH-RTM, bound to
+# the commit they ran on (the pytest plugin writes it into the JUnit file).
+qualified=$(commit "CR-001: the VR and its evidence")
 mkdir -p results
 (cd app && python3 -m pytest -q -p no:cacheprovider --junitxml=../results/junit.xml) >/dev/null
-qualified=$(commit "CR-001: qualification run")
 qms --user claude qualify AUTH --junit results/junit.xml >/dev/null
 approved SDLC-AUTH-RTM "Every requirement traces to a passing test of the stored run."
 
 qms --user claude checkout CR-001 >/dev/null
 final=$(commit "CR-001: post-execution baseline")
-day=$(date -u +%F)
 row CR-001 EI-1 "| Baseline commit $base | Pass | claude - $day"
 row CR-001 EI-2 "| Lockout and five tests in commit $impl | Pass | claude - $day"
 row CR-001 EI-3 "$vr | $vr records the lockout and its expiry | Pass | claude - $day"
@@ -126,4 +133,71 @@ qms --user claude route SOP-008 --review >/dev/null
 qms --user claude create CR --title "Rate-limit the password reset endpoint" >/dev/null
 put CR-002 CR-002.md
 qms --user claude route CR-002 --review >/dev/null
-commit "Demo project built" >/dev/null
+commit "Records before code control" >/dev/null
+
+# Code under change control: from here on main takes only qms merges and qms's own data.
+records() {  # records MESSAGE: commit qms's own data only (never the code)
+  git add QMS .claude qms.config.json >/dev/null && git commit -qm "$1"
+}
+qms --user lead system add APP --path app --namespace AUTH >/dev/null
+records "System APP: the demo app under change control"
+say() { printf '\n== %s\n' "$*"; }
+
+# CR-003, executed as an agent would: in its code area.
+qms --user claude create CR --title "Tell a locked-out user when to try again" >/dev/null
+put CR-003 CR-003.md
+approved CR-003 "Scope, impact and plan are complete; requirements stay as they are."
+qms --user claude release CR-003 >/dev/null
+area=$(qms --user claude --json code checkout CR-003 \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["result"]["path"])')
+say "CR-003: change, commit and push in the code area ${area#"$DEMO"/}"
+cp "$HERE/CR-003/service.py" "$area/app/auth/service.py"
+cp "$HERE/CR-003/test_auth.py" "$area/app/tests/test_auth.py"
+(cd "$area" && git commit -qam "Say when a locked account can try again" && git push -q 2>&1) \
+  | sed 's/^remote: //'
+say "CR-003: the tests at the pushed commit, qualified into SDLC-AUTH-RTM"
+(cd "$area/app" && python3 -m pytest -q -p no:cacheprovider --junitxml=../results/junit.xml \
+  | tail -1)
+(cd "$area" && qms --user claude qualify AUTH --junit results/junit.xml | sed -n 1p)
+approved SDLC-AUTH-RTM "Every requirement traces to a passing test at the CR-003 head."
+say "qms --user claude gate CR-003"; qms --user claude gate CR-003
+say "qms --user claude merge CR-003"; qms --user claude merge CR-003
+git log --oneline -1 main
+head=$(git rev-parse --short "cr/CR-003")
+qms --user claude checkout CR-003 >/dev/null
+row CR-003 EI-1 "Commit $head pushed to cr/CR-003 through the gate | Pass | claude - $day"
+row CR-003 EI-2 "SDLC-AUTH-RTM v2.0 EFFECTIVE: qualified at $head, 3 of 3 verified | Pass | claude - $day"
+row CR-003 EI-3 "Gate passed; merged into main as release APP-1.0 | Pass | claude - $day"
+sed -i 's/^revision_summary:.*/revision_summary: Execution recorded/' "$ws/CR-003.md"
+qms --user claude checkin CR-003 >/dev/null
+approved CR-003 "Merged as APP-1.0 from the qualified head; every EI passed."
+qms --user claude close CR-003 >/dev/null
+records "CR-003 closed"
+
+# CR-004: its executor changed a file outside the approved scope; the gate refused the push.
+qms --user claude create CR --title "Record each account's last sign-in" >/dev/null
+put CR-004 CR-004.md
+approved CR-004 "A new module only; scope and plan are clear."
+qms --user claude release CR-004 >/dev/null
+area=$(qms --user claude --json code checkout CR-004 \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["result"]["path"])')
+cat >"$area/app/auth/history.py" <<'PY'
+"""The last successful sign-in of each account (CR-004)."""
+
+
+class History:
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+
+    def record(self, user: str, now: float) -> None:
+        self._last[user] = now
+
+    def last(self, user: str) -> float | None:
+        return self._last.get(user)
+PY
+printf '\n# TODO(CR-004): call History.record here\n' >>"$area/app/auth/service.py"
+say "CR-004: a push with a path outside the CR's scope"
+(cd "$area" && git add -A && git commit -qm "History of sign-ins" \
+  && { git push -q 2>&1 || true; }) | sed 's/^remote: //' | grep -E 'refused|rejected'
+records "Demo project built"
+qms --user qa verify >/dev/null   # the records, and the repository against them: clean
