@@ -59,12 +59,12 @@ def _tested(folder, xmlpath: str):
     from pathlib import Path
 
     from qms.errors import QMSError
-    from qms.store.repo import tested
+    from qms.store.git import tested
 
     prefix = ""
     try:
         from qms.store.project import Project
-        from qms.store.repo import repository
+        from qms.store.git import repository
 
         prefix = repository(Project.discover(folder))[1]
     except QMSError:

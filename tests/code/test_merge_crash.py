@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 CHILD = textwrap.dedent(r'''
     import os, signal, sys
     from qms import operations as ops
-    from qms.store import repo, transaction
+    from qms.store import git as repo, transaction
     from qms.store.project import Project
 
     root, doc_id, k = sys.argv[1], sys.argv[2], int(sys.argv[3])

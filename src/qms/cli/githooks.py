@@ -89,7 +89,7 @@ def pre_commit() -> int:
 
     from qms.domain import scope as scopes
     from qms.operations.code.area import SCOPE_FILE
-    from qms.store.repo import Repo, printable
+    from qms.store.git import Repo, printable
 
     repo = Repo.of(__import__("pathlib").Path.cwd())
     if repo is None:

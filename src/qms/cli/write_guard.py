@@ -130,7 +130,7 @@ def check_governed(target: str | Path, project_root: Path, cwd: Path) -> Decisio
     `.qms-work/` is another repository, outside every system)."""
     from qms.errors import QMSError
     from qms.operations.code.systems import governed
-    from qms.store.repo import repository
+    from qms.store.git import repository
     from qms.store.project import Project
 
     try:

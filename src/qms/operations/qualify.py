@@ -103,7 +103,7 @@ def _source(project: Project, files: list[dict[str, Any]], commit: str | None,
             workdir: str | None) -> tuple[str | None, str | None]:
     """``(commit, tree)`` the tests ran on, in the project's repository; ``(None, None)``
     when neither the project nor the run is in a git repository (nothing to bind)."""
-    from qms.store.repo import Repo, tested
+    from qms.store.git import Repo, tested
 
     named: dict[str, str] = {}  # commit as named -> where
     for f in files:
@@ -126,7 +126,7 @@ def _source(project: Project, files: list[dict[str, Any]], commit: str | None,
                                   f"{next(iter(named))}, but the project is not in a git "
                                   "repository.")
         return None, None
-    from qms.store.repo import repository
+    from qms.store.git import repository
 
     prefix = repository(project)[1]
     if not named:

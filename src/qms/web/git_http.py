@@ -46,7 +46,7 @@ class GitHttp:
         self.project, self.required = project, auth_mode == "required"
 
     def _git_dir(self) -> Path | None:
-        from qms.store.repo import Repo
+        from qms.store.git import Repo
 
         repo = Repo.of(self.project.root)
         return None if repo is None else repo.git_dir

@@ -22,7 +22,7 @@ from qms.operations._shared import Result, authorize, load, require_owner
 from qms.operations.code import branch as branches
 from qms.store import audit, users
 from qms.store.project import Project
-from qms.store.repo import Repo, clone
+from qms.store.git import Repo, clone
 
 AREAS = ".qms-work"
 LEFT_OUT = ("/QMS/", "/.qms/", "/.claude/", "/qms.config.json")
@@ -54,7 +54,7 @@ def area_path(project: Project, user: str, doc_id: str) -> Path:
 
 def code_checkout(project: Project, user: str, *, doc_id: str) -> AreaResult:
     from qms.operations.code.systems import governed
-    from qms.store.repo import repository
+    from qms.store.git import repository
 
     authorize(project, user, "code_checkout")
     doc_id, meta = load(project, doc_id)

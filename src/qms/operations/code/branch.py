@@ -20,7 +20,7 @@ from qms.domain import doctypes, scope as scopes
 from qms.errors import InvalidTransition, ProjectError, ValidationError
 from qms.store import audit
 from qms.store.project import Project
-from qms.store.repo import ZERO
+from qms.store.git import ZERO
 from qms.store.transaction import Transaction
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -70,7 +70,7 @@ def in_force(project: Project, doc_id: str, systems: dict[str, dict],
     is released its block is the one ``CODE_BRANCH`` recorded from the pre-approved text
     (with that text's hash), so a push does not parse the text again. ``prefix``: the
     project's folder in the repository (default: asked of the project's repository)."""
-    from qms.store.repo import repository
+    from qms.store.git import repository
 
     events = audit.read(project, doc_id, tx=tx) if events is None else events
     opened, _ = record(events)
@@ -149,7 +149,7 @@ def open_branch(tx: Transaction, project: Project, user: str, meta: dict) -> str
     """``release`` of a scoped CR: ``cr/CR-NNN`` at the tip of ``main``, recorded as a signed
     ``CODE_BRANCH`` (None: the CR is not scoped)."""
     from qms.operations.code.systems import MAIN, governed
-    from qms.store.repo import repository
+    from qms.store.git import repository
 
     doc_id = meta["doc_id"]
     if meta["doc_type"] != "CR":
@@ -221,7 +221,7 @@ def vouched(project: Project, doc_id: str, opened: dict[str, Any]) -> bool:
 def ensure(project: Project, doc_id: str, branch: dict[str, Any]) -> None:
     """Create ``cr/{doc_id}`` at its recorded base when it is missing (a crash between the
     release's commit and the ref, or a repository restored without it)."""
-    from qms.store.repo import repository
+    from qms.store.git import repository
 
     repo = repository(project)[0]
     ref = branch_ref(doc_id)

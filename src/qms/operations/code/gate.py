@@ -32,7 +32,7 @@ from qms.operations.code import branch as branches, release
 from qms.store import audit, frontmatter, vouched
 from qms.store import meta as meta_store
 from qms.store.project import Project
-from qms.store.repo import Repo
+from qms.store.git import Repo
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def gate(project: Project, user: str | None, *, doc_id: str, head: str | None = 
          qms_ref: str | None = None) -> GateResult:
     """The gate's verdict on ``doc_id``'s branch. ``user`` None: no identity (the CLI
     without ``--user``, as a CI job runs it: the gate only reads committed data)."""
-    from qms.store.repo import repository
+    from qms.store.git import repository
 
     if user is not None:
         authorize(project, user, "read")
@@ -107,7 +107,7 @@ def _at_ref(repo: Repo, prefix: str, doc_id: str, head: str | None, ref: str) ->
     from pathlib import Path
 
     from qms.errors import NotFound
-    from qms.store.repo import check_ref, snapshot
+    from qms.store.git import check_ref, snapshot
 
     main = repo.rev(check_ref(ref))
     if main is None:
@@ -352,7 +352,7 @@ def _evidence(g: GateResult, project: Project, where: str, qual: dict, requireme
 
 
 def _list(items: list[str]) -> str:
-    from qms.store.repo import printable
+    from qms.store.git import printable
 
     shown = ", ".join(printable(p) for p in items[:_SHOWN])
     return shown + (f" (and {len(items) - _SHOWN} more)" if len(items) > _SHOWN else "")

@@ -18,7 +18,7 @@ from pathlib import Path
 from qms.errors import Conflict, ValidationError
 from qms.operations._shared import Result, authorize
 from qms.store.project import Project
-from qms.store.repo import Repo
+from qms.store.git import Repo
 
 MARKER = "# qms pre-receive gate"
 
@@ -71,7 +71,7 @@ def _text(path: Path) -> str:
 def code_install_hook(project: Project, user: str, *, repository: str | None = None) -> HookResult:
     """``qms code install-hook [--repo PATH]``: install the gate in a (bare) repository that
     receives this project's pushes (default: the project's own repository)."""
-    from qms.store.repo import repository as project_repository
+    from qms.store.git import repository as project_repository
 
     authorize(project, user, "code_install_hook")
     if repository:

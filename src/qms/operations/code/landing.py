@@ -20,7 +20,7 @@ from qms.errors import ProjectError
 from qms.operations.code.release import RELEASE_RE, TAGS
 from qms.store import atomic
 from qms.store.project import Project
-from qms.store.repo import ZERO, Repo
+from qms.store.git import ZERO, Repo
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from qms.operations.code import gate as gates, landing
 from qms.operations.code.release import TAGS
 from qms.store import audit, users
 from qms.store.project import Project
-from qms.store.repo import ZERO, Repo, printable
+from qms.store.git import ZERO, Repo, printable
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class MergeResult(Result):
 
 
 def merge(project: Project, user: str, *, doc_id: str) -> MergeResult:
-    from qms.store.repo import repository
+    from qms.store.git import repository
 
     authorize(project, user, "merge")
     doc_id, meta = load(project, doc_id)

@@ -37,7 +37,7 @@ from qms.operations.code import branch as branches, genesis
 from qms.store import atomic, audit
 from qms.store import meta as meta_store
 from qms.store.project import Project
-from qms.store.repo import ZERO, Repo, printable
+from qms.store.git import ZERO, Repo, printable
 from qms.store.transaction import Transaction
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -115,7 +115,7 @@ def _recover(project: Project) -> None:
     from qms.operations.code import landing
 
     if landing.pending(project):
-        from qms.store.repo import repository
+        from qms.store.git import repository
 
         landing.recover(project, repository(project)[0])
 
@@ -161,7 +161,7 @@ def _genesis(project: Project, repo: Repo, user: str, old: str, new: str, ref: s
              systems: dict) -> tuple[str, None, dict[str, Any]]:
     """A push to ``genesis/<SYSTEM>``: a user the administrator named, before adoption,
     fast-forward, inside the system's paths; no trailer asked."""
-    from qms.store.repo import repository
+    from qms.store.git import repository
 
     name = ref[len(genesis.PREFIX):]
     system = systems.get(name)

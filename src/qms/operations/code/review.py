@@ -20,7 +20,7 @@ from qms.store.transaction import Transaction
 
 def post_review(project: Project, tx: Transaction, meta: dict, text: str) -> list[str]:
     from qms.operations.code.systems import governed
-    from qms.store.repo import repository
+    from qms.store.git import repository
 
     doc_id = meta["doc_id"]
     events = audit.read(project, doc_id, tx=tx)

@@ -15,7 +15,7 @@ from qms.operations._shared import Result, authorize
 from qms.store import audit
 from qms.store import namespaces as ns_store
 from qms.store.project import Project
-from qms.store.repo import repository
+from qms.store.git import repository
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def system_add(project: Project, user: str, *, name: str, paths: list[str],
                              **({"genesis": growers} if growers else {}))
         if growers:
             from qms.operations.code.genesis import ref_of
-            from qms.store.repo import ZERO
+            from qms.store.git import ZERO
 
             left = repo.rev(ref_of(name))  # one left by an add that crashed before its commit
             repo.update_ref(ref_of(name), base, left or ZERO)

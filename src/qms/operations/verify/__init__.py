@@ -69,7 +69,7 @@ def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
 
         raise UsageError("verify --code checks the repository, not documents: give no ID.")
     if since is not None:
-        from qms.store.repo import check_ref
+        from qms.store.git import check_ref
 
         check_ref(since)
     # hold the project lock so no commit is half-applied while we read; a read-only copy

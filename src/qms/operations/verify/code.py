@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from qms.operations.verify.check import Check
-    from qms.store.repo import Repo
+    from qms.store.git import Repo
 
 MAIN = "refs/heads/main"
 _SHOWN = 5
@@ -36,7 +36,7 @@ def recover(check: Check) -> None:
     any command completes an interrupted commit."""
     from qms.errors import ValidationError
     from qms.operations.code import landing
-    from qms.store.repo import repository
+    from qms.store.git import repository
 
     if not landing.pending(check.project):
         return
@@ -51,7 +51,7 @@ def check(check: Check) -> None:
     """The repository against the chain; nothing to do without a system."""
     from qms.errors import ValidationError
     from qms.operations.code.systems import governed
-    from qms.store.repo import repository
+    from qms.store.git import repository
 
     systems = governed(check.project)
     if not systems:
@@ -92,7 +92,7 @@ def _vouched(check: Check, doc_id: str, data: bytes | None, *kinds: str) -> list
 
 def _main(check: Check, repo: Repo, prefix: str, systems: dict, merges: list[dict]) -> None:
     from qms.domain.scope import protected
-    from qms.store.repo import printable
+    from qms.store.git import printable
 
     base = min(systems.values(), key=lambda s: s.get("seq") or 0).get("base") or ""
     main = repo.rev(MAIN)
