@@ -211,15 +211,11 @@ def overlap(a: Iterable[str], b: Iterable[str]) -> str | None:
 def protected(path: str, project_prefix: str = "") -> bool:
     """Whether ``path`` is qms's own data: at the repository's top (any case) or at the
     project's folder ``project_prefix`` when the project is a subfolder of the repository."""
-    for base in {"", project_prefix.strip("/")}:
-        rest = path
-        if base:
-            if not path.startswith(base + "/"):
-                continue
-            rest = path[len(base) + 1:]
-        if rest.split("/", 1)[0].casefold() in PROTECTED:
-            return True
-    return False
+    if path.split("/", 1)[0].casefold() in PROTECTED:
+        return True
+    base = project_prefix.strip("/")
+    return bool(base) and path.startswith(base + "/") and \
+        path[len(base) + 1:].split("/", 1)[0].casefold() in PROTECTED
 
 
 def check_within(scope: Scope, prefixes: list[str]) -> None:
@@ -254,11 +250,13 @@ class InForce:
 
     def __init__(self, scopes: list[Scope], prefixes: list[str], project_prefix: str = "") -> None:
         self.scopes, self.prefixes, self.project_prefix = scopes, prefixes, project_prefix
+        self._below = tuple(p + "/" for p in prefixes)  # :func:`under`, for many paths
 
     def allows(self, path: str) -> bool:
         """THE decision: ``path`` (repository-relative, as git stores it) may change under
         this scope: not qms's own data, inside the system, and included by a block."""
-        return not protected(path, self.project_prefix) and under(self.prefixes, path) \
+        return (path.startswith(self._below) or path in self.prefixes) \
+            and not protected(path, self.project_prefix) \
             and any(s.includes(path) for s in self.scopes)
 
     def expected(self) -> list[str]:

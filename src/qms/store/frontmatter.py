@@ -19,21 +19,10 @@ def split(text: str) -> tuple[dict[str, Any], str]:
     The frontmatter ends at the first line that is exactly ``---``; horizontal rules in
     the body are never mistaken for it.
     """
-    if not text.startswith("---"):
+    parts = _parts(text)
+    if parts is None:
         return {}, text
-    first_nl = text.find("\n")
-    if first_nl == -1 or text[:first_nl].strip() != "---":
-        return {}, text
-    pos = first_nl + 1
-    while True:
-        nl = text.find("\n", pos)
-        line = text[pos: nl if nl != -1 else len(text)]
-        if line.rstrip("\r") == "---":
-            raw, body = text[first_nl + 1: pos], text[(nl + 1) if nl != -1 else len(text):]
-            break
-        if nl == -1:
-            raise ValidationError("Malformed frontmatter: the opening '---' is never closed.")
-        pos = nl + 1
+    raw, rest = parts
     import yaml  # deferred: only documents with frontmatter need it
 
     try:
@@ -44,7 +33,31 @@ def split(text: str) -> tuple[dict[str, Any], str]:
         raise ValidationError(f"Malformed frontmatter{where}: {getattr(exc, 'problem', exc)}.")
     if not isinstance(data, dict):
         raise ValidationError("Malformed frontmatter: expected 'key: value' lines.")
-    return data, body
+    return data, rest
+
+
+def body(text: str) -> str:
+    """The text after the frontmatter (as :func:`split`, without parsing the YAML)."""
+    parts = _parts(text)
+    return text if parts is None else parts[1]
+
+
+def _parts(text: str) -> tuple[str, str] | None:
+    """``(raw frontmatter, body)``, or None without frontmatter."""
+    if not text.startswith("---"):
+        return None
+    first_nl = text.find("\n")
+    if first_nl == -1 or text[:first_nl].strip() != "---":
+        return None
+    pos = first_nl + 1
+    while True:
+        nl = text.find("\n", pos)
+        line = text[pos: nl if nl != -1 else len(text)]
+        if line.rstrip("\r") == "---":
+            return text[first_nl + 1: pos], text[(nl + 1) if nl != -1 else len(text):]
+        if nl == -1:
+            raise ValidationError("Malformed frontmatter: the opening '---' is never closed.")
+        pos = nl + 1
 
 
 def dump(meta: dict[str, Any]) -> str:

@@ -171,6 +171,13 @@ class Repo:
                 found.append((shas[0], shas[1], shas[2:]))
         return found
 
+    def tips(self, *refs: str) -> list[tuple[str, str, str]]:
+        """``(ref, commit, its tree)`` of those of ``refs`` (full names) that exist."""
+        out = self.git("for-each-ref", "--format=%(refname)%00%(objectname)%00%(tree)",
+                       "--end-of-options", *refs)
+        return [tuple(line.split("\0")[:3]) for line in decode(out).splitlines()
+                if line.count("\0") >= 2 and line.split("\0")[0] in refs]  # type: ignore[misc]
+
     def refs(self, *prefixes: str) -> list[tuple[str, str, str]]:
         """``(ref, object, peeled commit or '')`` of every ref under ``prefixes``."""
         out = self.git("for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)",

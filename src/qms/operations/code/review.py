@@ -40,8 +40,8 @@ def post_review(project: Project, tx: Transaction, meta: dict, text: str) -> lis
             f"{str(merged[-1].get('head'))[:12]}): merge it again (qms merge {doc_id}) "
             "before post-review.", doc_id=doc_id)
     found = branches.pre_approved_text(project, doc_id, events, tx)
-    approved = frontmatter.split(found[1])[1] if found else ""
-    problems = execution.problems(approved, frontmatter.split(text)[1],
+    approved = frontmatter.body(found[1]) if found else ""
+    problems = execution.problems(approved, frontmatter.body(text),
                                   lambda d: _exists(project, tx, d))
     if problems:
         raise InvalidTransition(

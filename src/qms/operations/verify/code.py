@@ -62,11 +62,13 @@ def check(check: Check) -> None:
         check.find(PROJECT, "code", f"the project has systems but no repository: {err.message}")
         return
     before = len(check.findings)
-    merges = _vouched(check, PROJECT, check.read(check.project.qms / ".audit" /
-                                                 "project.jsonl"), "CODE_MERGE", "GENESIS_PUSH")
-    _main(check, repo, prefix, systems, [e for e in merges if e["event"] == "CODE_MERGE"])
-    _tags(check, repo, systems, [e for e in merges if e["event"] == "CODE_MERGE"])
-    _branches(check, repo, [e for e in merges if e["event"] == "GENESIS_PUSH"], systems)
+    events = _vouched(check, PROJECT, check.read(check.files(PROJECT)["trail"]), "CODE_MERGE",
+                      "GENESIS_PUSH")
+    merges = [e for e in events if e["event"] == "CODE_MERGE"]
+    refs = repo.refs(MAIN, "refs/tags/", "refs/heads/cr/", "refs/heads/genesis/")  # one call
+    _main(check, repo, prefix, systems, merges, next((r[1] for r in refs if r[0] == MAIN), None))
+    _tags(check, refs, systems, merges)
+    _branches(check, repo, refs, [e for e in events if e["event"] == "GENESIS_PUSH"], systems)
     if len(check.findings) == before:
         n = sum(e["event"] == "CODE_MERGE" for e in merges)
         check.notes.append(f"the repository agrees with the chain: main since governance began "
@@ -90,18 +92,22 @@ def _vouched(check: Check, doc_id: str, data: bytes | None, *kinds: str) -> list
     return found
 
 
-def _main(check: Check, repo: Repo, prefix: str, systems: dict, merges: list[dict]) -> None:
+def _main(check: Check, repo: Repo, prefix: str, systems: dict, merges: list[dict],
+          main: str | None) -> None:
+    from qms.errors import ProjectError
     from qms.domain.scope import protected
     from qms.store.git import printable
 
     base = min(systems.values(), key=lambda s: s.get("seq") or 0).get("base") or ""
-    main = repo.rev(MAIN)
-    if main is None or repo.rev(base) is None or not repo.is_ancestor(base, main):
-        check.find(PROJECT, "code", f"main ({(main or 'missing')[:12]}) does not descend from "
-                   f"the commit governance began at ({base[:12]}): it was rewritten",
-                   "refs/heads/main")
+    try:
+        line = repo.first_parents(main, [base]) if main else []
+    except ProjectError:  # no such base commit
+        line = []
+    if main is None or (main != base and (not line or line[-1][2][:1] != [base])):
+        check.find(PROJECT, "code", f"main ({(main or 'missing')[:12]}) does not descend, along "
+                   f"its first parents, from the commit governance began at ({base[:12]}): "
+                   "it was rewritten", "refs/heads/main")
         return
-    line = repo.first_parents(main, [base])
     by_new = {str(e.get("new")): e for e in merges}
     on_main = set()
     other = []
@@ -130,12 +136,15 @@ def _main(check: Check, repo: Repo, prefix: str, systems: dict, merges: list[dic
                        "back or rewritten", str(e.get("new")))
 
 
-def _tags(check: Check, repo: Repo, systems: dict, merges: list[dict]) -> None:
+def _tags(check: Check, refs: list[tuple[str, str, str]], systems: dict, merges: list[dict]
+          ) -> None:
     from qms.operations.code.release import TAGS, is_release
 
     made = {str(e.get("release")): e for e in merges}
     seen = set()
-    for ref, obj, peeled in repo.refs("refs/tags/"):
+    for ref, obj, peeled in refs:
+        if not ref.startswith(TAGS):
+            continue
         name = ref[len(TAGS):]
         if not is_release(name, systems):
             continue
@@ -155,10 +164,13 @@ def _tags(check: Check, repo: Repo, systems: dict, merges: list[dict]) -> None:
                        f"{str(e.get('new'))[:12]} is missing", TAGS + name)
 
 
-def _branches(check: Check, repo: Repo, genesis: list[dict], systems: dict) -> None:
+def _branches(check: Check, repo: Repo, refs: list[tuple[str, str, str]], genesis: list[dict],
+              systems: dict) -> None:
     from qms.operations.code import branch as branches
 
-    for ref, tip, _ in repo.refs("refs/heads/cr/", "refs/heads/genesis/"):
+    for ref, tip, _ in refs:
+        if not ref.startswith(("refs/heads/cr/", "refs/heads/genesis/")):
+            continue
         if ref.startswith("refs/heads/genesis/"):
             name = ref[len("refs/heads/genesis/"):]
             system = systems.get(name) or {}
@@ -171,7 +183,7 @@ def _branches(check: Check, repo: Repo, genesis: list[dict], systems: dict) -> N
             continue
         m = branches.BRANCH_RE.match(ref)
         doc_id = m.group(1) if m else None
-        events = _vouched(check, doc_id, check.read(check.project.audit_path(doc_id)),
+        events = _vouched(check, doc_id, check.read(check.files(doc_id)["trail"]),
                           "CODE_BRANCH", "CODE_PUSH") if doc_id else []
         opened, pushes = branches.record(events)
         if opened is None:
