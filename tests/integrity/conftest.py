@@ -16,3 +16,4 @@ _cli = sys.modules[_NAME]
 Q = _cli.Q
 q = _cli.q
 make_q = _cli.make_q
+digest = _cli.digest

@@ -36,6 +36,11 @@ class Signer:
     def sign(self, message: bytes) -> str:
         return self._private.sign(message).hex()
 
+    def public_hex(self) -> str:
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        return self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
     def verify(self, signature_hex: str, message: bytes) -> bool:
         """Whether this key made ``signature_hex`` over ``message``."""
         try:
@@ -108,14 +113,17 @@ def _private_key(seed: bytes) -> Any:
         return Ed25519PrivateKey.from_private_bytes(seed)
 
 
-def new_key(tx: Transaction, project: Project, user: str, ts: str) -> tuple[Signer, str]:
-    """Make a key pair: the private key is written now (mode 0600, outside the transaction,
-    so it never passes through the journal); the public key and the ``active`` pointer are
-    staged. Returns (signer, public key hex)."""
+def new_key(tx: Transaction, project: Project, user: str, ts: str,
+            seed: bytes | None = None) -> tuple[Signer, str]:
+    """Make a key pair (from ``seed``: an existing private key being imported): the private
+    key is written now (mode 0600, outside the transaction, so it never passes through the
+    journal); the public key and the ``active`` pointer are staged. Returns (signer,
+    public key hex)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    private = Ed25519PrivateKey.generate()
+    private = Ed25519PrivateKey.generate() if seed is None else \
+        Ed25519PrivateKey.from_private_bytes(seed)
     public_raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     key_id = key_id_of(public_raw)
     seed = private.private_bytes_raw()
@@ -145,6 +153,37 @@ def _write_private(path: Path, text: str) -> None:
         os.close(fd)
     os.replace(tmp, path)
     atomic.fsync_dir(path.parent)
+
+
+def read_seed(path: Path) -> bytes:
+    """The private key of a key file to import (64 hex digits, the ``{key_id}.key``
+    format). Refused: a link, a special file, a file anyone but its owner may read or write
+    (a private key others can read is not private), anything but one seed."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ProjectError(f"Cannot read the key file {path}: "
+                           f"{exc.strerror or exc} (a link is never followed).") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ProjectError(f"The key file {path} is not a regular file.")
+        if info.st_mode & 0o077:
+            raise ProjectError(
+                f"The key file {path} can be read or written by others (mode "
+                f"{stat.S_IMODE(info.st_mode):04o}): a private key others can read is not "
+                "private. Copy it with 'install -m 600 FILE NEW' (or chmod 600 it) and "
+                "import that.")
+        data = os.read(fd, 200) if info.st_size <= 200 else b""
+    finally:
+        os.close(fd)
+    text = data.decode("ascii", "replace").strip()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text.lower()):
+        raise ProjectError(f"The key file {path} is not a private key in the .qms/keys/ "
+                           "format (64 hex digits: an Ed25519 seed).")
+    return bytes.fromhex(text)
 
 
 def public_keys(project: Project) -> dict[str, dict[str, Any]]:

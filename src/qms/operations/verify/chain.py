@@ -103,6 +103,30 @@ def keyring(check: Check, key_events: list[dict]) -> dict[str, dict]:
     return ring
 
 
+class _Current:
+    """Which key may sign each entry: the one the last key event introduced (the rotation
+    entry itself: the previous key when it endorsed the new one)."""
+
+    def __init__(self, ring: dict[str, dict]) -> None:
+        self.intros = sorted((info["seq"], key_id) for key_id, info in ring.items())
+        self.ring, self.next, self.at = ring, 0, None
+
+    def replaced(self, seq: int, key_id: str) -> tuple[str, int] | None:
+        """(the key that replaced ``key_id``, at which seq) when ``key_id`` may no longer
+        sign entry ``seq``, else None. Entries come in seq order."""
+        while self.next < len(self.intros) and self.intros[self.next][0] <= seq:
+            self.at = self.intros[self.next]
+            self.next += 1
+        if self.at is None:
+            return None  # before the first key: reported as a key introduced too late
+        intro, current = self.at
+        info = self.ring[current]
+        allowed = info["previous_key_id"] if intro == seq and info["endorsed"] else current
+        if key_id in (allowed, current) or self.ring[key_id]["seq"] > seq:
+            return None  # a key from the future is reported as introduced too late
+        return current, intro
+
+
 # -- the project chain -------------------------------------------------------------------
 def check_chain(check: Check, ring: dict[str, dict], key_events: list[dict],
                  all_signatures: bool) -> None:
@@ -158,12 +182,20 @@ def _signatures(check: Check, entries: list[dict], ring: dict[str, dict],
                                           str(key_id))
         return isinstance(entry.get("sig"), str) and verifiers[key_id](entry["sig"], message)
 
-    run_start = 0
+    run_start, retired_run = 0, -1
+    current = _Current(ring)
     for i, entry in enumerate(entries):
         if not entry:
             continue
         key_id = entry.get("key_id")
         info = ring.get(key_id)
+        replaced = current.replaced(entry["seq"], key_id) if info is not None else None
+        if replaced and retired_run != run_start:
+            retired_run = run_start  # once per run of entries naming that key
+            check.find(str(entry["doc_id"]), "signature", f"chain entry {entry['seq']} is "
+                       f"signed by key {key_id}, which key {replaced[0]} replaced at seq "
+                       f"{replaced[1]}: only the current key signs (was .qms/keys/active "
+                       "pointed at an old key?)", f"{where}:{i + 1}")
         if info is None:
             if i == run_start:  # once per run of entries naming that key
                 check.find(str(entry["doc_id"]), "signature", f"chain entry {entry['seq']} "

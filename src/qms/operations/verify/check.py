@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from qms.domain import doctypes, integrity
-from qms.store import atomic
+from qms.store import atomic, jsonl
 from qms.store.project import Project
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -50,6 +50,17 @@ class Check:
         self.legacy_docs = self.unverified = 0
         self.anchor: dict[str, str] | None = None
         self.archives: dict[str, list[tuple[str, str]]] = {}  # files.scan
+        self._project_events: list[dict[str, Any]] | None = None
+
+    def project_events(self) -> list[dict[str, Any]]:
+        """The project trail's chained events, in order (read once; damaged lines are the
+        trail check's findings)."""
+        if self._project_events is None:
+            data = self.read(self.project.qms / ".audit" / "project.jsonl") or b""
+            events = [jsonl.parse_line(line) for line in integrity.lines_of(data)]
+            self._project_events = [e for e in events
+                                    if e is not None and integrity.is_chained(e)]
+        return self._project_events
 
     def read(self, path: Path | str) -> bytes | None:
         """A file's bytes (None: absent), read from the project root (see the module)."""
