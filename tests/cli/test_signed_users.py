@@ -87,7 +87,7 @@ def test_add_move_rename_and_remove_are_signed_events_that_keep_the_files_in_ste
     assert ops.verify(Project.open(q.root), "qa").clean
 
 
-@pytest.mark.req("REQ-SIG-002", "REQ-USER-007")
+@pytest.mark.req("REQ-SIG-001", "REQ-USER-007")
 def test_the_printed_name_of_a_signature_is_the_signed_display_name(q):
     q.ok("lead", "user", "--display-name", "qa", "Quinn Assurance")
     text = agent(q.root, "qa").read_text()

@@ -12,24 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from qms.store import keys, tokens
+from qms.store import tokens
 from qms.store.project import Project
 
 req = pytest.mark.req
-
-
-def new_key_file(folder: Path, mode: int = 0o600) -> tuple[Path, str, str]:
-    """A fresh Ed25519 seed in the .qms/keys/ format: (file, key id, seed hex)."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    private = Ed25519PrivateKey.generate()
-    seed = private.private_bytes_raw().hex()
-    key_id = keys.key_id_of(private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
-    path = folder / f"{key_id}.key"
-    path.write_text(seed + "\n")
-    path.chmod(mode)
-    return path, key_id, seed
 
 
 def project_events(root: Path) -> list[dict]:
@@ -47,8 +33,8 @@ def no_secret_in(root: Path, seed: str) -> None:
 
 
 @req("REQ-KEY-001")
-def test_import_with_the_current_key_is_endorsed_and_signs_from_then_on(q, tmp_path):
-    path, key_id, seed = new_key_file(tmp_path)
+def test_import_with_the_current_key_is_endorsed_and_signs_from_then_on(q, tmp_path, new_key):
+    path, key_id, seed = new_key(tmp_path)
     run = q.ok("lead", "key", "import", str(path))
     assert f"Imported signing key {key_id}" in run.out and "vouched for by" in run.out
     rotate = project_events(q.root)[-1]
@@ -66,7 +52,7 @@ def test_import_with_the_current_key_is_endorsed_and_signs_from_then_on(q, tmp_p
 
 
 @req("REQ-KEY-001")
-def test_import_without_the_current_key_is_one_reported_start(q, tmp_path, make_q):
+def test_import_without_the_current_key_is_one_reported_start(q, tmp_path, make_q, new_key):
     """A copy without the private key (a fresh clone) imports the team's key: recorded as an
     unendorsed start, which verify names once; the copy then works, the user registry and
     tokens included (a key this copy holds is trusted)."""
@@ -75,7 +61,7 @@ def test_import_without_the_current_key_is_one_reported_start(q, tmp_path, make_
     shutil.copytree(q.root, clone, ignore=shutil.ignore_patterns("keys"))
     c = make_q(clone)
     c.fail("claude", "create", "CR", "--title", "x", match="no signing key")
-    path, key_id, seed = new_key_file(tmp_path)
+    path, key_id, seed = new_key(tmp_path)
     run = c.ok("lead", "key", "import", str(path))
     assert "without the previous key" in run.out
     rotate = project_events(clone)[-1]
@@ -102,8 +88,9 @@ def test_import_without_the_current_key_is_one_reported_start(q, tmp_path, make_
     ("in a workspace", "lies inside the project"),
     ("not an administrator", "requires group administrator"),
 ])
-def test_bad_imports_are_refused_and_change_nothing(q, tmp_path, digest, case, match):
-    path, _, _ = new_key_file(tmp_path)
+def test_bad_imports_are_refused_and_change_nothing(q, tmp_path, digest, new_key, case,
+                                                   match):
+    path, _, _ = new_key(tmp_path)
     user = "lead"
     if case == "malformed":
         path.write_text("not a key at all, but 64 characters long......................\n")

@@ -46,21 +46,22 @@ def declared(text: str, key: str) -> str | None:
     return str(value).strip() or None
 
 
-def files(project: Project) -> dict[str, tuple[int, int, int, bool]]:
-    """user name -> (inode, size, mtime, regular file?) of each ``{name}.md`` (one scandir,
-    one ``lstat`` each; links are never followed)."""
-    found: dict[str, tuple[int, int, int, bool]] = {}
+def files(project: Project) -> tuple[tuple[str, int, int, int, int], ...]:
+    """(user name, inode, size, mtime, mode) of each ``{name}.md``, in directory order (one
+    scandir, one ``lstat`` each: links are never followed). What a cache of the check is
+    keyed by: an edit, even in place, changes the size or the mtime."""
     try:
-        entries = list(os.scandir(project.agents_dir))
+        entries = os.scandir(project.agents_dir)
     except (FileNotFoundError, NotADirectoryError):
-        return found
-    for entry in entries:
-        name = entry.name[:-3] if entry.name.endswith(".md") else ""
-        if USER_RE.match(name):
-            st = entry.stat(follow_symlinks=False)
-            found[name] = (st.st_ino, st.st_size, st.st_mtime_ns,
-                           entry.is_file(follow_symlinks=False))
-    return found
+        return ()
+    found = []
+    with entries:
+        for entry in entries:
+            name = entry.name
+            if name.endswith(".md") and USER_RE.match(name[:-3]):
+                st = entry.stat(follow_symlinks=False)
+                found.append((name[:-3], st.st_ino, st.st_size, st.st_mtime_ns, st.st_mode))
+    return tuple(found)
 
 
 def read(project: Project, name: str) -> str | None:
@@ -73,7 +74,7 @@ def from_files(project: Project) -> tuple[dict[str, str], dict[str, str]]:
     tool decided by, and what an existing project adopts once (USER_ADOPT)."""
     groups: dict[str, str] = {}
     names: dict[str, str] = {}
-    for name in sorted(files(project)):
+    for name in sorted(f[0] for f in files(project)):
         try:
             text = read(project, name) or ""
         except QMSError:  # a link, a FIFO: not a user
@@ -92,13 +93,14 @@ def problems(project: Project, groups: dict[str, str], names: dict[str, str],
     """(file, what is wrong, what to do) for every agent file that disagrees with the
     registry (``groups``, ``names``, left by the event ``seq``); cached per state of the
     folder."""
-    present = files(project)
-    key = (seq, tuple(sorted(present.items())))
+    listing = files(project)
+    key = (seq, listing)
     cached = _CACHE.get(str(project.agents_dir))
     if cached is not None and cached[0] == key:
         return cached[1]
+    present = {f[0] for f in listing}
     found = []
-    for name in sorted(set(present) | set(groups) | set(names)):
+    for name in sorted(present | set(groups) | set(names)):
         problem = _problem(project, name, name in present, groups.get(name), names.get(name))
         if problem:
             found.append((f".claude/agents/{name}.md", *problem))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 from qms.domain import integrity
 from qms.errors import QMSError
@@ -31,7 +30,6 @@ TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost
 if TYPE_CHECKING:
     from typing import Any
 
-_SEQ = re.compile(rb'\{"seq": ([0-9]+),')
 _TRAILS: dict[str, tuple[tuple[int, int, int], list[tuple[bytes, dict]]]] = {}
 _SIGNED: dict[tuple[str, int, str], bool] = {}  # (chain, seq, line hash) -> verified
 # the project events anything is decided by (the other lines are never parsed here)
@@ -41,7 +39,7 @@ _MARKS = (b'"TOKEN_', b'"CONFIG_SET"', b'"KEY_', b'"USER_', b'"PASSKEY_')
 def trail_key(project: Project) -> tuple[int, int, int] | None:
     """What changes whenever the project trail does (inode, size, mtime; None: no trail)."""
     try:
-        st = os.stat(project.qms / ".audit" / "project.jsonl")
+        st = os.stat(os.path.join(str(project.qms), ".audit", "project.jsonl"))
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_size, st.st_mtime_ns)
@@ -149,8 +147,7 @@ def chain_entry(project: Project, chain: str, seq: int) -> dict[str, Any] | None
             if line is None:
                 hi = mid
                 continue
-            m = _SEQ.match(line)
-            found = int(m.group(1)) if m else -1
+            found = _seq_of(line)
             if found == seq:
                 try:
                     entry = json.loads(line)
@@ -164,6 +161,13 @@ def chain_entry(project: Project, chain: str, seq: int) -> dict[str, Any] | None
         return None
     finally:
         os.close(fd)
+
+
+def _seq_of(line: bytes) -> int:
+    """The ``seq`` a chain line starts with (-1: not a chain line as qms writes it)."""
+    end = line.find(b",", 8) if line.startswith(b'{"seq": ') else -1
+    digits = line[8:end]
+    return int(digits) if end > 8 and digits.isdigit() else -1
 
 
 def _line_after(fd: int, offset: int) -> tuple[int, bytes | None]:
