@@ -76,7 +76,10 @@ def test_add_move_rename_and_remove_are_signed_events_that_keep_the_files_in_ste
     assert snapshots[-2] == {"qa": "quality", "tu": "reviewer", "ini": "quality"}  # registry
     assert all(e["user"] == "lead" and e["seq"] for e in events(q.root, *users.EVENTS)[1:])
     q.fail("ini", "inbox", match="Unknown user 'ini'")
+    doc = q.create("CR")
+    q.ok("claude", "route", doc, "--review", "--assign", "tu")
     before = digest(q.root)
+    q.fail("lead", "user", "--remove", "tu", match="tu still has 1 task(s) waiting")
     q.fail("lead", "user", "--group", "ghost", "quality", match="Unknown user 'ghost'")
     q.fail("lead", "user", "--remove", "lead", match="built-in administrator")
     q.fail("lead", "user", "--group", "qa", "boss", code=2, match="invalid choice")

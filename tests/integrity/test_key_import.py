@@ -121,6 +121,8 @@ def test_bad_imports_are_refused_and_change_nothing(q, tmp_path, digest, new_key
 def test_import_needs_exactly_one_file(q):
     q.fail("lead", "key", "import", code=2, match="key import needs FILE")
     q.fail("lead", "key", "list", "x.key", code=2)
+    q.fail("lead", "key", "import", "x.key", "--without-previous-key", code=2,
+           match="--without-previous-key is for rotate")
 
 
 @req("REQ-INTEG-004")

@@ -395,8 +395,11 @@ def _call(args: argparse.Namespace) -> Any:
         return ops.verify(project, user, doc_ids=args.doc_ids or None,
                           all_signatures=args.all_signatures, since=args.since)
     if cmd == "key":
-        if (args.action == "import") != bool(args.file):
-            raise UsageError("key import needs FILE; list and rotate take none.")
+        if (args.action == "import") != bool(args.file) or \
+                (args.without_previous_key and args.action != "rotate"):
+            raise UsageError("key import needs FILE (endorsed by the current key when this "
+                             "copy has it); list and rotate take none; "
+                             "--without-previous-key is for rotate.")
         if args.action == "list":
             return ops.key_list(project, user)
         if args.action == "import":

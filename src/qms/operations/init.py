@@ -81,9 +81,11 @@ def init(root: str | Path | None = None, *, yes: bool = False,
         tx.write_text(base / ".claude" / "settings.json", json.dumps(_settings(), indent=2) + "\n")
         tx.write_text(project.state_dir / ".gitignore", "*\n")
         created += ["CLAUDE.md", ".claude/settings.json (write-guard hook)", CONFIG_FILE]
-        # the seed users are the signed registry's first state (agent files are its cache)
+        # the seed users (and any agent file with a group already here) are the signed
+        # registry's first state; the agent files are its cache from now on
+        groups, names = agents.from_files(project)
         audit.append_project(tx, project, "USER_ADOPT", "system", **users.adopt(
-            tx, users.Registry(seeded, {}), "qms init"))
+            tx, users.Registry({**groups, **seeded}, names), "qms init"))
         audit.append_project(tx, project, "INIT", "system", seeded=len(created))
     return InitResult(str(base), created,
                       any((folder / ".git").exists() for folder in (base, *base.parents)))

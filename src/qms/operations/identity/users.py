@@ -15,7 +15,7 @@ import unicodedata
 from qms.domain.permissions import BUILTIN_ADMINS, GROUPS
 from qms.errors import Conflict, NotFound, ValidationError
 from qms.operations._shared import Result, authorize
-from qms.store import agents, audit
+from qms.store import agents, audit, inbox
 from qms.store import users as users_store
 from qms.store.project import Project
 
@@ -92,12 +92,18 @@ def user_group(project: Project, user: str, *, name: str, group: str) -> UserRes
 
 def user_remove(project: Project, user: str, *, name: str) -> UserResult:
     """Remove a user: they can no longer act or sign; their agent file goes (git keeps it),
-    their workspace and inbox stay, their signatures stay in the trail."""
+    their workspace and inbox stay, their signatures stay in the trail. Refused while tasks
+    wait for them (a document would wait for someone who can never act)."""
     authorize(project, user, "user_remove")
     name = _name(name)
     with project.transaction() as tx:
         current = _begin(tx, project, user)
         before = _existing(current, name)
+        waiting = [p.name for p in inbox.list_tasks(project, name, strict=False)]
+        if waiting:
+            raise Conflict(f"{name} still has {len(waiting)} task(s) waiting ("
+                           f"{', '.join(waiting[:3])}): have their documents withdrawn or "
+                           "routed to someone else first.", user=name)
         groups = {u: g for u, g in current.groups.items() if u != name}
         names = {u: n for u, n in current.names.items() if u != name}
         if tx.exists(project.agent_path(name)):
