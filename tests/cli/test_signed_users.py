@@ -199,6 +199,18 @@ def test_a_deleted_user_file_is_refused_and_named(q, qms_proc):
 
 
 @pytest.mark.req("REQ-USER-008")
+def test_a_user_file_replaced_by_a_link_is_refused_never_followed(q, qms_proc, tmp_path):
+    elsewhere = tmp_path / "qa.md"
+    elsewhere.write_text(agent(q.root, "qa").read_text())  # says exactly the same
+    agent(q.root, "qa").unlink()
+    agent(q.root, "qa").symlink_to(elsewhere)
+    run = qms_proc(q.root, "--user", "qa", "inbox")
+    assert run.code == 1 and ".claude/agents/qa.md cannot be read" in run.err
+    assert "symbolic link" in run.err
+    assert findings(verify(qms_proc, q.root))
+
+
+@pytest.mark.req("REQ-USER-008")
 def test_a_forged_user_event_is_refused(q, qms_proc, digest):
     """A USER_GROUP line appended by hand (not in the chain), then one with a chain entry
     of its own (no valid signature): refused, named by verify."""

@@ -16,7 +16,7 @@ import re
 
 from qms.domain.permissions import BUILTIN_ADMINS, GROUPS
 from qms.errors import QMSError, ValidationError
-from qms.store import frontmatter
+from qms.store import atomic, frontmatter
 from qms.store.project import Project
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 USER_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")  # \Z: no trailing newline
 MALFORMED = "(malformed frontmatter)"
+_KEYS = {key: re.compile(rf"^{key}[ \t]*:", re.M) for key in ("group", "display_name")}
 _CACHE: dict[str, tuple[Any, list[tuple[str, str, str]]]] = {}  # agents folder -> (key, problems)
 
 
@@ -33,7 +34,7 @@ def declared(text: str, key: str) -> str | None:
     :data:`MALFORMED` when the frontmatter cannot be read). A file without the key costs
     no YAML parser."""
     end = text.find("\n---", 3) if text.startswith("---") else -1
-    if end < 0 or re.search(rf"^{key}[ \t]*:", text[:end + 1], re.M) is None:
+    if end < 0 or _KEYS[key].search(text, 0, end + 1) is None:
         return None
     try:
         value = frontmatter.field(text, key)
@@ -64,9 +65,28 @@ def files(project: Project) -> tuple[tuple[str, int, int, int, int], ...]:
     return tuple(found)
 
 
-def read(project: Project, name: str) -> str | None:
-    """An agent file's text (None: absent); a link or special file raises QMSError."""
-    return project.read_text(project.agent_path(name))
+def read(project: Project, name: str, folder: int | None = None) -> str | None:
+    """An agent file's text (None: absent); a link or special file raises QMSError.
+    ``folder``: the agents folder, opened once for several files (:func:`reading`)."""
+    return atomic.read_text(project.agents_dir / f"{name}.md", project.root, folder=folder)
+
+
+class reading:
+    """``with reading(project) as folder:`` the agents folder opened once (None: absent)."""
+
+    def __init__(self, project: Project) -> None:
+        self.project, self.fd = project, None
+
+    def __enter__(self) -> int | None:
+        try:
+            self.fd = atomic.open_folder(self.project.root, self.project.agents_dir)
+        except QMSError:  # a link where a folder belongs: each read refuses it
+            self.fd = None
+        return self.fd
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
 
 
 def from_files(project: Project) -> tuple[dict[str, str], dict[str, str]]:
@@ -74,11 +94,14 @@ def from_files(project: Project) -> tuple[dict[str, str], dict[str, str]]:
     tool decided by, and what an existing project adopts once (USER_ADOPT)."""
     groups: dict[str, str] = {}
     names: dict[str, str] = {}
-    for name in sorted(f[0] for f in files(project)):
-        try:
-            text = read(project, name) or ""
-        except QMSError:  # a link, a FIFO: not a user
-            continue
+    with reading(project) as folder:
+        texts = {}
+        for name in sorted(f[0] for f in files(project)):
+            try:
+                texts[name] = read(project, name, folder) or ""
+            except QMSError:  # a link, a FIFO: not a user
+                pass
+    for name, text in texts.items():
         group = declared(text, "group")
         if name not in BUILTIN_ADMINS and group in GROUPS:
             groups[name] = group
@@ -100,16 +123,18 @@ def problems(project: Project, groups: dict[str, str], names: dict[str, str],
         return cached[1]
     present = {f[0] for f in listing}
     found = []
-    for name in sorted(present | set(groups) | set(names)):
-        problem = _problem(project, name, name in present, groups.get(name), names.get(name))
-        if problem:
-            found.append((f".claude/agents/{name}.md", *problem))
+    with reading(project) as folder:
+        for name in sorted(present | set(groups) | set(names)):
+            problem = _problem(project, name, name in present, groups.get(name),
+                               names.get(name), folder)
+            if problem:
+                found.append((f".claude/agents/{name}.md", *problem))
     _CACHE[str(project.agents_dir)] = (key, found)
     return found
 
 
 def _problem(project: Project, name: str, present: bool, group: str | None,
-             shown: str | None) -> tuple[str, str] | None:
+             shown: str | None, folder: int | None) -> tuple[str, str] | None:
     user = group is not None
     rel = f".claude/agents/{name}.md"
     restore = f"restore it (git checkout -- {rel}) or ask an administrator"
@@ -118,7 +143,7 @@ def _problem(project: Project, name: str, present: bool, group: str | None,
     if not present:
         return gone if user else None
     try:
-        text = read(project, name)
+        text = read(project, name, folder)
     except QMSError as err:
         return (f"{rel} cannot be read ({err.message})", restore) if user or shown else None
     if text is None:

@@ -187,14 +187,27 @@ def _kind(mode: int) -> str:
     return "is not a regular file"
 
 
-def open_regular(path: Path | str, root: Path | None = None) -> tuple[int, os.stat_result] | None:
+def open_folder(root: Path, folder: Path) -> int | None:
+    """A descriptor of ``folder`` opened from ``root`` as :func:`_folder` opens one (None:
+    it does not exist), to read several of its files with ``folder=`` (the caller closes
+    it)."""
+    return _folder(root, folder / "_")
+
+
+def open_regular(path: Path | str, root: Path | None = None,
+                 folder: int | None = None) -> tuple[int, os.stat_result] | None:
     """``(fd, fstat)`` of a regular file with one name, opened without following a link at
     its last component (with ``root``: nor at any folder below the root, see
-    :func:`_folder`) and without blocking (a FIFO is refused, never waited on); None when
-    it does not exist. The caller closes ``fd``."""
-    path = Path(path)
+    :func:`_folder`; with ``folder``: in that folder, opened by :func:`open_folder`) and
+    without blocking (a FIFO is refused, never waited on); None when it does not exist.
+    The caller closes ``fd``."""
+    path = path if isinstance(path, Path) else Path(path)
     try:
-        fd = _open(root, path, _READ_FLAGS) if root is not None else os.open(path, _READ_FLAGS)
+        if folder is not None:
+            fd = os.open(path.name, _READ_FLAGS, dir_fd=folder)
+        else:
+            fd = _open(root, path, _READ_FLAGS) if root is not None else \
+                os.open(path, _READ_FLAGS)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -213,12 +226,13 @@ def open_regular(path: Path | str, root: Path | None = None) -> tuple[int, os.st
 
 
 def read_bytes(path: Path, root: Path | None = None,
-               seen: set[str] | None = None) -> bytes | None:
+               seen: set[str] | None = None, folder: int | None = None) -> bytes | None:
     """File contents, or None when it does not exist. Links and special files are refused
     (with ``root``: also links among the folders below the root, which are opened one by
-    one, so none is ever followed). ``seen`` is no longer needed (opened folders need no
-    separate check); it is accepted for existing callers."""
-    opened = open_regular(path, root)
+    one, so none is ever followed; ``folder``: see :func:`open_regular`). ``seen`` is no
+    longer needed (opened folders need no separate check); it is accepted for existing
+    callers."""
+    opened = open_regular(path, root, folder)
     if opened is None:
         return None
     fd, info = opened
@@ -236,9 +250,9 @@ def read_bytes(path: Path, root: Path | None = None,
 
 
 def read_text(path: Path, root: Path | None = None,
-              seen: set[str] | None = None) -> str | None:
+              seen: set[str] | None = None, folder: int | None = None) -> str | None:
     """File contents as UTF-8 text, or None when the file does not exist."""
-    data = read_bytes(path, root)
+    data = read_bytes(path, root, folder=folder)
     if data is None:
         return None
     try:
