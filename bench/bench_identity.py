@@ -5,8 +5,9 @@ its `src/` exported with `git archive`), each side with a project made by its ow
 init` plus the same users added with its own `qms user --add` (the registry's events on
 this side, agent files only on the other) and one CR:
   A. CLI `qms --user qa status CR-001` and `qms --user qa read CR-001`: both trees launched
-     the same way with the same interpreter, interleaved, median of wall and CPU
-     (user+sys from `wait4`, far less sensitive to machine load);
+     the same way with the same interpreter, interleaved (each round in a shuffled order,
+     so no side always follows the other), median of wall and CPU (user+sys from `wait4`,
+     far less sensitive to machine load);
   B. MCP `qms_status` over streamable HTTP: one real `qms-mcp` per tree, one keep-alive
      connection each (the lean client of bench_mcp.py), blocks of calls interleaved,
      median latency.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -60,13 +62,15 @@ def project(root: Path, env: dict) -> None:
 
 def bench_cli(roots: dict, envs: dict, runs: int) -> dict[str, tuple[float, float]]:
     samples: dict[str, dict[str, list[tuple[float, float]]]] = {"old": {}, "new": {}}
-    for i in range(runs + 2):  # two warm-up rounds, then interleaved
-        for side in ("old", "new"):
-            for op in ("status", "read"):
-                t = run_cpu([sys.executable, "-c", LAUNCH, "--user", "qa", op, "CR-001"],
-                            roots[side], envs[side])
-                if i >= 2:
-                    samples[side].setdefault(op, []).append(t)
+    order = [(side, op) for side in ("old", "new") for op in ("status", "read")]
+    shuffle = random.Random(22).shuffle
+    for i in range(runs + 2):  # two warm-up rounds, then interleaved in a shuffled order
+        shuffle(order)
+        for side, op in order:
+            t = run_cpu([sys.executable, "-c", LAUNCH, "--user", "qa", op, "CR-001"],
+                        roots[side], envs[side])
+            if i >= 2:
+                samples[side].setdefault(op, []).append(t)
     return {f"CLI {op} ({kind})": (statistics.median(s[k] for s in samples["old"][op]),
                                    statistics.median(s[k] for s in samples["new"][op]))
             for op in ("status", "read") for k, kind in ((0, "wall"), (1, "CPU"))}
