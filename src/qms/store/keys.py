@@ -207,9 +207,16 @@ def public_keys(project: Project) -> dict[str, dict[str, Any]]:
 def verifier(public_hex: str) -> Any:
     """A callable ``(signature_hex, message) -> bool`` for one public key."""
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))
+    raw = bytes.fromhex(public_hex)
+    try:  # the Rust binding directly, as for private keys (_private_key)
+        from cryptography.hazmat.bindings._rust import openssl
+
+        key = openssl.ed25519.from_public_bytes(raw)
+    except (ImportError, AttributeError):
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        key = Ed25519PublicKey.from_public_bytes(raw)
 
     def check(signature_hex: str, message: bytes) -> bool:
         try:
