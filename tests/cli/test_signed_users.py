@@ -248,7 +248,7 @@ def test_a_forged_user_event_is_refused(q, qms_proc, digest):
 
 # -- attack 3: a passkey policy by group switched off by a hand edit ----------------------
 
-@pytest.mark.req("REQ-PK-007")
+@pytest.mark.req("REQ-PK-008")
 def test_a_policy_naming_a_group_a_hand_edit_empties_still_covers_its_users(q, qms_proc):
     q.ok("lead", "config", "set", "signatures.passkey", "quality")
     doc = q.create("CR")
@@ -282,7 +282,7 @@ def _unguarded_review(root: Path, doc: str, user: str) -> None:
                      from_status="IN_PRE_REVIEW", to_status=meta["status"])
 
 
-@pytest.mark.req("REQ-PK-007")
+@pytest.mark.req("REQ-PK-008")
 def test_verify_finds_a_signature_the_policy_covered_without_a_passkey(q, qms_proc):
     q.ok("lead", "user", "--add", "ini", "--group", "initiator")
     q.ok("lead", "user", "--add", "rev", "--group", "reviewer")

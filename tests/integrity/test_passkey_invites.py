@@ -11,7 +11,7 @@ from qms import operations as ops
 from qms.store import audit
 from qms.store.project import Project
 
-pytestmark = pytest.mark.req("REQ-PK-008")
+pytestmark = pytest.mark.req("REQ-PK-009")
 
 
 def invite(p: Project, user: str = "qa", expires: str = "2999-01-01T00:00:00+00:00") -> str:

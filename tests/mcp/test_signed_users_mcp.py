@@ -88,7 +88,7 @@ def test_a_user_file_added_by_hand_names_nobody_over_mcp(serve, review_project):
     anyio.run(scenario)
 
 
-@pytest.mark.req("REQ-PK-007")
+@pytest.mark.req("REQ-PK-008")
 def test_a_policy_by_group_survives_an_edit_that_empties_the_group(
         serve, review_project):
     async def scenario() -> None:

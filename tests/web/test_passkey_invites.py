@@ -16,7 +16,8 @@ import pytest
 
 from qms import operations as ops
 from qms.store.project import Project
-from test_passkeys import authenticator, outcome, pk_site  # noqa: F401 (a fixture)
+from _passkey_support import authenticator, outcome
+from test_passkeys import pk_site  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -47,7 +48,7 @@ def project_events(site) -> list[dict]:
             .splitlines()]
 
 
-@pytest.mark.req("REQ-PK-008")
+@pytest.mark.req("REQ-PK-009")
 def test_an_invite_written_by_hand_opens_nothing(site, page):
     link = hand_invite(site)
     response = page.goto(link)
@@ -70,7 +71,7 @@ def test_an_invite_written_by_hand_opens_nothing(site, page):
     assert ops.passkey_list(site.project, "lead").passkeys == []
 
 
-@pytest.mark.req("REQ-PK-008")
+@pytest.mark.req("REQ-PK-009")
 def test_a_genuine_link_works_without_the_file_once_and_a_file_edit_cannot_reopen_it(
         site, page):
     link = ops.passkey_enroll(site.project, "lead", name="qa").url
@@ -100,7 +101,7 @@ def test_a_genuine_link_works_without_the_file_once_and_a_file_edit_cannot_reope
     assert result.clean, result.findings
 
 
-@pytest.mark.req("REQ-PK-008", "REQ-USER-008")
+@pytest.mark.req("REQ-PK-009", "REQ-USER-008")
 def test_self_promotion_cannot_mint_an_enrollment_link(site, page):
     agent = site.root / ".claude/agents/ini.md"
     original = agent.read_text()

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 _TRAILS: dict[str, tuple[tuple[int, int, int], list[tuple[bytes, dict]]]] = {}
 _SIGNED: dict[tuple[str, int, str], bool] = {}  # (chain, seq, line hash) -> verified
 # the project events anything is decided by (the other lines are never parsed here)
-_MARKS = (b'"TOKEN_', b'"CONFIG_SET"', b'"KEY_', b'"USER_', b'"PASSKEY_')
+_MARKS = (b'"TOKEN_', b'"CONFIG_SET"', b'"KEY_', b'"USER_', b'"PASSKEY_', b'"SYSTEM_ADD"')
 
 
 def trail_key(project: Project) -> tuple[int, int, int] | None:
@@ -66,27 +66,30 @@ def events(project: Project, *kinds: str) -> list[tuple[bytes, dict[str, Any]]]:
     return [(line, e) for line, e in cached[1] if e.get("event") in kinds]
 
 
-def signed(project: Project, line: bytes, event: dict[str, Any]) -> bool:
-    """Whether the chain holds this exact project event, signed by a trusted key."""
+def signed(project: Project, line: bytes, event: dict[str, Any],
+           doc_id: str = integrity.PROJECT_TRAIL) -> bool:
+    """Whether the chain holds this exact event of ``doc_id``'s trail (the project trail by
+    default), signed by a trusted key."""
     seq = event.get("seq")
     if not isinstance(seq, int):
         return False
     key = (str(project.qms / ".audit" / "chain.jsonl"), seq, integrity.sha256_bytes(line))
     if key not in _SIGNED:
-        entry = in_chain(project, line, event)
+        entry = in_chain(project, line, event, doc_id)
         public = _trusted_keys(project, seq).get(entry.get("key_id")) if entry else None
         _SIGNED[key] = public is not None and _valid(public, entry)
     return _SIGNED[key]
 
 
-def in_chain(project: Project, line: bytes, event: dict[str, Any]) -> dict[str, Any] | None:
-    """The chain entry of this exact project event (its ``seq``, ``project``, the hash of
-    its line), else None. No signature is checked."""
+def in_chain(project: Project, line: bytes, event: dict[str, Any],
+             doc_id: str = integrity.PROJECT_TRAIL) -> dict[str, Any] | None:
+    """The chain entry of this exact event of ``doc_id``'s trail (its ``seq``, that
+    document, the hash of its line), else None. No signature is checked."""
     seq = event.get("seq")
     if not isinstance(seq, int):
         return None
     entry = chain_entry(project, str(project.qms / ".audit" / "chain.jsonl"), seq)
-    if entry is None or entry.get("doc_id") != integrity.PROJECT_TRAIL \
+    if entry is None or entry.get("doc_id") != doc_id \
             or entry.get("event_sha256") != integrity.sha256_bytes(line):
         return None
     return entry
