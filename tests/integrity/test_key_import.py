@@ -64,8 +64,10 @@ def test_import_without_the_current_key_is_one_reported_start(q, tmp_path, make_
     path, key_id, seed = new_key(tmp_path)
     run = c.ok("lead", "key", "import", str(path))
     assert "without the previous key" in run.out
-    rotate = project_events(clone)[-1]
+    rotate, adopt = project_events(clone)[-2:]  # the registry, recorded under the new key
     assert rotate["imported"] and not rotate["endorsed"] and rotate["previous_key_id"] is None
+    assert adopt["event"] == "USER_ADOPT" and adopt["users"] == {"qa": "quality",
+                                                                 "tu": "reviewer"}
     c.ok("lead", "user", "--add", "ini", "--group", "initiator")
     c.ok("ini", "create", "CR", "--title", "After the import")
     secret = c.json("lead", "token", "issue", "ini")["result"]["token"]
@@ -137,3 +139,27 @@ def test_an_entry_signed_by_a_replaced_key_is_a_finding(q):
     (finding,) = result["findings"]
     assert finding["kind"] == "signature" and "which key" in finding["message"]
     assert "replaced at seq" in finding["message"]
+
+
+@req("REQ-KEY-001", "REQ-USER-006")
+def test_a_second_copy_without_any_key_can_start_again(q, tmp_path, make_q, new_key):
+    """A's key started without the previous one signs the registry; B (a copy of A without
+    A's key) imports another key: the registry is recorded again under it, so B can act."""
+    a = tmp_path / "a"
+    shutil.copytree(q.root, a, ignore=shutil.ignore_patterns("keys"))
+    qa = make_q(a)
+    qa.ok("lead", "key", "rotate", "--without-previous-key")
+    qa.ok("lead", "user", "--add", "ini", "--group", "initiator")  # signed by A's new key
+    b = tmp_path / "b"
+    shutil.copytree(a, b, ignore=shutil.ignore_patterns("keys"))
+    qb = make_q(b)
+    path, key_id, _ = new_key(tmp_path)
+    qb.ok("lead", "key", "import", str(path))
+    adopt = project_events(b)[-1]
+    assert adopt["event"] == "USER_ADOPT" and adopt["users"]["ini"] == "initiator"
+    assert adopt["source"] == f"key {key_id} started without the previous key"
+    qb.ok("ini", "create", "CR", "--title", "On the second copy")
+    qb.ok("lead", "user", "--group", "ini", "quality")
+    result = verify(qb)
+    assert [f["kind"] for f in result["findings"]] == ["key_unendorsed", "key_unendorsed"]
+    assert any("user registry was recorded again" in n for n in result["notes"])

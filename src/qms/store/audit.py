@@ -80,11 +80,12 @@ def append_project(tx: Transaction, project: Project, event: str, user: str,
     _record_project(tx, project, {"ts": now_ts(), "event": event, "user": user, **extra})
 
 
-def begin(tx: Transaction, project: Project, user: str) -> None:
+def begin(tx: Transaction, project: Project, user: str, key_start: str | None = None) -> None:
     """Before a transaction's first event: the signed user registry is checked, or, in a
     project that has none yet, adopted from the agent files (``USER_ADOPT``, recorded
-    first, as the first key is: :mod:`qms.store.users`)."""
-    adopted = users.begin(tx, project)
+    first, as the first key is: :mod:`qms.store.users`; ``key_start``: recorded again
+    under a key started without the previous one)."""
+    adopted = users.begin(tx, project, key_start)
     if adopted is not None:
         _record_project(tx, project, {"ts": now_ts(), "event": "USER_ADOPT", "user": user,
                                       **adopted})

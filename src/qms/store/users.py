@@ -167,17 +167,22 @@ def user_dir_names(project: Project) -> list[str]:
 
 
 # -- in a transaction (under the project lock) ---------------------------------------------
-def begin(tx: Any, project: Project) -> dict[str, Any] | None:
+def begin(tx: Any, project: Project, key_start: str | None = None) -> dict[str, Any] | None:
     """Before a transaction records its first event: the registry it starts from, kept on
     the transaction. Its last event must carry a valid signature of a trusted key (nothing
     is signed over a forged registry). A project without one adopts its agent files: the
-    fields of the ``USER_ADOPT`` to record first are returned (else None)."""
+    fields of the ``USER_ADOPT`` to record first are returned (else None). ``key_start``
+    (a key just started without the previous one): the registry as the chain holds it is
+    recorded again, so the new key vouches for it (whoever starts a key that way vouches
+    for everything from then on; verify reports the start)."""
     if getattr(tx, "_qms_users", None) is not None:
         return None
     current = registry(project)
     if current is None:
         groups, names = agents.from_files(project)
         return adopt(tx, Registry(groups, names), "agent files")
+    if key_start:
+        return adopt(tx, current, key_start)
     _check_signed(project, tx, current)
     tx._qms_users = current
     return None

@@ -38,7 +38,7 @@ def key_rotate(project: Project, user: str, *, without_previous_key: bool = Fals
     authorize(project, user, "key_rotate")
     with project.transaction() as tx:
         new, previous = chain.rotate(tx, project, user, audit.now_ts(), without_previous_key)
-        audit.begin(tx, project, user)  # a project without a user registry adopts it now
+        _registry(tx, project, user, new, previous)
     if previous:
         msg = (f"New signing key {new} (vouched for by {previous}, which stays in "
                f"QMS/.keys/ for verification). Private key: .qms/keys/{new}.key (mode 0600; "
@@ -66,7 +66,7 @@ def key_import(project: Project, user: str, *, file: str) -> KeyResult:
     seed = keys.read_seed(path)
     with project.transaction() as tx:
         new, previous = chain.rotate(tx, project, user, audit.now_ts(), True, seed)
-        audit.begin(tx, project, user)  # a project without a user registry adopts it now
+        _registry(tx, project, user, new, previous)
     if previous:
         msg = (f"Imported signing key {new} as the active key, vouched for by {previous}. "
                f"Private key: .qms/keys/{new}.key (mode 0600; never commit it).")
@@ -75,6 +75,14 @@ def key_import(project: Project, user: str, *, file: str) -> KeyResult:
                "copy does not hold it): qms verify reports this start for an auditor to "
                "check against git history.")
     return KeyResult(new, previous, previous is not None, msg)
+
+
+def _registry(tx, project: Project, user: str, new: str, previous: str | None) -> None:
+    """The user registry under the new key: adopted now by a project without one; recorded
+    again when the key starts without the previous one (a copy without that key could not
+    check the registry's signature, so it would refuse every change)."""
+    audit.begin(tx, project, user, None if previous else f"key {new} started without the "
+                "previous key")
 
 
 def key_list(project: Project, user: str) -> KeyListResult:

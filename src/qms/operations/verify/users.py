@@ -31,11 +31,14 @@ def check(check: Check) -> None:
                            "(.claude/agents/) until the project's next change adopts them")
         return
     for e in check.project_events():
-        if e.get("event") == "USER_ADOPT" and e.get("source") != "qms init":
+        if e.get("event") == "USER_ADOPT" and e.get("source") == "agent files":
             check.notes.append(
                 f"users adopted from the agent files at seq {e.get('seq')} by {e.get('user')} "
                 f"({len(e.get('users') or {})} user(s)): who was in which group before then "
                 "was never signed")
+        elif e.get("event") == "USER_ADOPT" and e.get("source") != "qms init":
+            check.notes.append(f"the user registry was recorded again at seq {e.get('seq')} "
+                               f"by {e.get('user')}: {e.get('source')}")
     for rel, problem, _ in agents.problems(check.project, current.groups, current.names,
                                            current.seq):
         check.find(PROJECT, "user", f"{problem}: changed outside qms", rel)
