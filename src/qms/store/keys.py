@@ -37,9 +37,7 @@ class Signer:
         return self._private.sign(message).hex()
 
     def public_hex(self) -> str:
-        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-        return self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+        return self._private.public_key().public_bytes_raw().hex()
 
     def verify(self, signature_hex: str, message: bytes) -> bool:
         """Whether this key made ``signature_hex`` over ``message``."""
