@@ -258,6 +258,9 @@ def test_a_policy_naming_a_group_a_hand_edit_empties_still_covers_its_users(q, q
     assert run.code == 1 and REFUSED in run.err
     p = Project.open(q.root)  # the group is the chain's, whatever the file says
     assert users.group_of(p, "qa", check_files=False) == "quality"
+    assert findings(verify(qms_proc, q.root, "--user", "lead")) == [
+        ".claude/agents/qa.md: .claude/agents/qa.md says group reviewer, but the signed user "
+        "registry says quality: changed outside qms"]
     agent(q.root, "qa").write_text(original)
     run = qms_proc(q.root, "--user", "qa", "review", doc, "--recommend", "--comment", "x")
     assert run.code == 1 and "signs only with a passkey" in run.err
