@@ -14,6 +14,7 @@ over several workers.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -198,8 +199,11 @@ def main(argv: list[str]) -> int:
         for job in request["jobs"]:
             _compile(typst, fonts, tree, job)
     except MemoryError:
-        print("MemoryError", file=sys.stderr)
         return NO_MEMORY
+    except (ImportError, OSError) as exc:  # Typst's library could not even be mapped
+        if "failed to map" in str(exc) or getattr(exc, "errno", None) == errno.ENOMEM:
+            return NO_MEMORY
+        raise
     return 0
 
 
