@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 RETRIES = 3  # a writer appending while we gather: read again, at most this often
-MAX_EVENTS = 20_000  # events of one trail a dossier prints (about 700 pages of table)
-MAX_TRAIL = 16_000_000  # bytes of one trail (comments included)
+MAX_EVENTS = 5_000  # events of one trail a dossier prints (~170 pages of table, ~4 s)
+MAX_TRAIL = 4_000_000  # bytes of one trail (its comments are printed in full)
 
 
 class PdfResult(Result):

@@ -27,6 +27,10 @@ from pathlib import Path
 
 from qms.errors import ValidationError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 TEMPLATES = Path(__file__).parent / "templates"
 TIMEOUT_S = 60.0          # per job
 MEMORY_MB = 1536          # address space of a worker (a 1.97 MB document with a table per
@@ -124,8 +128,8 @@ class Pool:
         timer = threading.Timer(TIMEOUT_S * len(chunk), proc.kill)
         timer.start()
         try:
-            proc.stdin.write(json.dumps({"cpu_s": int(TIMEOUT_S * len(chunk)) + 1,
-                                         "jobs": chunk}, ensure_ascii=False).encode())
+            proc.stdin.write(json.dumps({"cpu_s": int(TIMEOUT_S) + 1, "jobs": chunk},
+                                        ensure_ascii=False).encode())
             proc.stdin.close()
         except OSError:  # it died before reading: _result says why
             pass
@@ -191,12 +195,10 @@ def main(argv: list[str]) -> int:
 
         tree.document("")  # the parser, built while the caller gathers
         request = json.loads(sys.stdin.buffer.read())
-        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-        cpu = request["cpu_s"] if hard == resource.RLIM_INFINITY else min(request["cpu_s"], hard)
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, hard))
         fonts = typst.Fonts(include_system_fonts=False,
                             font_paths=[FONTS] if os.path.isdir(FONTS) else [])
         for job in request["jobs"]:
+            _limit_cpu(resource, request["cpu_s"])
             _compile(typst, fonts, tree, job)
     except MemoryError:
         return NO_MEMORY
@@ -207,7 +209,16 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _compile(typst: object, fonts: object, tree: object, job: dict) -> None:
+def _limit_cpu(resource: Any, seconds: int) -> None:
+    """At most ``seconds`` more of CPU time (for the next job); SIGXCPU ends it."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(used.ru_utime + used.ru_stime) + seconds
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY
+                                             else min(soft, hard), hard))
+
+
+def _compile(typst: Any, fonts: Any, tree: Any, job: dict) -> None:
     """Typeset one job into its ``out`` file. The document's Markdown becomes its tree
     here; a character no font can show is replaced (and named in the PDF), as PDF/A
     requires."""
