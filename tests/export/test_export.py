@@ -239,7 +239,7 @@ def test_passkey_signatures_are_marked(pdf_tools, tmp_path):
          "exported_by": "q", "exported_by_name": "Q", "project": "p", "qms_version": "0",
          "trail_source": "t", "content": ""}
     with worker.Pool() as pool:
-        (tmp_path / "p.pdf").write_bytes(pdf.make([pdf.dossier(d, [])], pool)[0])
+        (tmp_path / "p.pdf").write_bytes(pool.render([pdf.dossier(d, [])])[0])
     assert pdftext(tmp_path / "p.pdf").count("passkey-signed") == 1
 
 

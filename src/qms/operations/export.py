@@ -105,7 +105,7 @@ def export_pdf(project: Project, user: str, *, doc_id: str, version: str | None 
         key = _cache_key(d, files)
         data = cache.get(project, "export", key)
         if data is None:
-            data = pdf.make([pdf.dossier(d, files)], pool)[0]
+            data = pool.render([pdf.dossier(d, files)])[0]
             cache.put(project, "export", key, data)
     return PdfResult(d["doc_id"], d["version"], f"{d['doc_id']}-v{d['version']}.pdf",
                      data, d["clean"], d["findings"])
@@ -144,18 +144,21 @@ def export_all(project: Project, user: str, *, output: str, allow_findings: bool
         whole = verify(project, user)
         _refuse_findings("The project", whole.findings, allow_findings)
         context = _Context(project, user)
+        batch = pool.batch(processes)  # typeset while the next ones are gathered
         gathered, skipped = [], []
         for row in listing:
             try:
-                gathered.append(_gather(project, user, row["doc_id"], None, context, whole))
+                d, files = _gather(project, user, row["doc_id"], None, context, whole)
             except NotFound as err:
                 skipped.append({"doc_id": row["doc_id"], "reason": err.message})
+                continue
+            gathered.append(d)
+            batch.add(pdf.dossier(d, files))
         if _chain_head(project) != head:  # an event since the verify: its verdict is stale
             raise Conflict("The project changed while it was exported (new audit events); "
                            "nothing was written, try again.")
         rows, made = [], []
-        for (d, _), data in zip(gathered, pdf.make([pdf.dossier(*g) for g in gathered], pool,
-                                                   processes)):
+        for d, data in zip(gathered, batch.finish()):
             name = f"{d['doc_id']}-v{d['version']}.pdf"
             made.append((name, data))
             rows.append({"doc_id": d["doc_id"], "title": d["title"], "version": d["version"],
@@ -169,8 +172,8 @@ def export_all(project: Project, user: str, *, output: str, allow_findings: bool
                     "documents": rows, "skipped": skipped}
         index_json = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
         attached = [_attachment("index.json", index_json, "Data", "The index (JSON)")]
-        made += [("index.pdf", pdf.make([pdf.index(manifest, context.name, whole.findings,
-                                                   attached)], pool)[0]),
+        made += [("index.pdf", pool.render([pdf.index(manifest, context.name, whole.findings,
+                                                      attached)])[0]),
                  ("index.json", index_json)]
     _export_files.write_folder(folder, fresh, made, force)
     return ExportAllResult(str(folder), [{k: r[k] for k in ("doc_id", "version", "file",

@@ -1,9 +1,9 @@
 """The dossier of ``qms export`` and the index of ``qms export --all`` as PDF/A-3b.
 
 What a dossier prints is gathered by ``qms.operations.export``; this module turns it into
-the plain data the Typst templates (``templates/dossier.typ``, ``index.typ``) lay out and
-has them typeset by the bounded worker processes (``render.worker``), where the controlled
-text becomes its Markdown tree (``render.tree``). Every string goes to the template as
+the jobs (plain data) the Typst templates (``templates/dossier.typ``, ``index.typ``) lay
+out, for the bounded worker processes of ``render.worker``, where the controlled text
+becomes its Markdown tree (``render.tree``). Every string goes to the template as
 data: nothing in a record is ever read as Typst markup or code.
 """
 
@@ -22,12 +22,6 @@ MIME = {".md": "text/markdown", ".json": "application/json",
 def utc(ts: str | None) -> str:
     """An ISO timestamp as ``2026-01-31 14:05:09 UTC``."""
     return str(ts or "–").replace("T", " ").replace("+00:00", " UTC")
-
-
-def make(jobs: list[dict], pool: Any, processes: int = 1) -> list[bytes]:
-    """The PDFs of ``jobs`` (from :func:`dossier` and :func:`index`), in order, made by the
-    ``worker.Pool`` ``pool`` in ``processes`` processes."""
-    return pool.render(jobs, processes)
 
 
 def dossier(d: dict, files: list[dict]) -> dict:

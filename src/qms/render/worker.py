@@ -1,11 +1,11 @@
-"""Typst in separate, bounded processes: ``python -m qms.render.worker MEMORY_MB``.
+"""Typst in separate, bounded processes: ``python -m qms.render.worker MEMORY_MB CPU_S``.
 
 A :class:`Pool` starts its worker processes at once, so they load Typst and the Markdown
-parser while the caller gathers the record. :meth:`Pool.render` then lays each job out in
-a sandbox of its own (a fresh folder holding only the templates and the files to attach)
-and hands the jobs to the workers on their standard input. A worker limits its own address
-space (``RLIMIT_AS``) before it loads anything, and its CPU time when the jobs arrive; the
-caller kills it when it runs past its time. The Markdown is parsed there too. So a huge or
+parser while the caller gathers the record. Each job is then laid out in a sandbox of its
+own (a fresh folder holding only the templates and the files to attach) and handed to a
+worker on its standard input, one JSON line per job, as soon as it is ready. A worker
+limits its own address space (``RLIMIT_AS``) before it loads anything, and its CPU time for
+each job; the caller kills it when it runs past its time. The Markdown is parsed there too. So a huge or
 hostile record costs a bounded time and memory, outside the process that asked for it (a
 server's event loop and memory are never touched), and the caller gets a clear error. At
 most :data:`SLOTS` renders run at once per process; many jobs (``export --all``) are split
@@ -68,8 +68,9 @@ def renderer() -> str:
 
 
 class Pool:
-    """``count`` worker processes, started now; each takes one list of jobs. Leaving the
-    ``with`` block stops the ones still running and removes every sandbox."""
+    """``count`` worker processes, started now. :meth:`batch` hands jobs to some of them as
+    they come; leaving the ``with`` block stops the ones still running and removes every
+    sandbox."""
 
     def __init__(self, count: int = 1) -> None:
         self._slot = SLOTS.acquire()
@@ -104,38 +105,28 @@ class Pool:
     def render(self, jobs: list[dict], processes: int = 1) -> list[bytes]:
         """The PDF of each job (``render.pdf``: template, data, files, when), in order,
         split over ``processes`` workers."""
-        if not jobs:
-            return []
-        requests = [self._sandbox(job) for job in jobs]
-        chunks = [c for c in (requests[k::processes] for k in range(processes)) if c]
-        running = [self._send(chunk) for chunk in chunks]
-        for proc, errors, timer in running:
-            _result(proc, errors, timer)
-        return [Path(r["out"]).read_bytes() for r in requests]
+        batch = self.batch(processes)
+        for job in jobs:
+            batch.add(job)
+        return batch.finish()
+
+    def batch(self, processes: int = 1) -> Batch:
+        """Jobs for ``processes`` workers (idle ones first), typeset as they are added."""
+        return Batch(self, [self._idle.pop() if self._idle else self._spawn()
+                            for _ in range(processes)])
 
     def _spawn(self) -> tuple[subprocess.Popen, Path]:
         errors = self.base / f"errors{len(self._all)}.txt"
         with open(errors, "wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-P", "-m", "qms.render.worker", str(MEMORY_MB)],
+                [sys.executable, "-P", "-m", "qms.render.worker", str(MEMORY_MB),
+                 str(int(TIMEOUT_S) + 1)],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err, cwd=self.base,
                 env={**os.environ, "MALLOC_ARENA_MAX": "2"})  # few arenas: less address space
         self._all.append(proc)
         return proc, errors
 
-    def _send(self, chunk: list[dict]) -> tuple[subprocess.Popen, Path, threading.Timer]:
-        proc, errors = self._idle.pop() if self._idle else self._spawn()
-        timer = threading.Timer(TIMEOUT_S * len(chunk), proc.kill)
-        timer.start()
-        try:
-            proc.stdin.write(json.dumps({"cpu_s": int(TIMEOUT_S) + 1, "jobs": chunk},
-                                        ensure_ascii=False).encode())
-            proc.stdin.close()
-        except OSError:  # it died before reading: _result says why
-            pass
-        return proc, errors, timer
-
-    def _sandbox(self, job: dict) -> dict:
+    def sandbox(self, job: dict) -> dict:
         """A compile root for one job: the templates and the files it attaches, nothing
         else."""
         n = self._jobs = self._jobs + 1
@@ -151,10 +142,44 @@ class Pool:
                 "when": job["when"], "out": str(self.base / f"job{n}.pdf")}
 
 
-def render(jobs: list[dict]) -> list[bytes]:
-    """The PDFs of ``jobs`` made by a pool of their own."""
-    with Pool(workers_for(len(jobs))) as pool:
-        return pool.render(jobs, workers_for(len(jobs)))
+class Batch:
+    """Jobs sent to its workers in turn, one JSON line each, as they are added (the workers
+    typeset while the caller gathers the next); :meth:`finish` waits for all and returns
+    the PDFs in order."""
+
+    def __init__(self, pool: Pool, workers: list[tuple[subprocess.Popen, Path]]) -> None:
+        self.pool, self.workers = pool, workers
+        self.outs: list[str] = []
+        self.sent = [0] * len(workers)
+
+    def add(self, job: dict) -> None:
+        request = self.pool.sandbox(job)
+        k = len(self.outs) % len(self.workers)
+        self.outs.append(request["out"])
+        self.sent[k] += 1
+        try:
+            self.workers[k][0].stdin.write(json.dumps(request, ensure_ascii=False).encode()
+                                           + b"\n")
+        except OSError:  # it has died: finish says why
+            pass
+
+    def finish(self) -> list[bytes]:
+        timers = []
+        for (proc, _), count in zip(self.workers, self.sent):
+            timer = threading.Timer(TIMEOUT_S * max(1, count), proc.kill)
+            timer.start()
+            timers.append(timer)
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        try:
+            for proc, errors in self.workers:
+                _result(proc, errors)
+        finally:
+            for timer in timers:
+                timer.cancel()
+        return [Path(out).read_bytes() for out in self.outs]
 
 
 def _place(source: Path, target: Path) -> None:
@@ -164,9 +189,8 @@ def _place(source: Path, target: Path) -> None:
         target.write_bytes(source.read_bytes())
 
 
-def _result(proc: subprocess.Popen, errors: Path, timer: threading.Timer) -> None:
+def _result(proc: subprocess.Popen, errors: Path) -> None:
     code = proc.wait()
-    timer.cancel()
     if code == 0:
         return
     if code in (-signal.SIGKILL, -signal.SIGXCPU):
@@ -186,7 +210,7 @@ def _result(proc: subprocess.Popen, errors: Path, timer: threading.Timer) -> Non
 def main(argv: list[str]) -> int:
     import resource
 
-    memory = int(argv[0]) << 20
+    memory, seconds = int(argv[0]) << 20, int(argv[1])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     try:
         import typst
@@ -194,12 +218,11 @@ def main(argv: list[str]) -> int:
         from qms.render import tree
 
         tree.document("")  # the parser, built while the caller gathers
-        request = json.loads(sys.stdin.buffer.read())
         fonts = typst.Fonts(include_system_fonts=False,
                             font_paths=[FONTS] if os.path.isdir(FONTS) else [])
-        for job in request["jobs"]:
-            _limit_cpu(resource, request["cpu_s"])
-            _compile(typst, fonts, tree, job)
+        for line in sys.stdin.buffer:  # one job per line, as the caller gathers them
+            _limit_cpu(resource, seconds)
+            _compile(typst, fonts, tree, json.loads(line))
     except MemoryError:
         return NO_MEMORY
     except (ImportError, OSError) as exc:  # Typst's library could not even be mapped
