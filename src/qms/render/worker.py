@@ -247,29 +247,43 @@ def _compile(typst: Any, fonts: Any, tree: Any, job: dict) -> None:
     requires."""
     from datetime import datetime
 
-    data = job["data"]
+    data = job.pop("data")
     if "markdown" in data:
         data["body"] = tree.document(data.pop("markdown"))
+    data["unshown"] = []
+    text = json.dumps(data, ensure_ascii=False)
+    del data
+    _release()  # the parse's memory, before Typst needs its own
     root = job["root"]
     compiler = typst.Compiler(root=root, font_paths=fonts, ignore_system_fonts=True,
                               package_path=root, package_cache_path=root)
-    unshown: list[str] = []
     for fallback in (*FALLBACK, None):
         try:
             pdf = compiler.compile(
                 input=os.path.join(root, job["template"]), format="pdf",
-                pdf_standards=["a-3b"], pdf_tags=False,
-                sys_inputs={"data": json.dumps({**data, "unshown": unshown},
-                                               ensure_ascii=False)},
+                pdf_standards=["a-3b"], pdf_tags=False, sys_inputs={"data": text},
                 timestamp=datetime.fromisoformat(job["when"]))
             break
         except typst.TypstError as err:
             missing = [_unescape(m) for m in UNSHOWN.findall(str(err.diagnostic))]
             if fallback is None or not missing:
                 raise
-            unshown += [n for n in map(_name, missing) if n not in unshown]
-            data = _replace(data, {m: fallback for m in missing})
+            data = _replace(json.loads(text), {m: fallback for m in missing})
+            data["unshown"] += [n for n in map(_name, missing) if n not in data["unshown"]]
+            text = json.dumps(data, ensure_ascii=False)
     Path(job["out"]).write_bytes(pdf)
+
+
+def _release() -> None:
+    """Give freed memory back to the system (glibc keeps it otherwise)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _unescape(text: str) -> str:
