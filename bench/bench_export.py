@@ -125,6 +125,7 @@ def main() -> int:
     parser.add_argument("--skip", choices=("one", "all", "big"), action="append", default=[])
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     work = Path(tempfile.mkdtemp(prefix="qms-bench-export-"))
     ENV["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     try:
@@ -143,13 +144,17 @@ def main() -> int:
             cold, warm, plain = [], [], []
             for _ in range(args.runs):
                 shutil.rmtree(cache, ignore_errors=True)
-                cold.append(timed(export, root)[0])
-                plain.append(timed(status, root)[0])
-                warm.append(timed(export, root)[0])
-            a, s, w = (statistics.median(x) for x in (cold, plain, warm))
-            print(f"A. export of {doc} ({events} events, {pages(out)} pages): cold {a * 1000:.0f} ms"
-                  f", status {s * 1000:.0f} ms: ratio {a / s:.2f}x (target <= 4x); "
-                  f"warm (cache) {w * 1000:.0f} ms = {w / s:.2f}x (median of {args.runs})")
+                cold.append(timed(export, root))
+                plain.append(timed(status, root))
+                warm.append(timed(export, root))
+            (a, ac), (s, sc), (w, wc) = ((statistics.median(x[0] for x in xs),
+                                          statistics.median(x[1] for x in xs))
+                                         for xs in (cold, plain, warm))
+            print(f"A. export of {doc} ({events} events, {pages(out)} pages), median of "
+                  f"{args.runs}: cold {a * 1000:.0f} ms, status {s * 1000:.0f} ms: ratio "
+                  f"{a / s:.2f}x (target <= 4x); warm (cache) {w * 1000:.0f} ms = {w / s:.2f}x."
+                  f" CPU: cold {ac * 1000:.0f} ms ({ac / sc:.2f}x), status {sc * 1000:.0f} ms, "
+                  f"warm {wc * 1000:.0f} ms ({wc / sc:.2f}x)")
         if "all" not in args.skip:
             big = work / "all"
             big.mkdir()
