@@ -132,7 +132,6 @@ def export_all(project: Project, user: str, *, output: str, allow_findings: bool
     finding anywhere nothing is written, unless ``allow_findings``."""
     from qms.operations.browse import documents
     from qms.operations.verify import verify
-
     from qms.render import pdf, worker
 
     authorize(project, user, "export")
