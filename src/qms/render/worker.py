@@ -3,13 +3,13 @@
 A :class:`Pool` starts its worker processes at once, so they load Typst and the Markdown
 parser while the caller gathers the record. Each job is then laid out in a sandbox of its
 own (a fresh folder holding only the templates and the files to attach) and handed to a
-worker on its standard input, one JSON line per job, as soon as it is ready. A worker
-limits its own address space (``RLIMIT_AS``) before it loads anything, and its CPU time for
-each job; the caller kills it when it runs past its time. The Markdown is parsed there too. So a huge or
-hostile record costs a bounded time and memory, outside the process that asked for it (a
-server's event loop and memory are never touched), and the caller gets a clear error. At
-most :data:`SLOTS` renders run at once per process; many jobs (``export --all``) are split
-over several workers.
+worker on its standard input, one JSON line per job, as soon as it is ready. The worker
+parses the Markdown and runs Typst. It limits its own address space (``RLIMIT_AS``) before
+it loads anything, and its CPU time for each job; the caller kills it when it runs past its
+time. So a huge or hostile record costs a bounded time and memory, outside the process that
+asked for it (a server's event loop and memory are never touched), and the caller gets a
+clear error. At most :data:`SLOTS` renders run at once per process; many jobs (``export
+--all``) are split over several workers.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 
 TEMPLATES = Path(__file__).parent / "templates"
 TIMEOUT_S = 60.0          # per job
-MEMORY_MB = 1536          # address space of a worker (a 1.97 MB document with a table per
-                          # page needs ~1.05 GB of it, ~0.99 GB resident)
+MEMORY_MB = 1536          # address space of a worker (a 1.97 MB document with a table on
+                          # every page needs ~1.05 GB of it, ~0.94 GB resident)
 PARALLEL_FROM = 16        # jobs per extra worker process
 SLOTS = threading.BoundedSemaphore(2)  # renders at once in this process (a busy dashboard)
 FONTS = "/usr/share/fonts/truetype/dejavu"  # Debian's fonts-dejavu-core; else Typst's own
