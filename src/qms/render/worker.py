@@ -41,6 +41,7 @@ FONTS = "/usr/share/fonts/truetype/dejavu"  # Debian's fonts-dejavu-core; else T
 UNSHOWN = re.compile(r'the text `"((?:[^"\\]|\\.)*)"` could not be displayed')
 FALLBACK = ("\ufffd", "?")  # what a character without a glyph becomes, in turn
 NO_MEMORY = 3  # the worker's exit status when its memory limit was hit
+RELEASE_FROM = 1_000_000  # data (bytes of JSON) from which the parse's memory is handed back
 _RENDERER: list[str] = []
 
 
@@ -253,7 +254,8 @@ def _compile(typst: Any, fonts: Any, tree: Any, job: dict) -> None:
     data["unshown"] = []
     text = json.dumps(data, ensure_ascii=False)
     del data
-    _release()  # the parse's memory, before Typst needs its own
+    if len(text) > RELEASE_FROM:
+        _release()  # the parse's memory, before Typst needs its own
     root = job["root"]
     compiler = typst.Compiler(root=root, font_paths=fonts, ignore_system_fonts=True,
                               package_path=root, package_cache_path=root)
