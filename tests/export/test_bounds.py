@@ -78,7 +78,8 @@ def test_a_render_past_its_time_is_stopped(project, monkeypatch):
     monkeypatch.setattr(worker, "TIMEOUT_S", 0.01)
     with pytest.raises(ValidationError) as err:
         ops.export_pdf(project, "qa", doc_id="SOP-008")
-    assert "took longer than the export limit" in err.value.message
+    assert "Typesetting the dossier of SOP-008 v0.1 took longer than the export limit" in \
+        err.value.message
     assert err.value.details["limit"] == "time"
     assert _cache(project) == [] and _workers() == []
 
@@ -90,7 +91,8 @@ def test_a_render_past_its_memory_is_stopped(project, monkeypatch):
     monkeypatch.setattr(worker, "MEMORY_MB", 64)  # Typst needs more to start
     with pytest.raises(ValidationError) as err:
         ops.export_pdf(project, "qa", doc_id="SOP-008")
-    assert "more than the export limit of 64 MB of memory" in err.value.message
+    assert "dossier of SOP-008 v0.1 needed more than the export limit of 64 MB of memory" in \
+        err.value.message
     assert err.value.details["limit"] == "memory"
     assert _cache(project) == [] and _workers() == []
 
@@ -149,3 +151,14 @@ def test_the_cache_is_bounded(project, monkeypatch):
     assert _cache(project) == [f"{n:064x}" for n in (2, 3)]
     assert cache.get(project, "export", f"{3:064x}") == b"x" * 10
     assert cache.get(project, "export", "../../x") is None
+
+
+def test_export_all_refuses_whole_naming_the_record_over_a_limit(project, monkeypatch,
+                                                                   tmp_path):
+    from qms import operations as ops
+
+    monkeypatch.setattr(export_module, "MAX_EVENTS", 2)  # the seeded documents have 2
+    with pytest.raises(ValidationError) as err:
+        ops.export_all(project, "qa", output=str(tmp_path / "all"))
+    assert "SOP-008 is too large to export" in err.value.message
+    assert not (tmp_path / "all").exists() and _workers() == []

@@ -60,7 +60,8 @@ def dossier(d: dict, files: list[dict]) -> dict:
     }
     if data["last_event"]:
         data["last_event"]["ts"] = utc(data["last_event"].get("ts"))
-    return _job("dossier.typ", data, files, d["exported_at"])
+    return _job(f"the dossier of {d['doc_id']} v{d['version']}", "dossier.typ", data, files,
+                d["exported_at"])
 
 
 def index(m: dict, exported_by_name: str, findings: list[dict], files: list[dict]) -> dict:
@@ -80,7 +81,7 @@ def index(m: dict, exported_by_name: str, findings: list[dict], files: list[dict
         "skipped": [{"doc_id": s["doc_id"], "reason": breakable(s["reason"])}
                     for s in m["skipped"]],
     }
-    return _job("index.typ", data, files, m["exported_at"])
+    return _job("the index", "index.typ", data, files, m["exported_at"])
 
 
 def _page(title: str, d: dict, description: str, running: str, footer: str) -> dict:
@@ -94,14 +95,14 @@ def _page(title: str, d: dict, description: str, running: str, footer: str) -> d
             "git_commit": d.get("git_commit"), "git_dirty": bool(d.get("git_dirty"))}
 
 
-def _job(template: str, data: dict, files: list[dict], when: str) -> dict:
+def _job(name: str, template: str, data: dict, files: list[dict], when: str) -> dict:
     data["attachments"] = [
         {"file": f["name"], "name": breakable(f["name"]), "relationship":
          f["relationship"].lower(), "mime": MIME.get("." + f["name"].rsplit(".", 1)[-1],
                                                      "application/octet-stream"),
          "description": f["description"], "sha256": breakable(f["sha256"]), "size": f["size"]}
         for f in files]
-    return {"template": template, "data": data, "when": when,
+    return {"name": name, "template": template, "data": data, "when": when,
             "files": [(f["name"], f["data"]) for f in files]}
 
 

@@ -151,13 +151,13 @@ class Batch:
     def __init__(self, pool: Pool, workers: list[tuple[subprocess.Popen, Path]]) -> None:
         self.pool, self.workers = pool, workers
         self.outs: list[str] = []
-        self.sent = [0] * len(workers)
+        self.sent: list[list[tuple[str, str]]] = [[] for _ in workers]  # (name, out) each
 
     def add(self, job: dict) -> None:
         request = self.pool.sandbox(job)
         k = len(self.outs) % len(self.workers)
         self.outs.append(request["out"])
-        self.sent[k] += 1
+        self.sent[k].append((job["name"], request["out"]))
         try:
             self.workers[k][0].stdin.write(json.dumps(request, ensure_ascii=False).encode()
                                            + b"\n")
@@ -166,8 +166,8 @@ class Batch:
 
     def finish(self) -> list[bytes]:
         timers = []
-        for (proc, _), count in zip(self.workers, self.sent):
-            timer = threading.Timer(TIMEOUT_S * max(1, count), proc.kill)
+        for (proc, _), sent in zip(self.workers, self.sent):
+            timer = threading.Timer(TIMEOUT_S * max(1, len(sent)), proc.kill)
             timer.start()
             timers.append(timer)
             try:
@@ -175,8 +175,9 @@ class Batch:
             except OSError:
                 pass
         try:
-            for proc, errors in self.workers:
-                _result(proc, errors)
+            for (proc, errors), sent in zip(self.workers, self.sent):
+                made = [name for name, out in sent if not os.path.exists(out)]
+                _result(proc, errors, made[0] if made else "the PDF")
         finally:
             for timer in timers:
                 timer.cancel()
@@ -190,21 +191,23 @@ def _place(source: Path, target: Path) -> None:
         target.write_bytes(source.read_bytes())
 
 
-def _result(proc: subprocess.Popen, errors: Path) -> None:
+def _result(proc: subprocess.Popen, errors: Path, what: str) -> None:
+    """Nothing when the worker made all its PDFs; else an error naming ``what`` it was
+    typesetting and the limit it hit."""
     code = proc.wait()
     if code == 0:
         return
     if code in (-signal.SIGKILL, -signal.SIGXCPU):
         raise ValidationError(
-            f"Typesetting the PDF took longer than the export limit ({TIMEOUT_S:.0f} s per "
+            f"Typesetting {what} took longer than the export limit ({TIMEOUT_S:.0f} s per "
             "dossier) and was stopped; nothing was exported.", limit="time", seconds=TIMEOUT_S)
     said = errors.read_text(encoding="utf-8", errors="replace")
     if code == NO_MEMORY or "memory allocation" in said:
         raise ValidationError(
-            f"Typesetting the PDF needed more than the export limit of {MEMORY_MB} MB of "
+            f"Typesetting {what} needed more than the export limit of {MEMORY_MB} MB of "
             "memory and was stopped; nothing was exported.", limit="memory", mb=MEMORY_MB)
     last = said.strip().splitlines()[-1] if said.strip() else f"exit status {code}"
-    raise ValidationError(f"Typesetting the PDF failed: {last[:500]}", limit="typst")
+    raise ValidationError(f"Typesetting {what} failed: {last[:500]}", limit="typst")
 
 
 # -- the worker process -------------------------------------------------------------------------
