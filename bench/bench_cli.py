@@ -49,7 +49,7 @@ def new_project(root: Path) -> Path:
 def populate(root: Path, n: int) -> None:
     """Write ``n`` CRs straight in the on-disk format: 90% CLOSED, 5% IN_EXECUTION, 5% in
     pre-review with a task in qa's inbox (so inbox sweeps have real work to skip)."""
-    from qms.store import prompts
+    from qms.domain import prompts
 
     qms = root / "QMS"
     meta_dir, audit_dir = qms / ".meta" / "CR", qms / ".audit" / "CR"

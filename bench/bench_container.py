@@ -37,7 +37,7 @@ from _server import free_port  # noqa: E402
 
 from qms.operations.create import create  # noqa: E402
 from qms.operations.init import init  # noqa: E402
-from qms.operations.tokens import token_issue  # noqa: E402
+from qms.operations.identity.tokens import token_issue  # noqa: E402
 from qms.store.project import Project  # noqa: E402
 
 

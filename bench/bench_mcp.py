@@ -30,7 +30,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from _server import BIN, free_port, project_with_cr, start_server
-from qms.operations.tokens import token_issue
+from qms.operations.identity.tokens import token_issue
 from qms.store.project import Project
 
 MODERN, HANDSHAKE = "2026-07-28", "2025-06-18"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from qms.errors import NotFound, ProjectError, ValidationError
-from qms.store import prompts
+from qms.domain import prompts
 
 RES = resources.files("qms") / "resources"
 

@@ -9,7 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.req("REQ-CLI-002")
 
-HEAVY = ("mcp", "pydantic", "starlette", "uvicorn", "httpx", "anyio", "qms.mcp.server")
+HEAVY = ("mcp", "pydantic", "starlette", "uvicorn", "httpx", "anyio", "qms.mcp.server", "qms.server.app")
 PROBE = """
 import sys
 from qms.cli.main import main
@@ -61,7 +61,7 @@ def test_read_commands_never_import_cryptography(project, args):
     """Signing and verification load ``cryptography`` (and the chain code); reading never
     does."""
     probe = PROBE.format(heavy=("cryptography", "qms.store.chain", "qms.store.keys",
-                                "webauthn", "cbor2", "qms.operations.passkey"))
+                                "webauthn", "cbor2", "qms.operations.identity.passkeys"))
     run = subprocess.run([sys.executable, "-c", probe, *args], cwd=project,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr

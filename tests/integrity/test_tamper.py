@@ -325,18 +325,16 @@ def test_every_signature_mode_localises_a_forgery(copy):
 
 @req("REQ-INTEG-006")
 def test_a_large_project_is_checked_in_parallel_with_the_same_findings(copy, monkeypatch):
-    import importlib
-
+    from qms.operations.verify import trails, verify
     from qms.store.project import Project
 
-    verify_module = importlib.import_module("qms.operations.verify")
     swap_closed_text(copy)
     delete_event(copy)
     project = Project.open(copy)
-    serial = verify_module.verify(project, "qa")
-    monkeypatch.setattr(verify_module, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(verify_module.os, "cpu_count", lambda: 3)
-    parallel = verify_module.verify(project, "qa")
+    serial = verify(project, "qa")
+    monkeypatch.setattr(trails, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(trails.os, "cpu_count", lambda: 3)
+    parallel = verify(project, "qa")
     assert not serial.clean and parallel.to_dict() == serial.to_dict()
     assert {"CR-001", "SOP-008"} <= {f["doc_id"] for f in parallel.findings}
 

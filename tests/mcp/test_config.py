@@ -1,4 +1,4 @@
-"""Units: `qms mcp-config` snippets, the Claude Code command, Host/Origin allow-lists, tool set."""
+"""Units: `qms.operations.mcp_config` snippets, the Claude Code command, Host/Origin allow-lists, tool set."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import pytest
 
 from _mcp_support import EXPOSED
 from qms import operations
-from qms.mcp.config import (
+from qms.operations.mcp_config import (
     claude_add_command, endpoint_url, http_config, mcp_config, stdio_config)
 from qms.mcp.security import allowed_hosts, host_name, origin_name
 
 
 @pytest.mark.req("REQ-MCP-018")
 def test_config_is_importable_without_the_sdk():
-    code = "import sys, qms.mcp.config; sys.exit('mcp' in sys.modules or 'pydantic' in sys.modules)"
+    code = "import sys, qms.operations.mcp_config; sys.exit('mcp' in sys.modules or 'pydantic' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -83,7 +83,7 @@ def test_tool_set_is_the_operations_contract():
 
 @pytest.mark.req("REQ-MCP-014")
 def test_the_bound_address_is_a_served_host_name():
-    from qms.mcp.server import served_hosts
+    from qms.server.app import served_hosts
 
     assert served_hosts("0.0.0.0", ["qms.internal"]) == ["qms.internal"]
     assert served_hosts("10.0.0.5") == ["10.0.0.5"]
@@ -92,7 +92,7 @@ def test_the_bound_address_is_a_served_host_name():
 
 @pytest.mark.req("REQ-MCP-018")
 def test_mcp_config_points_at_the_running_background_server(tmp_path, monkeypatch):
-    from qms.mcp import state
+    from qms.store import pidfile as state
 
     record = json.dumps({"pid": 4242, "url": "http://127.0.0.1:8123/mcp"})
     (tmp_path / ".qms").mkdir()

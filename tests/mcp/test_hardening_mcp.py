@@ -100,7 +100,7 @@ def test_log_file_rotates_by_size(tmp_path):
     script = (
         "import os, sys, logging\n"
         "from pathlib import Path\n"
-        "from qms.mcp import logfile\n"
+        "from qms.server import logfile\n"
         f"logfile.capture(Path({str(log)!r}), limit=2048, keep=3)\n"
         "for i in range(300):\n"
         "    print(f'stdout line {i:04d}', flush=True)\n"

@@ -145,7 +145,7 @@ def test_background_refuses_taken_port(project):
 @pytest.mark.req("REQ-MCP-016")
 @pytest.mark.parametrize("ttl", ["0", "-5"])
 def test_identity_ttl_must_be_positive(ttl, capsys):
-    from qms.mcp.main import main
+    from qms.server.main import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["--identity-ttl", ttl])

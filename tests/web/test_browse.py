@@ -104,13 +104,13 @@ def test_web_adapter_calls_read_only_operations_only():
     called = set(__import__("re").findall(r"\bops\.(\w+)\(", Path(app.__file__).read_text()))
     assert called and called <= {"documents", "document_versions", "status", "read", "history",
                                  "inbox", "trace", "namespace_list", "comments", "verify",
-                                 "export_pdf"}
+                                 "export_pdf", "code_record"}
 
 
 @pytest.mark.req("REQ-WEB-013")
 def test_cli_and_stdio_never_load_the_web_stack(tmp_path):
     probe = ("import sys, json\nfrom qms.cli.main import main\nmain(sys.argv[1:])\n"
-             "import qms.mcp.main, qms.mcp.server\n"
+             "import qms.server.main, qms.server.app\n"
              "print(json.dumps([m for m in ('jinja2', 'markdown_it', 'qms.web.app') "
              "if m in sys.modules]))")
     from _web_support import make_project
@@ -163,7 +163,7 @@ def test_background_server_keeps_no_web():
     import argparse
     from pathlib import Path
 
-    from qms.mcp.main import _parser, _serve_args
+    from qms.server.main import _parser, _serve_args
 
     args = _parser("start").parse_args(["--no-web"])
     assert "--no-web" in _serve_args(args, Path("/p"))

@@ -1,5 +1,3 @@
-"""`qms-mcp`: the single-authority MCP server. Tools call ``qms.operations`` in-process.
-
-``qms.mcp.config`` is importable without the MCP SDK (the CLI uses it); every other
-module here needs the SDK.
-"""
+"""The MCP adapter: every qms command as an MCP tool (``tools``), calling ``qms.operations``
+in-process; who a call acts as (``identity``, ``auth``), Host/Origin checks (``security``)
+and error hints (``hints``). Served by ``qms.server`` (`qms-mcp`)."""

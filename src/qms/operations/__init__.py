@@ -22,20 +22,30 @@ _MODULES = {
     "fix": "fix", "history": "history", "comments": "comments", "inbox": "inbox",
     "workspace": "workspace", "unlock": "unlock", "interact": "interact",
     "qualify": "qualify",
-    "user_add": "users", "user_list": "users",
     "namespace_add": "namespaces", "namespace_list": "namespaces",
-    "token_issue": "tokens", "token_list": "tokens", "token_revoke": "tokens",
-    "config_get": "config", "config_set": "config",
-    "passkey_enroll": "passkey", "passkey_list": "passkey", "passkey_revoke": "passkey",
     "documents": "browse", "document_versions": "browse", "trace": "browse",
-    "verify": "verify", "key_rotate": "keys", "key_list": "keys",
+    # capabilities of several modules are packages: the operation at the top or in a part
+    "verify": "verify",
     "export": "export", "export_all": "export", "export_pdf": "export",
+    "user_add": "identity.users", "user_list": "identity.users",
+    "token_issue": "identity.tokens", "token_list": "identity.tokens",
+    "token_revoke": "identity.tokens",
+    "config_get": "identity.settings", "config_set": "identity.settings",
+    "passkey_enroll": "identity.passkeys", "passkey_list": "identity.passkeys",
+    "passkey_revoke": "identity.passkeys",
+    "key_rotate": "identity.keys", "key_list": "identity.keys",
+    # code under change control: a package (docs/code-control.md)
+    "system_add": "code.systems", "system_list": "code.systems",
+    "code_checkout": "code.area", "code_status": "code.area", "code_remove": "code.area",
+    "code_install_hook": "code.hook", "code_receive": "code.push",
+    "code_record": "code.branch",
 }
 
 # commands the MCP server exposes (never init, user, namespace, token, config)
 TOOLS = ("inbox", "workspace", "status", "read", "history", "comments", "create", "checkout",
          "checkin", "cancel", "route", "assign", "review", "approve", "reject", "withdraw",
-         "release", "revert", "close", "fix", "unlock", "interact", "qualify", "verify")
+         "release", "revert", "close", "fix", "unlock", "interact", "qualify", "verify",
+         "code_checkout")
 
 __all__ = [*_MODULES, "TOOLS"]
 

@@ -9,7 +9,7 @@ event that wrote it, a file the trail says must not exist (planted), or a file t
 says must exist but is gone, is refused with a ProjectError that names it and points to
 ``qms verify``. Files left by the earlier tool (no chained event decides them) are served as
 they are, as before. The rules are :func:`qms.domain.integrity.bindings`; ``qms verify``
-applies the same ones to every file (``operations/verify_files.py``).
+applies the same ones to every file (``operations/verify/files.py``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qms.domain import versions, workflow as wf
-from qms.operations import passkey as passkeys
+from qms.operations.identity import passkeys
 from qms.operations._shared import (
     DocResult, archive_once, clear_tracking, done, open_task, release_checkout, require_draft,
     set_status)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qms.domain import workflow as wf
-from qms.operations import passkey as passkeys
+from qms.operations.identity import passkeys
 from qms.operations._shared import (
     DocResult, clear_tracking, done, drop_tasks, open_task, draft_text, require_text,
     set_status)

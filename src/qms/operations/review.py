@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qms.domain import integrity, workflow as wf
 from qms.errors import ValidationError
-from qms.operations import passkey as passkeys
+from qms.operations.identity import passkeys
 from qms.operations._shared import (
     DocResult, done, open_task, draft_text, require_text, set_status)
 from qms.store import audit, inbox

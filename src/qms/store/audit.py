@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 from qms.errors import ProjectError
-from qms.store import atomic, users
+from qms.store import users
+from qms.store.jsonl import parse_line
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -109,42 +106,6 @@ def read(project: Project, doc_id: str, damage: list[str] | None = None,
         events += [normalize({**record, "seq": None}) for doc, record in
                    getattr(tx, "_qms_doc_events", ()) if doc == doc_id]
     return events
-
-
-def parse_line(line: str | bytes) -> dict[str, Any] | None:
-    """One trail line as an event; None when it is not a JSON object (torn or edited)."""
-    try:
-        event = json.loads(line)
-    except ValueError:
-        return None
-    return event if isinstance(event, dict) else None
-
-
-def last_line(path: Path, root: Path | None = None) -> bytes | None:
-    """The last non-blank line of a file, read from its end (None: no file or no lines).
-    A link or a special file planted in its place is refused (atomic.open_regular), never
-    followed or waited on."""
-    opened = atomic.open_regular(path, root)
-    if opened is None:
-        return None
-    fd, info = opened
-    try:
-        size = info.st_size
-        block = 4096
-        while True:
-            start = max(0, size - block)
-            data = os.pread(fd, size - start, start)
-            lines = data.split(b"\n")
-            if start > 0:
-                lines = lines[1:]  # may be a partial line
-            full = [line for line in lines if line.strip()]
-            if full:
-                return full[-1]
-            if start == 0:
-                return None
-            block *= 4
-    finally:
-        os.close(fd)
 
 
 def normalize(event: dict[str, Any]) -> dict[str, Any]:

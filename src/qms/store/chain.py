@@ -24,7 +24,7 @@ from pathlib import Path
 from qms.domain import integrity
 from qms.errors import ProjectError
 from qms.store import atomic, keys
-from qms.store.audit import last_line
+from qms.store.jsonl import last_line
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 

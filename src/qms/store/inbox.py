@@ -53,7 +53,7 @@ def remove(tx: Transaction, project: Project, doc_id: str, users: list[str] | No
 def add(tx: Transaction, project: Project, *, assignee: str, doc_id: str, workflow_type: str,
         version: str, title: str, status: str, responsible_user: str | None,
         assigned_by: str, assigned_date: str, doc_type: str) -> Path:
-    from qms.store import prompts
+    from qms.domain import prompts
 
     path = project.inbox_dir(assignee) / prompts.task_filename(doc_id, workflow_type, version)
     tx.write_text(path, prompts.render_task(

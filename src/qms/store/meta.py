@@ -16,7 +16,7 @@ import re
 from qms.domain.integrity import sha256_bytes, sha256_text
 from qms.errors import NotFound, ProjectError
 from qms.store import atomic
-from qms.store.audit import last_line, parse_line
+from qms.store.jsonl import last_line, parse_line
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 

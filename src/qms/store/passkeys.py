@@ -22,7 +22,7 @@ import secrets
 from pathlib import Path
 
 from qms.errors import ProjectError
-from qms.store.audit import parse_line
+from qms.store.jsonl import parse_line
 from qms.store.project import Project
 
 TYPE_CHECKING = False

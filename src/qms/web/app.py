@@ -27,28 +27,16 @@ from starlette.routing import Route
 
 from qms import __version__, operations as ops
 from qms.domain import workflow
-from qms.errors import (Conflict, NotFound, PermissionDenied, QMSError, UsageError,
-                        ValidationError)
+from qms.errors import NotFound, QMSError
 from qms.render import markdown
 from qms.store import index
 from qms.store.project import Project
-from qms.web import auth, passkey
+from qms.web import auth, passkey, sessions
+from qms.web.responses import HEADERS, status_code
 
 HERE = Path(__file__).parent
 STATIC = {"web.css": "text/css", "web.js": "text/javascript",  # the only files served
           "passkey.js": "text/javascript", "favicon.svg": "image/svg+xml"}
-HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self'; "
-                               "connect-src 'self'; "
-                               "img-src 'self' data:; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    # same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on the
-    # sign-in form, which the Origin guard rightly refuses
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
 VERIFY_REUSE_S = 10.0  # /verify shows a result at most this old
 
 Page = Callable[[Request, str], Response]
@@ -126,7 +114,8 @@ class Web:
     async def who(self, request: Request) -> str | None:
         """Who this browser is signed in as (``passkey.signed_in_as``); no thread hop for a
         request that carries neither session cookie."""
-        if not (request.cookies.get(auth.COOKIE) or request.cookies.get(passkey.COOKIE)):
+        cookies = request.cookies
+        if not (cookies.get(sessions.TOKEN_COOKIE) or cookies.get(sessions.BROWSER_COOKIE)):
             return None
         return await run_in_threadpool(passkey.signed_in_as, request, self.project)
 
@@ -183,21 +172,23 @@ class Web:
                                        failed=True)
             else:
                 response = RedirectResponse(target, 303)
-                response.set_cookie(auth.COOKIE, auth.SESSIONS.open(secret), httponly=True,
+                session = sessions.TOKENS.put({"secret": secret})
+                response.set_cookie(sessions.TOKEN_COOKIE, session, httponly=True,
                                     samesite="strict", path="/",
-                                    max_age=int(auth.SESSION_TTL),
+                                    max_age=int(sessions.SESSION_TTL),
                                     secure=request.url.scheme == "https")
         response.headers.update(HEADERS)
         return response
 
     async def signout(self, request: Request) -> Response:
-        session = request.cookies.get(auth.COOKIE)
+        session = request.cookies.get(sessions.TOKEN_COOKIE)
         if session:
-            auth.SESSIONS.close(session)
-        if (browser := passkey.SESSIONS.get(request.cookies.get(passkey.COOKIE))) is not None:
+            sessions.TOKENS.pop(session)
+        browser = sessions.BROWSERS.get(request.cookies.get(sessions.BROWSER_COOKIE))
+        if browser is not None:
             browser["user"] = None   # the header's Sign out ends a passkey sign-in too
         response = RedirectResponse("/signin", 303)
-        response.delete_cookie(auth.COOKIE, path="/")
+        response.delete_cookie(sessions.TOKEN_COOKIE, path="/")
         response.headers.update(HEADERS)
         return response
 
@@ -237,7 +228,11 @@ class Web:
                  if v["readable"] and readable.index(v["version"]) > 0 else None}
                 for v in reversed(versions.versions)]
         sign = passkey.panel(self.project, request, status, self.auth_mode)
-        response = self.render("document.html", doc=status, text=doc, body=self.body(doc.content),
+        code = ops.code_record(self.project, user, doc_id=status.doc_id) \
+            if status.doc_type == "CR" else None
+        shown = sign["signing"]["text"] if sign["signing"] else doc.content  # what is signed
+        response = self.render("document.html", doc=status, text=doc, body=self.body(shown),
+                               code=code,
                                current=standing(status),
                                versions=versions, version_rows=rows, readable=readable,
                                timeline=timeline, signatures=signatures, sign=sign)
@@ -355,16 +350,6 @@ def standing(doc: Any) -> str:
     if st == workflow.POST_APPROVED:
         return f"v{v} is post-approved; ready to close"
     return f"Executed under the approved v{major}.0; v{v} is {st}"
-
-
-def status_code(err: QMSError) -> int:
-    if isinstance(err, NotFound):
-        return 404
-    if isinstance(err, PermissionDenied):
-        return 403
-    if isinstance(err, Conflict) or err.details.get("kind") in ("changed", "planted", "missing"):
-        return 409   # a text that is not what the trail records is refused, not a server fault
-    return 400 if isinstance(err, (ValidationError, UsageError)) else 500
 
 
 def badge(status: str | None) -> str:

@@ -20,10 +20,6 @@ identity grants nothing a page could use to change a record.
 
 from __future__ import annotations
 
-import secrets
-import threading
-import time
-from collections import OrderedDict
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -32,42 +28,9 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from qms.errors import QMSError
 from qms.store import tokens
 from qms.store.project import Project
+from qms.web import sessions
 
 VIEWER = "lead"
-COOKIE = "qms_session"
-SESSION_TTL = 12 * 3600.0
-MAX_SESSIONS = 1000
-
-
-class Sessions:
-    """Session id -> (token secret, expiry), bounded, thread-safe, in memory only."""
-
-    def __init__(self) -> None:
-        self._items: OrderedDict[str, tuple[str, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def open(self, secret: str) -> str:
-        session = secrets.token_urlsafe(32)
-        with self._lock:
-            self._items[session] = (secret, time.monotonic() + SESSION_TTL)
-            while len(self._items) > MAX_SESSIONS:
-                self._items.popitem(last=False)
-        return session
-
-    def secret(self, session: str) -> str | None:
-        with self._lock:
-            item = self._items.get(session)
-            if item is None or item[1] <= time.monotonic():
-                self._items.pop(session, None)
-                return None
-            return item[0]
-
-    def close(self, session: str) -> None:
-        with self._lock:
-            self._items.pop(session, None)
-
-
-SESSIONS = Sessions()
 
 
 def token_user(project: Project, secret: str) -> str | None:
@@ -91,20 +54,20 @@ def bearer_user(request: Request, project: Project) -> str | None:
 
 def signed_in(request: Request, project: Project) -> str | None:
     """The user of the request's session cookie, if it is still valid."""
-    session = request.cookies.get(COOKIE)
-    secret = SESSIONS.secret(session) if session else None
-    if secret is None:
+    session = request.cookies.get(sessions.TOKEN_COOKIE)
+    item = sessions.TOKENS.get(session) if session else None
+    if item is None:
         return None
-    user = token_user(project, secret)
+    user = token_user(project, item["secret"])
     if user is None:
-        SESSIONS.close(session)
+        sessions.TOKENS.pop(session)
     return user
 
 
 def to_signin(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     response = RedirectResponse(f"/signin?next={quote(target, safe='')}", 303)
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(sessions.TOKEN_COOKIE, path="/")
     return response
 
 
@@ -121,14 +84,12 @@ async def authenticate(request: Request, project: Project, mode: str) -> str | R
         if token_user(project, header) is None:
             return unauthorized("The bearer token is not valid (unknown, revoked or expired).")
         return VIEWER
-    if request.cookies.get(COOKIE):
+    if request.cookies.get(sessions.TOKEN_COOKIE):
         if signed_in(request, project) is None:
             return to_signin(request)  # the session ended (token revoked, expired, restart)
         return VIEWER
     if mode == "required":
-        from qms.web.passkey import passkey_user  # a passkey sign-in session
-
-        return VIEWER if passkey_user(request) else to_signin(request)
+        return VIEWER if sessions.passkey_user(request) else to_signin(request)
     return VIEWER
 
 

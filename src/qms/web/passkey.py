@@ -6,8 +6,13 @@ cookie (HttpOnly, SameSite=Strict, made by the pages that show a passkey button)
 session's CSRF token in ``X-QMS-CSRF`` and (3) an ``Origin`` exactly equal to this page's
 own origin, whose host is the RP ID (``signatures.rp_id``). A challenge is single use, lives
 in this process for ``CHALLENGE_TTL`` seconds and belongs to the browser session that asked
-for it. The assertion is verified by ``qms.operations.passkey`` and the operation is the
+for it. The assertion is verified by ``qms.operations.identity.passkeys`` and the operation is the
 same one the CLI calls.
+
+What you see is what you sign: the page that offers a signature shows the text it binds
+(``panel``: ``signing``), and both signing requests carry back the version and SHA-256 the
+page displayed; the server refuses them (``pk.same_text``) unless the record's text is still
+that one, and the operation checks the assertion against its text once more under the lock.
 """
 
 from __future__ import annotations
@@ -15,9 +20,6 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-import threading
-import time
-from collections import OrderedDict
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -28,17 +30,13 @@ from starlette.routing import Route
 from qms import operations as ops
 from qms.domain import integrity, workflow
 from qms.errors import Conflict, PermissionDenied, QMSError
-from qms.operations import passkey as pk
-from qms.operations._shared import current_text, draft_text
-from qms.store import frontmatter
+from qms.operations.identity import passkeys as pk
+from qms.render import markdown
 from qms.store.project import Project
-from qms.web import auth
+from qms.web import auth, sessions
+from qms.web.responses import HEADERS, status_code
 
-COOKIE = "qms_browser"
 CSRF_HEADER = "x-qms-csrf"
-SESSION_TTL = 12 * 3600.0
-CHALLENGE_TTL = 300.0
-MAX_ITEMS = 1000
 MAX_BODY = 64_000
 
 # action -> (operation, meaning, outcome for review)
@@ -52,44 +50,10 @@ LABELS = {"recommend": "Recommend", "request-updates": "Request updates",
 NEEDS_COMMENT = {"recommend", "request-updates", "reject"}
 
 
-class Store:
-    """A bounded, thread-safe, in-memory map with expiry (sessions, challenges)."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._items: OrderedDict[str, tuple[dict, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def put(self, value: dict, key: str | None = None) -> str:
-        key = key or secrets.token_urlsafe(32)
-        with self._lock:
-            self._items[key] = (value, time.monotonic() + self.ttl)
-            while len(self._items) > MAX_ITEMS:
-                self._items.popitem(last=False)
-        return key
-
-    def get(self, key: str | None) -> dict | None:
-        with self._lock:
-            item = self._items.get(key or "")
-            if item is None or item[1] <= time.monotonic():
-                self._items.pop(key or "", None)
-                return None
-            return item[0]
-
-    def pop(self, key: str | None) -> dict | None:
-        with self._lock:
-            item = self._items.pop(key or "", None)
-        return item[0] if item and item[1] > time.monotonic() else None
-
-
-SESSIONS = Store(SESSION_TTL)      # browser session id -> {csrf, user, flash}
-CHALLENGES = Store(CHALLENGE_TTL)  # nonce -> {kind, session, ...}: popped on use
-
-
 def claim(body: dict, kind: str, sid: str) -> dict | None:
     """The challenge a POST names, popped (single use, whatever follows): None unless it is
     of ``kind`` and was issued to this browser session."""
-    item = CHALLENGES.pop(str(body.get("nonce", "")))
+    item = sessions.CHALLENGES.pop(str(body.get("nonce", "")))
     return item if item is not None and item["kind"] == kind and item["session"] == sid else None
 
 
@@ -108,30 +72,25 @@ def routes(project: Project, web: Any) -> list[Route]:
 # -- the browser session -------------------------------------------------------------------
 def browser(request: Request) -> tuple[str, dict, bool]:
     """(session id, session, new?): the request's browser session, or a fresh one."""
-    sid = request.cookies.get(COOKIE)
-    session = SESSIONS.get(sid)
+    sid = request.cookies.get(sessions.BROWSER_COOKIE)
+    session = sessions.BROWSERS.get(sid)
     if session is not None:
         return sid, session, False
     session = {"csrf": secrets.token_urlsafe(32), "user": None, "flash": None}
-    return SESSIONS.put(session), session, True
+    return sessions.BROWSERS.put(session), session, True
 
 
 def keep(response: Response, request: Request, sid: str, new: bool) -> Response:
     if new:
-        response.set_cookie(COOKIE, sid, httponly=True, samesite="strict", path="/",
-                            max_age=int(SESSION_TTL), secure=request.url.scheme == "https")
+        response.set_cookie(sessions.BROWSER_COOKIE, sid, httponly=True, samesite="strict",
+                            path="/", max_age=int(sessions.SESSION_TTL),
+                            secure=request.url.scheme == "https")
     return response
-
-
-def passkey_user(request: Request) -> str | None:
-    """Who signed in with a passkey in this browser (None: nobody)."""
-    session = SESSIONS.get(request.cookies.get(COOKIE))
-    return session.get("user") if session else None
 
 
 def signed_in_as(request: Request, project: Project) -> str | None:
     """The person this browser is signed in as: passkey sign-in, else token sign-in."""
-    return passkey_user(request) or auth.signed_in(request, project)
+    return sessions.passkey_user(request) or auth.signed_in(request, project)
 
 
 def origin_of(request: Request, project: Project) -> str | None:
@@ -146,16 +105,24 @@ def origin_of(request: Request, project: Project) -> str | None:
 # -- what the document page shows ----------------------------------------------------------
 def panel(project: Project, request: Request, doc: Any, auth_mode: str) -> dict:
     """The signing panel of a document page: who is signed in, the actions a pending task
-    allows (each with meaning, version and content hash), the CSRF token."""
+    allows (each with its meaning), the CSRF token and, when the page offers a signature,
+    ``signing``: the version, text and content SHA-256 it binds (the page shows that text,
+    rendered and as its source) and how many comments the rendering leaves out."""
     sid, session, new = browser(request)
     user = signed_in_as(request, project)
     flash, session["flash"] = session.get("flash"), None
     tasks = tasks_for(project, doc, user, auth_mode)
     without_key = [] if tasks else signers(doc, user, auth_mode)[1]
     where = origin_of(request, project)
+    signing = None
+    if tasks and where is not None:
+        version, text = pk.signing_text(project, doc.doc_id, tasks[0]["meaning"])
+        signing = {"version": version, "text": text,
+                   "content_sha256": integrity.sha256_text(text),
+                   "comments": len(markdown.COMMENT.findall(text))}  # not rendered
     return {"sid": sid, "new": new, "csrf": session["csrf"], "user": user, "flash": flash,
             "by_passkey": session.get("user") is not None, "without_key": without_key,
-            "tasks": tasks, "origin_ok": where is not None,
+            "tasks": tasks, "origin_ok": where is not None, "signing": signing,
             # shown only while the document awaits a signature (or to report one just made)
             "show": bool(flash) or bool(signers(doc, None, "off")[0]),
             "here": f"{pk.base_url(project)}/documents/{doc.doc_id}",
@@ -188,22 +155,13 @@ def tasks_for(project: Project, doc: Any, user: str | None, auth_mode: str) -> l
     with_keys = sorted({e["user"] for e in pk.active(project, people)}) if people else []
     if not with_keys:
         return []
-    inputs = signing_inputs(project, doc.doc_id, actions[0])
     return [{"action": a, "label": LABELS[a], "meaning": ACTIONS[a][1], "signers": with_keys,
-             "version": inputs["version"], "content_sha256": inputs["content_sha256"],
              "comment": a in NEEDS_COMMENT} for a in actions]
 
 
-def signing_inputs(project: Project, doc_id: str, action: str) -> dict:
-    """What a signature of ``action`` on ``doc_id`` would bind: the document, its version,
-    the SHA-256 of the exact text the operation records, and the meaning."""
-    status = ops.status(project, auth.VIEWER, doc_id=doc_id)
-    if action == "close":
-        text = frontmatter.minimal(current_text(project, status.doc_id) or "")
-    else:
-        text = draft_text(project, status.doc_id) or ""
-    return {"doc_id": status.doc_id, "version": status.version, "meaning": ACTIONS[action][1],
-            "content_sha256": integrity.sha256_text(text)}
+def seen(body: dict) -> dict:
+    """The version and content SHA-256 the page displayed, as its script sent them back."""
+    return {k: str(body.get(k) or "") for k in ("version", "content_sha256")}
 
 
 # -- JSON endpoints ------------------------------------------------------------------------
@@ -220,8 +178,8 @@ class Pages:
                                f"(the RP ID is {pk.rp_id(self.project)}).")
         if request.headers.get("origin") != origin:
             return refuse(403, "Cross-site request refused (Origin).")
-        sid = request.cookies.get(COOKIE)
-        session = SESSIONS.get(sid)
+        sid = request.cookies.get(sessions.BROWSER_COOKIE)
+        session = sessions.BROWSERS.get(sid)
         sent = request.headers.get(CSRF_HEADER, "")
         if session is None or not hmac.compare_digest(sent.encode(), session["csrf"].encode()):
             return refuse(403, "Cross-site request refused (CSRF token); reload the page.")
@@ -240,13 +198,8 @@ class Pages:
         sid, session, new = browser(request)
         response = self.web.render(template, status, csrf=session["csrf"],
                                    signed_in=signed_in_as(request, self.project), **context)
-        response.headers.update(self.web_headers())
+        response.headers.update(HEADERS)
         return keep(response, request, sid, new)
-
-    def web_headers(self) -> dict:
-        from qms.web.app import HEADERS
-
-        return HEADERS
 
     async def gate(self, request: Request) -> Response | None:
         """The server's authentication hook, as on every page."""
@@ -284,12 +237,12 @@ class Pages:
                 user_verification=UserVerificationRequirement.REQUIRED),
             exclude_credentials=[PublicKeyCredentialDescriptor(
                 id=base64url_to_bytes(e["credential_id"])) for e in existing])
-        nonce = CHALLENGES.put({"kind": "enroll", "session": sid, "code": code,
+        nonce = sessions.CHALLENGES.put({"kind": "enroll", "session": sid, "code": code,
                                 "challenge": challenge})
         response = self.web.render("passkey_enroll.html", csrf=session["csrf"],
                                    options=options_to_json(options), nonce=nonce,
                                    invite=invite, signed_in=None)
-        response.headers.update(self.web_headers())
+        response.headers.update(HEADERS)
         return keep(response, request, sid, new)
 
     async def enroll(self, request: Request) -> Response:
@@ -328,7 +281,7 @@ class Pages:
             return checked
         _, sid, _, _ = checked
         nonce = secrets.token_urlsafe(24)
-        CHALLENGES.put({"kind": "signin", "session": sid}, nonce)
+        sessions.CHALLENGES.put({"kind": "signin", "session": sid}, nonce)
         return JSONResponse({"ok": True, "nonce": nonce, "options": self.request_options(
             pk.signin_challenge(nonce), await run_in_threadpool(pk.active, self.project))})
 
@@ -377,10 +330,11 @@ class Pages:
                      if t["action"] == action]
             if not tasks:
                 raise_refused(f"Nobody signed in here has a task that allows {action} on "
-                              f"{doc.doc_id}.")
-            inputs = {**signing_inputs(self.project, doc.doc_id, action),
+                              f"{doc.doc_id} (any more): reload the page.")
+            inputs = {**pk.bound_inputs(self.project, doc.doc_id, ACTIONS[action][1],
+                                        seen(body)),
                       "nonce": secrets.token_urlsafe(24)}
-            CHALLENGES.put({"kind": "sign", "session": sid, "action": action,
+            sessions.CHALLENGES.put({"kind": "sign", "session": sid, "action": action,
                             "comment": comment, "inputs": inputs,
                             "signers": tasks[0]["signers"]}, inputs["nonce"])
             expected = pk.challenge(inputs["doc_id"], inputs["version"],
@@ -402,6 +356,7 @@ class Pages:
                                "reload the page and sign again.")
 
         def run() -> dict:
+            pk.same_text(self.project, seen(body), item["inputs"])  # what this page showed
             assertion = pk.sign_assertion(self.project, credential(body), item["inputs"],
                                           origin, item["signers"])
             op, _, outcome = ACTIONS[item["action"]]
@@ -446,8 +401,6 @@ def raise_refused(message: str) -> None:
 
 async def answer(run: Any) -> Response:
     """Run ``run`` off the event loop: its dict as JSON, or a QMSError as a JSON error."""
-    from qms.web.app import status_code
-
     try:
         return JSONResponse({"ok": True, **await run_in_threadpool(run)})
     except QMSError as err:

@@ -15,7 +15,8 @@ from qms.store import git
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from qms.operations.verify.check import Check
+    from typing import Callable
 
 CHAIN = "QMS/.audit/chain.jsonl"
 _REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./@{}~^+-]{0,199}$")  # no options, no spaces
@@ -27,7 +28,7 @@ def check_ref(ref: str) -> str:
     return ref
 
 
-def check(check: Any, today: Callable[[], bytes], since: str | None) -> None:
+def check(check: Check, today: Callable[[], bytes], since: str | None) -> None:
     """Compare today's chain (read by ``today()`` only when there is one to compare) with
     the one committed at HEAD and at ``since``."""
     for rev in ("HEAD", since) if since else ("HEAD",):
@@ -51,7 +52,7 @@ def check(check: Any, today: Callable[[], bytes], since: str | None) -> None:
         _compare(check, rev, committed, today())
 
 
-def _compare(check: Any, rev: str, committed: bytes, today: bytes) -> None:
+def _compare(check: Check, rev: str, committed: bytes, today: bytes) -> None:
     if today.startswith(committed):
         entries = committed.count(b"\n")
         check.notes.append(f"the chain committed at {rev} ({entries} entries) is a prefix of "

@@ -16,13 +16,14 @@ from qms.store import meta as meta_store
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
+    from qms.operations.verify.check import Check
     from typing import Any
 
 PROJECT = integrity.PROJECT_TRAIL
 _ROUND = ("pending_assignees", "review_outcomes", "effective_version", "execution_phase")
 
 
-def check_meta(check: Any, doc_id: str, where: str, meta: dict, events: list[dict],
+def check_meta(check: Check, doc_id: str, where: str, meta: dict, events: list[dict],
                reported: int, text: bytes) -> None:
     """Compare the meta file (``text``, parsed: ``meta``) with the state its last event
     recorded (``reported``: the number of findings before the replay of status, version,
@@ -50,7 +51,7 @@ def _norm(value: Any) -> Any:
     return value or None  # [] / {} / "" / None: nothing
 
 
-def check_project(check: Any) -> None:
+def check_project(check: Check) -> None:
     """The token store and the settings against the signed project trail."""
     from qms.errors import QMSError
     from qms.store import settings

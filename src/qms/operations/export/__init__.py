@@ -25,9 +25,9 @@ import json
 from qms import __version__
 from qms.domain import integrity, rounds
 from qms.errors import Conflict, NotFound, ProjectError, ValidationError
-from qms.operations import _export_files
+from qms.operations.export import files as export_files
 from qms.operations._shared import MAX_TEXT, Result, authorize, load
-from qms.store import atomic, audit, cache, chain, git, users
+from qms.store import atomic, audit, cache, chain, git, jsonl, users
 from qms.store.project import Project
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -116,10 +116,10 @@ def export(project: Project, user: str, *, doc_id: str, output: str,
            force: bool = False) -> ExportResult:
     """Write the dossier to ``output`` (a new file; an existing one only with ``force``)."""
     authorize(project, user, "export")
-    target = _export_files.target_file(project, output, force)
+    target = export_files.target_file(project, output, force)
     result = export_pdf(project, user, doc_id=doc_id, version=version,
                         allow_findings=allow_findings)
-    _export_files.write(target, result.pdf, force)
+    export_files.write(target, result.pdf, force)
     return ExportResult(result.doc_id, result.version, str(target), len(result.pdf),
                         integrity.sha256_bytes(result.pdf), result.clean, result.findings,
                         _attachment_names(result.doc_id, result.version))
@@ -135,7 +135,7 @@ def export_all(project: Project, user: str, *, output: str, allow_findings: bool
     from qms.render import pdf, worker
 
     authorize(project, user, "export")
-    folder, fresh = _export_files.target_folder(project, output, force)
+    folder, fresh = export_files.target_folder(project, output, force)
     listing = documents(project, user).documents
     processes = worker.workers_for(len(listing))
     with worker.Pool(processes + 1) as pool:  # Typst loads while the records are gathered
@@ -174,7 +174,7 @@ def export_all(project: Project, user: str, *, output: str, allow_findings: bool
         made += [("index.pdf", pool.render([pdf.index(manifest, context.name, whole.findings,
                                                       attached)])[0]),
                  ("index.json", index_json)]
-    _export_files.write_folder(folder, fresh, made, force)
+    export_files.write_folder(folder, fresh, made, force)
     return ExportAllResult(str(folder), [{k: r[k] for k in ("doc_id", "version", "file",
                                                              "size", "sha256", "clean")}
                                          for r in rows], skipped, whole.clean, whole.findings)
@@ -300,7 +300,7 @@ def _events(trail: bytes, status: str | None,
     with each sealed event's line replaced by the sealed copy (byte for byte the file when
     nothing is sealed), and the seqs of the sealed events."""
     lines = trail.split(b"\n")
-    parsed = {n: audit.parse_line(line) for n, line in enumerate(lines) if line.strip()}
+    parsed = {n: jsonl.parse_line(line) for n, line in enumerate(lines) if line.strip()}
     kept = [n for n, event in parsed.items() if event is not None]
     shown = dict(zip(kept, rounds.seal([audit.normalize(parsed[n]) for n in kept],
                                        status, viewer)))
@@ -374,7 +374,7 @@ def _effective_date(events: list[dict], version: str) -> str | None:
 
 
 def _chain_head(project: Project) -> dict | None:
-    line = chain.last_line(chain.chain_path(project), project.root)
+    line = jsonl.last_line(chain.chain_path(project), project.root)
     if line is None:
         return None
     try:

@@ -62,7 +62,7 @@ def mcp_config(project_root: str | Path, url: str | None = None,
     """What `qms mcp-config` prints: a valid `.mcp.json` (for stdout) and how to use it (for
     stderr). HTTP by default: the project's running background server, else the default
     address; ``stdio``: the private-server fallback."""
-    from qms.mcp.state import running
+    from qms.store.pidfile import running
 
     if stdio:
         return (json.dumps(stdio_config(project_root), indent=2),

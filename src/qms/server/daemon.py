@@ -17,10 +17,10 @@ from contextlib import suppress
 from pathlib import Path
 
 from qms.errors import Conflict, QMSError
-from qms.mcp import logfile
-from qms.mcp.config import WILDCARDS, base_url, claude_add_command, endpoint_url
-from qms.mcp.server import bind
-from qms.mcp.state import STATE_DIR, alive, pid_path, running
+from qms.operations.mcp_config import WILDCARDS, base_url, claude_add_command, endpoint_url
+from qms.server import logfile
+from qms.server.app import bind
+from qms.store.pidfile import STATE_DIR, alive, pid_path, running
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -56,7 +56,7 @@ def start(root: Path, host: str, port: int, serve_args: list[str]) -> int:
         raise QMSError(f"Cannot write the server log {log}: {exc}") from None
     try:  # until the server captures its output itself (with rotation, see logfile.py)
         child = subprocess.Popen(
-            [sys.executable, "-m", "qms.mcp.main", *serve_args],
+            [sys.executable, "-m", "qms.server.main", *serve_args],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
             env={**os.environ, logfile.ENV: str(log)},
         )

@@ -9,7 +9,7 @@
 * the tree (:func:`scan`, once): every file under ``QMS/`` belongs to a document of the
   trail, or is one of the files qms keeps without a per-document event (``.audit/`` and
   ``.meta/``, checked against the trail elsewhere; ``.keys/*.pub``; the passkey credentials
-  ``.passkeys/{cred}.json``, checked by verify_passkeys; ``.keep``); evidence
+  ``.passkeys/{cred}.json``, checked by :mod:`.passkeys`; ``.keep``); evidence
   ``QMS/.evidence/{sha256}.xml`` exists for every hash a QUALIFY event recorded, matches it,
   and nothing else is there.
 
@@ -24,19 +24,16 @@ import re
 from qms.domain import doctypes, integrity
 from qms.errors import QMSError
 from qms.operations._bound import expected_archive
+from qms.operations.verify.check import Check, parse
 from qms.store import passkeys
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 _ARCHIVED = re.compile(r"^(.+)-v(\d+\.\d+)\.md$")
 _EVIDENCE = re.compile(r"^([0-9a-f]{64})\.xml$")
 _KEPT = frozenset({".keep", ".gitkeep", ".gitignore"})
-_CHECKED_ELSEWHERE = frozenset({".audit", ".meta"})  # trails and meta: verify.py, verify_state.py
+_CHECKED_ELSEWHERE = frozenset({".audit", ".meta"})  # trails and meta: trails.py, state.py
 
 
-def scan(check: Any, docs: set[str], full: bool) -> dict[str, list[tuple[str, str]]]:
+def scan(check: Check, docs: set[str], full: bool) -> dict[str, list[tuple[str, str]]]:
     """Walk ``QMS/`` once: doc_id -> [(version, path)] of its archived versions, for
     :func:`check_content`; a file no document accounts for is a finding (only on a ``full``
     verify, not ``verify ID``)."""
@@ -91,7 +88,7 @@ def scan(check: Any, docs: set[str], full: bool) -> dict[str, list[tuple[str, st
             elif top == ".keys":
                 if rel != ".keys" or not name.endswith(".pub"):
                     stray(path, "a file among the public keys that is not a key")
-            elif top == ".passkeys":  # each one checked against its enroll event: verify_passkeys
+            elif top == ".passkeys":  # each one checked against its enroll event: passkeys.py
                 if rel != ".passkeys" or not (name.endswith(".json")
                                               and passkeys.CRED_RE.match(name[:-5])):
                     stray(path, "a file among the passkey credentials that is not one")
@@ -119,23 +116,21 @@ def scan(check: Any, docs: set[str], full: bool) -> dict[str, list[tuple[str, st
     return archives
 
 
-def _check_evidence(check: Any, stored: list[str], docs: set[str]) -> None:
+def _check_evidence(check: Check, stored: list[str], docs: set[str]) -> None:
     """Evidence is written with the QUALIFY event that records its hash, and never changed."""
-    from qms.operations.verify import _parse, _read_bytes  # verify.py's one reader and parser
-
     recorded: dict[str, str] = {}  # sha256 -> the RTM whose QUALIFY recorded it
     for doc_id in docs:
         if not doc_id.endswith("-RTM"):
             continue  # only qualify writes evidence, and it records it on the RTM
         try:
-            data = _read_bytes(check.files(doc_id)["trail"]) or b""
+            data = check.read(check.files(doc_id)["trail"]) or b""
         except QMSError:
             continue  # a link in place of the trail: reported with the trail
         for line in integrity.lines_of(data):
             if b'"QUALIFY"' not in line:
                 continue
             try:
-                event = _parse(line)
+                event = parse(line)
             except ValueError:
                 continue  # reported with the trail
             if isinstance(event, dict):  # the earlier tool's lines are anchored too
@@ -150,7 +145,7 @@ def _check_evidence(check: Any, stored: list[str], docs: set[str]) -> None:
                        check.rel(path))
             continue
         try:
-            data = _read_bytes(path)
+            data = check.read(path)
         except QMSError as err:
             check.find(doc_id, "not_a_file", err.message, check.rel(path))
             continue
@@ -162,18 +157,16 @@ def _check_evidence(check: Any, stored: list[str], docs: set[str]) -> None:
                    "there outside qms)", check.rel(str(check.project.evidence_path(sha))))
 
 
-def check_content(check: Any, doc_id: str, files: dict[str, str], events: list[dict],
+def check_content(check: Check, doc_id: str, files: dict[str, str], events: list[dict],
                   archives: list[tuple[str, str]]) -> None:
     """The document's effective file, draft and archived versions against its trail."""
-    from qms.operations.verify import _read_bytes
-
     bound = integrity.bindings(events)
     for role, what in (("effective", "effective file"), ("draft", "draft")):
         expected, path = bound[role], files[role]
         if expected is integrity.UNKNOWN:
             check.unverified += os.path.lexists(path)
             continue
-        data = _read_bytes(path)
+        data = check.read(path)
         where = check.rel(path)
         if data is None:
             if expected is not None:
@@ -193,7 +186,7 @@ def check_content(check: Any, doc_id: str, files: dict[str, str], events: list[d
         if expected is integrity.UNKNOWN:
             check.unverified += 1
             continue
-        data = _read_bytes(path)
+        data = check.read(path)
         if expected is None:
             check.find(doc_id, "unaccounted", f"archived version {version} was never "
                        "recorded by the audit trail (put there outside qms)", check.rel(path))

@@ -1,5 +1,5 @@
 """Where a project's background `qms-mcp` records itself (``.qms/mcp.pid``, JSON: pid, url,
-...). Importable without the MCP SDK, so `qms mcp-config` can point at the running server."""
+...), so the daemon commands and `qms mcp-config` can find the running server."""
 
 from __future__ import annotations
 
@@ -48,4 +48,4 @@ def alive(pid: int) -> bool:
         cmdline = (proc / "cmdline").read_bytes()
     except (OSError, IndexError):
         return False
-    return state != "Z" and b"qms" in cmdline and b"mcp" in cmdline
+    return state != "Z" and (b"qms-mcp" in cmdline or b"qms.server.main" in cmdline)

@@ -24,12 +24,13 @@ from functools import partial
 from pathlib import Path
 
 from qms.errors import QMSError, UsageError
-from qms.mcp import daemon, logfile
 from qms.mcp.auth import ENV_AUTH, AuthMode, is_loopback, stdio_credential
-from qms.mcp.config import DEFAULT_HOST, DEFAULT_PORT, base_url, endpoint_url
 from qms.mcp.identity import DEFAULT_TTL, IdentityRegistry
-from qms.mcp.server import TRANSPORTS, build, run
+from qms.mcp.server import TRANSPORTS, build
 from qms.mcp.tools import Backend
+from qms.operations.mcp_config import DEFAULT_HOST, DEFAULT_PORT, base_url, endpoint_url
+from qms.server import daemon, logfile
+from qms.server.app import run
 from qms.store import tokens, users
 from qms.store.project import Project
 

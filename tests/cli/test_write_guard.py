@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qms.hooks.write_guard import GUARDED_TOOLS, main
+from qms.cli.write_guard import GUARDED_TOOLS, main
 from qms.operations.init import WRITE_GUARD_MATCHER
 
 QMS = str(Path(sys.executable).with_name("qms"))

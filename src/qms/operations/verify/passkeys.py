@@ -12,20 +12,19 @@ must agree with its enroll event. Projects without passkeys pay nothing (no impo
 
 from __future__ import annotations
 
-
 from qms.domain import integrity
 from qms.errors import ProjectError
-from qms.operations import passkey as pk
-from qms.store import audit, passkeys
+from qms.operations.identity import passkeys as pk
+from qms.store import jsonl, passkeys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from qms.operations.verify.check import Check
 
 MARK = '"passkey": {'
 
 
-def check(check: Any, doc_ids: list[str]) -> None:
+def check(check: Check, doc_ids: list[str]) -> None:
     """Add the findings of every passkey signature of ``doc_ids`` to ``check``."""
     project = check.project
     records = passkeys.enrolled(project)
@@ -55,7 +54,7 @@ def check(check: Any, doc_ids: list[str]) -> None:
         for n, line in enumerate(text.splitlines(), 1):
             if MARK not in line:
                 continue
-            event = audit.parse_line(line)  # None: damaged, reported by the trail check
+            event = jsonl.parse_line(line)  # None: damaged, reported by the trail check
             if event is None or "passkey" not in event:
                 continue
             where = f"{check.rel(str(project.audit_path(doc_id)))}:{n}"

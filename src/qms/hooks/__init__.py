@@ -1,1 +1,0 @@
-"""Claude Code hooks shipped with qms (`qms hook write-guard`)."""

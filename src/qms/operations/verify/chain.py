@@ -1,0 +1,195 @@
+"""``qms verify``: the project chain and its keys (docs/integrity.md).
+
+* keys: every key the chain introduces (``KEY_CREATE``, ``KEY_ROTATE``), its public key file
+  in ``QMS/.keys/`` agreeing with it; a key started without the previous one is reported;
+* the chain (``QMS/.audit/chain.jsonl``): consecutive ``seq``, every entry linked to the
+  previous one by hash, signatures by known keys introduced before use; the last entry
+  signed by each key is verified (it vouches for every entry before it through the hash
+  links), every signature with ``all_signatures``; a bad one is traced to the first entry
+  that fails;
+* the record of the earlier tool's trails made with the first key (``legacy.json``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from qms.domain import integrity
+from qms.operations.verify.check import PROJECT, Check, parse
+from qms.store import chain, keys
+
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
+# a chain line exactly as qms writes it (anything else goes through the JSON parser)
+_ENTRY_RE = re.compile(r'\{"seq": ([1-9][0-9]*), "doc_id": "([A-Za-z0-9_-]+)", '
+                       r'"event_sha256": "([0-9a-f]{64})", "prev_sha256": (?:"([0-9a-f]{64})"|null), '
+                       r'"key_id": "([0-9a-f]+)", "sig": "([0-9a-f]+)"\}')
+
+
+def _entry(line: bytes) -> Any:
+    try:
+        m = _ENTRY_RE.fullmatch(line.decode("ascii"))
+    except UnicodeDecodeError:
+        m = None
+    if m is None:
+        return parse(line)
+    return {"seq": int(m[1]), "doc_id": m[2], "event_sha256": m[3], "prev_sha256": m[4],
+            "key_id": m[5], "sig": m[6]}
+
+
+def legacy_anchor(check: Check, key_events: list[dict]) -> dict[str, str] | None:
+    """doc_id -> hash of its trail's lines when the project's first key was made (None:
+    no key yet, so nothing is anchored)."""
+    first = next((e for e in key_events if e.get("event") == "KEY_CREATE"), None)
+    if first is None or "legacy_sha256" not in first:
+        return None
+    path = chain.legacy_path(check.project)
+    data = check.read(path)
+    where = check.rel(str(path))
+    if data is None or integrity.sha256_bytes(data) != first["legacy_sha256"]:
+        check.find(PROJECT, "legacy_anchor", "the record of the earlier tool's trails made "
+                   "with the first key is missing or changed", where)
+        return {}
+    try:
+        anchor = parse(data)
+    except ValueError:
+        anchor = None
+    return anchor if isinstance(anchor, dict) else {}
+
+
+# -- keys ------------------------------------------------------------------------------
+def key_events(check: Check) -> list[dict]:
+    data = check.read(chain.project_trail(check.project)) or b""
+    found = []
+    for line in integrity.lines_of(data):
+        if b'"KEY_' not in line:
+            continue
+        try:
+            event = parse(line)
+        except ValueError:
+            continue  # reported with the project trail
+        if isinstance(event, dict) and event.get("event") in ("KEY_CREATE", "KEY_ROTATE") \
+                and integrity.is_chained(event):
+            found.append(event)
+    return found
+
+
+def keyring(check: Check, key_events: list[dict]) -> dict[str, dict]:
+    """key_id -> {seq, user, how, public_key} for every key the chain introduces; the public
+    key files in QMS/.keys must agree with it."""
+    files = keys.public_keys(check.project)
+    ring: dict[str, dict] = {}
+    for e in key_events:
+        key_id = str(e.get("key_id"))
+        if e["event"] == "KEY_CREATE" and ring:
+            check.find(PROJECT, "key", f"a second first key {key_id} was created at seq "
+                       f"{e['seq']}", "QMS/.audit/project.jsonl")
+        how = "first key" if e["event"] == "KEY_CREATE" else (
+            f"rotated from {e.get('previous_key_id')}, vouched for by it" if e.get("endorsed")
+            else "started without the previous key")
+        ring[key_id] = {"seq": e["seq"], "user": e.get("user"), "how": how,
+                        "public_key": e.get("public_key"), "endorsed": bool(e.get("endorsed")),
+                        "event": e["event"], "previous_key_id": e.get("previous_key_id")}
+        record = files.get(key_id)
+        if record is None:
+            check.find(PROJECT, "key", f"public key file of key {key_id} is missing",
+                       f"QMS/.keys/{key_id}.pub")
+        elif record.get("public_key") != e.get("public_key"):
+            check.find(PROJECT, "key", f"public key file of key {key_id} does not match the "
+                       "key recorded in the audit chain", f"QMS/.keys/{key_id}.pub")
+    return ring
+
+
+# -- the project chain -------------------------------------------------------------------
+def check_chain(check: Check, ring: dict[str, dict], key_events: list[dict],
+                 all_signatures: bool) -> None:
+    where = "QMS/.audit/chain.jsonl"
+    data = check.read(chain.chain_path(check.project))
+    if data is None:
+        return
+    lines = integrity.lines_of(data)
+    entries: list[dict] = []
+    prev_hash: str | None = None
+    prev_doc = PROJECT
+    for n, line in enumerate(lines, 1):
+        try:
+            entry = _entry(line)
+            seq, doc_id, event_sha = entry["seq"], str(entry["doc_id"]), entry["event_sha256"]
+        except (ValueError, KeyError, TypeError):
+            check.find(prev_doc, "chain", f"chain line {n} is damaged (edited outside qms)",
+                       f"{where}:{n}")
+            entries.append({})
+            prev_hash = integrity.sha256_bytes(line)
+            continue
+        if seq != n:
+            check.find(doc_id, "chain", f"chain entry {n} has seq {seq}: entries were "
+                       "inserted, removed or reordered", f"{where}:{n}")
+        if entry.get("prev_sha256") != prev_hash:
+            check.find(prev_doc, "chain", f"chain entry {n} ({doc_id}) does not link to the "
+                       f"entry before it (seq {n - 1}, {prev_doc}): that entry was changed, "
+                       "removed or reordered", f"{where}:{n - 1}")
+        check.chain_docs.setdefault(doc_id, []).append((seq, event_sha))
+        entries.append(entry)
+        prev_hash = hashlib.sha256(line).hexdigest()
+        prev_doc = doc_id
+    _signatures(check, entries, ring, all_signatures, where)
+
+
+def _signatures(check: Check, entries: list[dict], ring: dict[str, dict],
+                      all_signatures: bool, where: str) -> None:
+    verifiers: dict[str, Any] = {}
+
+    def valid(entry: dict) -> bool:
+        key_id = entry.get("key_id")
+        info = ring.get(key_id)
+        if info is None or not isinstance(info.get("public_key"), str):
+            return False
+        if key_id not in verifiers:
+            try:
+                verifiers[key_id] = keys.verifier(info["public_key"])
+            except ValueError:
+                verifiers[key_id] = lambda sig, msg: False
+        check.signatures += 1
+        message = integrity.chain_message(entry["seq"], str(entry["doc_id"]),
+                                          entry["event_sha256"], entry.get("prev_sha256"),
+                                          str(key_id))
+        return isinstance(entry.get("sig"), str) and verifiers[key_id](entry["sig"], message)
+
+    run_start = 0
+    for i, entry in enumerate(entries):
+        if not entry:
+            continue
+        key_id = entry.get("key_id")
+        info = ring.get(key_id)
+        if info is None:
+            if i == run_start:  # once per run of entries naming that key
+                check.find(str(entry["doc_id"]), "signature", f"chain entry {entry['seq']} "
+                           f"(and those after it up to the next key) is signed by unknown key "
+                           f"{key_id}", f"{where}:{i + 1}")
+        elif i == run_start and (entry["seq"] < info["seq"]
+                                 or (entry["seq"] == info["seq"] and info["endorsed"])):
+            check.find(str(entry["doc_id"]), "signature", f"chain entry {entry['seq']} is "
+                       f"signed by key {key_id}, introduced only at seq {info['seq']}",
+                       f"{where}:{i + 1}")
+        last_of_run = i + 1 == len(entries) or entries[i + 1].get("key_id") != key_id
+        if all_signatures or last_of_run:
+            if not valid(entry):
+                bad = entry
+                if not all_signatures:  # trace the run to its first bad signature
+                    bad = next((e for e in entries[run_start:i + 1] if e and not valid(e)),
+                               entry)
+                check.find(str(bad["doc_id"]), "signature",
+                           f"chain entry {bad['seq']} does not carry a valid signature of "
+                           f"key {bad.get('key_id')}: it was forged or changed without the key",
+                           f"{where}:{bad['seq']}")
+        if last_of_run:
+            run_start = i + 1
+    for key_id, info in ring.items():
+        if info["event"] == "KEY_ROTATE" and not info["endorsed"]:
+            check.find(PROJECT, "key_unendorsed",
+                       f"key {key_id} was started at seq {info['seq']} by {info['user']} "
+                       "without the previous key: events from then on rest only on that "
+                       "person's word (check it against git history)", "QMS/.audit/project.jsonl")

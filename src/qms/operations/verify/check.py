@@ -1,0 +1,78 @@
+"""What every part of ``qms verify`` shares: the findings being gathered (:class:`Check`),
+the one reader of files and the one JSON-line parser.
+
+Files are read through :func:`qms.store.atomic.read_bytes` from the project root, one
+folder descriptor at a time: a link or a special file planted in a file's place is refused
+(``ProjectError``), never followed or waited on.
+"""
+
+from __future__ import annotations
+
+import json.scanner
+import os
+from pathlib import Path
+
+from qms.domain import doctypes, integrity
+from qms.store import atomic
+from qms.store.project import Project
+
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
+
+PROJECT = integrity.PROJECT_TRAIL
+COUNTERS = ("events", "chained", "legacy", "legacy_docs", "unverified", "esignatures")
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner, minus loads' wrappers
+
+
+def parse(line: bytes) -> Any:
+    """One JSON line (bytes) -> its value; ValueError if it is not exactly one JSON value."""
+    try:
+        text = line.decode("utf-8")
+        value, end = _SCAN(text, 0)
+    except (StopIteration, UnicodeDecodeError):
+        raise ValueError("not JSON") from None
+    if end != len(text) and text[end:].strip():
+        raise ValueError("trailing data")
+    return value
+
+
+class Check:
+    """The findings, notes and counters of one verify run (or of one worker's share)."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.findings: list[dict] = []
+        self.notes: list[str] = []
+        self.chain_docs: dict[str, list[tuple[int, str]]] = {}
+        self.signatures = 0
+        self.events = self.chained = self.legacy = self.esignatures = 0
+        self.legacy_docs = self.unverified = 0
+        self.anchor: dict[str, str] | None = None
+        self.archives: dict[str, list[tuple[str, str]]] = {}  # files.scan
+
+    def read(self, path: Path | str) -> bytes | None:
+        """A file's bytes (None: absent), read from the project root (see the module)."""
+        return atomic.read_bytes(Path(path), self.project.root)
+
+    def files(self, doc_id: str) -> dict[str, str]:
+        """The document's file paths as strings: the layout of ``Project.*_path``
+        (store/project.py; a test checks they agree), without building Path objects in a
+        loop that runs for every document."""
+        q = str(self.project.qms)
+        if doc_id == PROJECT:
+            return {"trail": f"{q}/.audit/project.jsonl"}
+        kind, folder = doctypes.type_of(doc_id), doctypes.folder_of(doc_id)
+        return {"trail": f"{q}/.audit/{kind}/{doc_id}.jsonl",
+                "meta": f"{q}/.meta/{kind}/{doc_id}.json",
+                "draft": f"{q}/{folder}/{doc_id}-draft.md",
+                "effective": f"{q}/{folder}/{doc_id}.md",
+                "archive": f"{q}/.archive/{folder}/{doc_id}-v{{v}}.md"}
+
+    def rel(self, path: str) -> str:
+        root = str(self.project.root) + os.sep
+        return path[len(root):] if path.startswith(root) else path
+
+    def find(self, doc_id: str, kind: str, message: str, where: str = "", **extra: Any) -> None:
+        self.findings.append({"doc_id": doc_id, "kind": kind, "message": message,
+                              "where": where, **extra})
