@@ -325,15 +325,20 @@ def test_every_signature_mode_localises_a_forgery(copy):
 
 @req("REQ-INTEG-006")
 def test_a_large_project_is_checked_in_parallel_with_the_same_findings(copy, monkeypatch):
-    from qms.operations.verify import trails, verify
+    import importlib
+
+    from qms.operations.verify import verify
+
+    verify_package = importlib.import_module("qms.operations.verify")
     from qms.store.project import Project
 
     swap_closed_text(copy)
     delete_event(copy)
     project = Project.open(copy)
     serial = verify(project, "qa")
-    monkeypatch.setattr(trails, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(trails.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(verify_package, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(verify_package, "DOCS_PER_TASK", 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
     parallel = verify(project, "qa")
     assert not serial.clean and parallel.to_dict() == serial.to_dict()
     assert {"CR-001", "SOP-008"} <= {f["doc_id"] for f in parallel.findings}

@@ -98,6 +98,9 @@ class Project:
                 tx.commit(self.journal)
             finally:
                 del self._open_tx[thread]
+        if transaction.COMMITTED:
+            for hook in transaction.COMMITTED:
+                hook(str(self.root), tx.paths())
         for callback in tx.after_commit:
             callback()
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 LOCK_TIMEOUT_S = 60.0
 _DELETED = object()
+COMMITTED: list[Any] = []  # hook(root, paths written relative to it), after every commit here
 
 
 class Transaction:
@@ -103,6 +104,11 @@ class Transaction:
     @property
     def empty(self) -> bool:
         return not self._files and not self._appends
+
+    def paths(self) -> list[str]:
+        """Every path this transaction writes, relative to the root."""
+        base = len(str(self.root)) + 1
+        return [str(path)[base:] for path in {**self._files, **self._appends}]
 
     # -- commit ----------------------------------------------------------------
     def _journal_ops(self) -> list[dict[str, Any]]:

@@ -15,17 +15,17 @@ from __future__ import annotations
 from qms.domain import integrity
 from qms.errors import ProjectError
 from qms.operations.identity import passkeys as pk
-from qms.store import jsonl, passkeys
+from qms.store import passkeys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from qms.operations.verify.check import Check
 
-MARK = '"passkey": {'
 
-
-def check(check: Check, doc_ids: list[str]) -> None:
-    """Add the findings of every passkey signature of ``doc_ids`` to ``check``."""
+def check(check: Check, signed: list[tuple[str, int, dict]]) -> None:
+    """Add the findings of every passkey signature to ``check``: ``signed`` are the
+    ``(doc_id, line, event)`` of the events that carry one, as the trail check found them
+    (:mod:`.trails`: every trail is read once)."""
     project = check.project
     records = passkeys.enrolled(project)
     creds = passkeys.all_creds(project)
@@ -44,28 +44,18 @@ def check(check: Check, doc_ids: list[str]) -> None:
     nonces: dict[str, str] = {}
     counts: dict[str, list[tuple[int, int, str]]] = {}
     checked = 0
-    for doc_id in doc_ids:
+    for doc_id, n, event in signed:
         if doc_id == integrity.PROJECT_TRAIL:
             continue
-        try:
-            text = project.read_text(project.audit_path(doc_id)) or ""
-        except ProjectError:
-            continue  # reported by the trail check (not_a_file)
-        for n, line in enumerate(text.splitlines(), 1):
-            if MARK not in line:
-                continue
-            event = jsonl.parse_line(line)  # None: damaged, reported by the trail check
-            if event is None or "passkey" not in event:
-                continue
-            where = f"{check.rel(str(project.audit_path(doc_id)))}:{n}"
-            checked += 1
-            problem = _problem(doc_id, event, records, nonces, where)
-            if problem:
-                check.find(doc_id, "passkey", problem, where)
-                continue
-            evidence = event["passkey"]
-            counts.setdefault(evidence["cred"], []).append(
-                (int(event.get("seq") or 0), _sign_count(evidence), where))
+        where = f"{check.rel(str(project.audit_path(doc_id)))}:{n}"
+        checked += 1
+        problem = _problem(doc_id, event, records, nonces, where)
+        if problem:
+            check.find(doc_id, "passkey", problem, where)
+            continue
+        evidence = event["passkey"]
+        counts.setdefault(evidence["cred"], []).append(
+            (int(event.get("seq") or 0), _sign_count(evidence), where))
     for cred, seen in counts.items():
         seen.sort()
         for (_, before, _), (_, after, where) in zip(seen, seen[1:]):
