@@ -400,24 +400,24 @@ def doc_rows(rows: list[dict]) -> Markup:
 
 
 def pager(page: int, pages: int, keep: dict[str, str]) -> list[dict]:
-    """The dashboard's page links: first, previous, a few around this one, next, last
-    (``{label, href, current}``; no href: not a link), each keeping the filters."""
+    """The dashboard's page links: previous, the first, a few around this one, the last,
+    next (``{label, href, current, rel}``; no href: not a link), each keeping the filters."""
     if pages <= 1:
         return []
 
-    def link(label: str, n: int) -> dict:
+    def link(label: str, n: int, rel: str = "") -> dict:
         query = urlencode({**keep, "page": n}) if n != 1 else urlencode(keep)
         return {"label": label, "href": f"/?{query}" if query else "/", "current": n == page,
-                "n": n}
+                "rel": rel}
 
     shown = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
-    links = [link("‹ Previous", page - 1)] if page > 1 else []
+    links = [link("‹ Previous", page - 1, "prev")] if page > 1 else []
     for before, n in zip([0, *shown], shown):
         if n - before > 1:
-            links.append({"label": "…", "href": None, "current": False, "n": None})
+            links.append({"label": "…", "href": None, "current": False, "rel": ""})
         links.append(link(str(n), n))
     if page < pages:
-        links.append(link("Next ›", page + 1))
+        links.append(link("Next ›", page + 1, "next"))
     return links
 
 
