@@ -20,10 +20,15 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from contextlib import suppress
+from _thread import _local
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from qms.errors import ProjectError, ValidationError
+
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Iterator
 
 TMP_SUFFIX = ".qms-tmp"
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
@@ -117,6 +122,10 @@ def _folder(root: Path | None, path: Path, make: bool = False) -> int | None:
             _mkdirs(path.parent)
             return os.open(path.parent, _DIR_FLAGS)
     parts = _parts(root, path)
+    kept = getattr(_KEPT, "folders", None)
+    if kept is not None and kept.root == root:  # inside a transaction (see kept_folders)
+        fd = kept.folder(os.sep.join(parts[:-1]), make)
+        return None if fd is None else os.dup(fd)
     fd = os.open(str(root), _DIR_FLAGS)
     try:
         for depth, part in enumerate(parts[:-1]):
@@ -192,7 +201,8 @@ def open_regular(path: Path | str, root: Path | None = None) -> tuple[int, os.st
     its last component (with ``root``: nor at any folder below the root, see
     :func:`_folder`) and without blocking (a FIFO is refused, never waited on); None when
     it does not exist. The caller closes ``fd``."""
-    path = Path(path)
+    if not isinstance(path, Path):
+        path = Path(path)
     folder = _folder(root, path) if root is not None else None
     if root is not None and folder is None:
         return None
@@ -273,21 +283,27 @@ class Folders:
         folder, _, name = rel.rpartition(os.sep)
         if not name or name in (".", "..") or (folder and not _plain(folder)):
             _parts(self.root, Path(path))  # raises: not a plain path
-        fd = self._folder(folder)
+        fd = self.folder(folder)
         return None if fd is None else _read_opened(_open_file(fd, name, self.root, path))
 
-    def _folder(self, rel: str) -> int | None:
+    def folder(self, rel: str, make: bool = False) -> int | None:
+        """The descriptor of the folder ``rel`` (below the root; "" the root), kept here
+        (the caller must not close it); None when it is missing and not ``make``."""
         fd = self._fds.pop(rel, None)
         if fd is None:
             if rel:
-                above = self._folder(rel.rpartition(os.sep)[0])
+                above = self.folder(rel.rpartition(os.sep)[0], make)
                 if above is None:
                     return None
                 parts = rel.split(os.sep)
                 try:  # a link or a file in a folder's place is refused, naming it
                     fd = _subdir(self.root, parts, len(parts) - 1, above)
                 except FileNotFoundError:
-                    return None
+                    if not make:
+                        return None
+                    with suppress(FileExistsError):
+                        os.mkdir(parts[-1], dir_fd=above)
+                    fd = _subdir(self.root, parts, len(parts) - 1, above)
             else:
                 fd = os.open(self._base, _DIR_FLAGS)
             while len(self._fds) >= self._keep:
@@ -298,6 +314,25 @@ class Folders:
     def close(self) -> None:
         while self._fds:
             os.close(self._fds.popitem()[1])
+
+
+_KEPT = _local()  # this thread's kept folders, while it runs a transaction
+
+
+@contextmanager
+def kept_folders(root: Path) -> Iterator[None]:
+    """Within this block, this thread opens each folder below ``root`` once (then it is
+    kept, as :class:`Folders` keeps them): for a transaction, which reads and writes a
+    dozen files in a few folders under the project lock. Nested blocks share the first."""
+    if getattr(_KEPT, "folders", None) is not None:
+        yield
+        return
+    _KEPT.folders = Folders(root)
+    try:
+        yield
+    finally:
+        _KEPT.folders.close()
+        _KEPT.folders = None
 
 
 def _plain(rel: str) -> bool:
