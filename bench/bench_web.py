@@ -52,13 +52,18 @@ def main() -> int:
     ap.add_argument("--docs", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=11, help="warm dashboard requests")
     ap.add_argument("--keep", action="store_true", help="keep the generated project")
+    ap.add_argument("--reuse", metavar="DIR", help="serve this project (e.g. a kept 'big' one) "
+                    "instead of generating one")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="qms-bench-web-"))
     try:
-        root = new_project(tmp / "big")
-        t0 = time.perf_counter()
-        populate(root, args.docs)
-        print(f"generated {args.docs} documents in {time.perf_counter() - t0:.1f} s ({tmp})")
+        if args.reuse:
+            root = Path(args.reuse)
+        else:
+            root = new_project(tmp / "big")
+            t0 = time.perf_counter()
+            populate(root, args.docs)
+            print(f"generated {args.docs} documents in {time.perf_counter() - t0:.1f} s ({tmp})")
         bare = bare_read(root)
         port = free_port()
         proc = start_server(root, port)
