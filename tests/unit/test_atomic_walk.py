@@ -86,6 +86,12 @@ def test_a_folder_swapped_after_it_was_opened_is_still_the_real_one(tree, monkey
     result = CALLS[call](ws / "f.txt", root)
     monkeypatch.undo()
     assert moved.is_dir() and ws.is_symlink()  # the swap did happen mid-operation
+    went_to_the_real_folder(call, result, moved, outside)
+    assert [p.name for p in moved.iterdir() if p.name.endswith(atomic.TMP_SUFFIX)] == []
+
+
+def went_to_the_real_folder(call: str, result, moved: Path, outside: Path) -> None:
+    """The call read, wrote or removed ``f.txt`` in the real (moved) folder, never outside."""
     assert sorted(os.listdir(outside)) == ["f.txt"]
     assert (outside / "f.txt").read_text() == "outside\n"
     if call == "read_bytes":
@@ -94,7 +100,6 @@ def test_a_folder_swapped_after_it_was_opened_is_still_the_real_one(tree, monkey
         assert not (moved / "f.txt").exists()
     else:
         assert (moved / "f.txt").read_text() == "new\n"
-    assert [p.name for p in moved.iterdir() if p.name.endswith(atomic.TMP_SUFFIX)] == []
 
 
 def test_missing_folders_are_created_from_the_root(tree):
@@ -159,14 +164,7 @@ def test_a_kept_folder_swapped_for_a_link_is_still_the_real_one(tree, call):
         ws.rename(moved)
         ws.symlink_to(outside, target_is_directory=True)
         result = CALLS[call](ws / "f.txt", root)
-    assert sorted(os.listdir(outside)) == ["f.txt"]
-    assert (outside / "f.txt").read_text() == "outside\n"
-    if call == "read_bytes":
-        assert result == b"real\n"
-    elif call == "unlink":
-        assert not (moved / "f.txt").exists()
-    else:
-        assert (moved / "f.txt").read_text() == "new\n"
+    went_to_the_real_folder(call, result, moved, outside)
     with pytest.raises(ProjectError, match="ws is a symbolic link"):  # a new block walks again
         with atomic.kept_folders(root):
             atomic.read_bytes(ws / "f.txt", root)

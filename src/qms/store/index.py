@@ -310,7 +310,8 @@ def listing(project: Project) -> Listing:
             found = _listings.get(key)
             if found is None:
                 found = _listings[key] = Listing(project)
-                transaction.COMMITTED.append(_committed)
+                if _committed not in transaction.COMMITTED:
+                    transaction.COMMITTED.append(_committed)
     return found
 
 
