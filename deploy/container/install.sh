@@ -47,3 +47,8 @@ if [ "${AGENT_UID:-1000}" = 0 ] || [ "${AGENT_GID:-1000}" = 0 ]; then
 fi
 getent group "$AGENT_GID" >/dev/null || groupadd --gid "$AGENT_GID" agent
 useradd --uid "$AGENT_UID" --gid "$AGENT_GID" --create-home --shell /bin/bash agent
+# /work: where the agent clones its CR's branch over http://host.docker.internal:8000/git/ and
+# pushes back (a writable volume in compose.yaml; /project stays read-only). git's identity
+# and the token header come from the agent's own clone config (docs/code-control.md).
+mkdir -p /work
+chown "$AGENT_UID:$AGENT_GID" /work

@@ -349,6 +349,20 @@ def test_open_type1_var_blocks_parent_close(q, var_type):
     assert q.status(parent) == "CLOSED"
 
 
+@req("REQ-DOC-020", "REQ-INTEG-021")
+def test_a_var_retyped_by_hand_does_not_unblock_its_parent(q):
+    """An insider rewrites a pre-approved Type 1 VAR's text to Type 2 in QMS/ to close the
+    parent early: the closure gate reads the VAR only as its trail binds it, so it refuses."""
+    parent = q.in_execution()
+    var = _var(q, parent, 1)
+    q.review_and_approve(var)
+    q.post_approved(parent)
+    draft = q.root / "QMS" / "CR" / parent / f"{var}-draft.md"
+    draft.write_text(draft.read_text().replace("Type 1", "Type 2"))
+    q.fail("claude", "close", parent, match="changed outside qms")
+    assert q.status(parent) == "POST_APPROVED"
+
+
 @req("REQ-DOC-020")
 def test_type2_var_pre_approved_does_not_block(q):
     parent = q.in_execution()

@@ -155,3 +155,54 @@ def test_a_forged_assertion_object_is_refused(project):
     fake = {"user": "qa", "cred": "0123456789abcdef", "evidence": {}}
     with pytest.raises(PermissionDenied, match="must come from the browser"):
         ops.review(p, "qa", doc_id=doc, outcome="recommend", comment="x", passkey=fake)
+
+
+@pytest.mark.req("REQ-PK-007")
+def test_every_passkey_signature_binds_the_text_the_operation_records(project):
+    """review, approve, reject and close compare the assertion's version and content hash
+    with the text they record, inside their transaction (``passkeys.gate``): an assertion
+    over another text, or another version, is refused with the reload message and records
+    nothing."""
+    import hashlib
+
+    from qms.errors import Conflict
+    from qms.operations.identity import passkeys as pk
+
+    p = Project.open(project)
+    body = "---\ntitle: x\nrevision_summary: r\n---\n\n# x\n\nText.\n"
+    def to_approval(doc: str) -> None:
+        ops.route(p, "claude", doc_id=doc, route_type="review", assignees=["qa"])
+        ops.review(p, "qa", doc_id=doc, outcome="recommend", comment="ok")
+        ops.route(p, "claude", doc_id=doc, route_type="approval", assignees=["qa"])
+    docs = {}
+    for name in ("review", "approval", "closure"):
+        docs[name] = ops.create(p, "claude", doc_type="CR", title=name).doc_id
+        ops.checkin(p, "claude", doc_id=docs[name], content=body)
+    ops.route(p, "claude", doc_id=docs["review"], route_type="review", assignees=["qa"])
+    to_approval(docs["approval"])
+    closing = docs["closure"]
+    to_approval(closing)
+    ops.approve(p, "qa", doc_id=closing)
+    ops.release(p, "claude", doc_id=closing)
+    to_approval(closing)
+    ops.approve(p, "qa", doc_id=closing)
+    assert ops.status(p, "claude", doc_id=closing).status == "POST_APPROVED"
+    other = hashlib.sha256(b"a text nobody was shown").hexdigest()
+
+    def stale(user: str, doc: str, meaning: str, **change: str) -> pk.Assertion:
+        version, text = pk.signing_text(p, doc, meaning)
+        inputs = {"doc_id": doc, "version": version, "meaning": meaning,
+                  "content_sha256": hashlib.sha256(text.encode()).hexdigest(), **change}
+        return pk.Assertion({"user": user, "cred": "0" * 16}, inputs, {}, 1)
+    calls = [(ops.review, "qa", "review", "review: recommend",
+              {"outcome": "recommend", "comment": "ok"}),
+             (ops.approve, "qa", "approval", "approval", {}),
+             (ops.reject, "qa", "approval", "rejection", {"comment": "no"}),
+             (ops.close, "claude", "closure", "closure", {})]
+    for op, user, doc_of, meaning, kw in calls:
+        doc = docs[doc_of]
+        before = p.audit_path(doc).read_bytes()
+        for change in ({"content_sha256": other}, {"version": "9.9"}):
+            with pytest.raises(Conflict, match="text changed since you opened this page"):
+                op(p, user, doc_id=doc, passkey=stale(user, doc, meaning, **change), **kw)
+        assert p.audit_path(doc).read_bytes() == before, op.__name__

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import shutil
 import subprocess
 import sys
@@ -264,3 +265,42 @@ class Kit:
     def audit(self, doc_id: str) -> list[dict[str, Any]]:
         path = self.project / "QMS/.audit" / doc_id.split("-")[0] / f"{doc_id}.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+USERS = ("claude", "qa", "tu")
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def issue(project: Path, user: str) -> str:
+    run = subprocess.run([str(BIN / "qms"), "--json", "--user", "lead", "token", "issue", user],
+                         cwd=project, capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(run.stdout)["result"]["token"]
+
+
+def serve(project: Path, base: Path, network: tuple[str, str]) -> Kit:
+    """Tokens for USERS in a secrets folder outside ``project`` and the real server on the
+    network's gateway: the kit as docs/containers.md sets it up."""
+    secrets_dir = base / "secrets"  # outside the project, as the docs say
+    secrets_dir.mkdir(mode=0o700)
+    os.chown(secrets_dir, AGENT_UID, AGENT_UID)
+    tokens = {}
+    for user in USERS:
+        tokens[user] = issue(project, user)
+        secret = secrets_dir / f"{user}.token"
+        secret.write_text(tokens[user] + "\n")
+        secret.chmod(0o400)
+        os.chown(secret, AGENT_UID, AGENT_UID)  # the user that runs the containers owns it
+        for path in [project / ".claude/users" / user / "workspace"]:
+            os.chown(path, AGENT_UID, AGENT_UID)
+    name, gateway = network
+    port = free_port(gateway)
+    argv = [str(BIN / "qms-mcp"), "--transport", "streamable-http", "--host", gateway,
+            "--port", str(port), "--auth", "required", "--project-root", str(project),
+            "--identity-ttl", str(TTL), "--no-web", "--log-level", "WARNING"]
+    server = HostServer(argv, gateway, port, base / "server.log").start()
+    return Kit(project, secrets_dir, server, name, gateway, tokens)

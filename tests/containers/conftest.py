@@ -5,20 +5,13 @@ network, volume and server they start is removed at teardown."""
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from _docker import (AGENT_IMAGE, AGENT_UID, BIN, TTL, HostServer, Kit, build_agent_image,
-                     create_internal_network, docker, engine_problem, ensure_base_image)
-
-USERS = ("claude", "qa", "tu")
+from _docker import (AGENT_IMAGE, Kit, build_agent_image, create_internal_network, docker,
+                     engine_problem, ensure_base_image, serve)
 
 
 @pytest.fixture
@@ -45,18 +38,6 @@ def network(agent_image: str) -> Iterator[tuple[str, str]]:
     docker("network", "rm", name, check=False)
 
 
-def free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def issue(project: Path, user: str) -> str:
-    run = subprocess.run([str(BIN / "qms"), "--json", "--user", "lead", "token", "issue", user],
-                         cwd=project, capture_output=True, text=True, timeout=60, check=True)
-    return json.loads(run.stdout)["result"]["token"]
-
-
 @pytest.fixture(scope="module")
 def kit(agent_image: str, network: tuple[str, str], tmp_path_factory) -> Iterator[Kit]:
     from qms.operations import init
@@ -65,27 +46,9 @@ def kit(agent_image: str, network: tuple[str, str], tmp_path_factory) -> Iterato
     project = base / "project"
     project.mkdir()
     init(project, yes=True)
-    secrets_dir = base / "secrets"  # outside the project, as the docs say
-    secrets_dir.mkdir(mode=0o700)
-    os.chown(secrets_dir, AGENT_UID, AGENT_UID)
-    tokens = {}
-    for user in USERS:
-        tokens[user] = issue(project, user)
-        secret = secrets_dir / f"{user}.token"
-        secret.write_text(tokens[user] + "\n")
-        secret.chmod(0o400)
-        os.chown(secret, AGENT_UID, AGENT_UID)  # the user that runs the containers owns it
-        for path in [project / ".claude/users" / user / "workspace"]:
-            os.chown(path, AGENT_UID, AGENT_UID)
-    name, gateway = network
-    port = free_port(gateway)
-    argv = [str(BIN / "qms-mcp"), "--transport", "streamable-http", "--host", gateway,
-            "--port", str(port), "--auth", "required", "--project-root", str(project),
-            "--identity-ttl", str(TTL), "--no-web", "--log-level", "WARNING"]
-    server = HostServer(argv, gateway, port, base / "server.log").start()
-    kit = Kit(project, secrets_dir, server, name, gateway, tokens)
+    kit = serve(project, base, network)
     yield kit
-    server.stop()
+    kit.server.stop()
     kit.remove()
 
 

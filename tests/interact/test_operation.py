@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qms import operations as ops
-from qms.errors import ValidationError
+from qms.errors import ProjectError, ValidationError
 from qms.store.project import Project
 
 from .conftest import VR, git, make_repo
@@ -262,12 +262,24 @@ def test_cascade_close_compiles_the_open_session(cli, qi, vr):
     assert out.startswith(closed.rstrip()) and "closure" in out[len(closed.rstrip()):]
 
 
-def test_close_keeps_a_hand_written_vr_without_source(vr):
+def test_close_keeps_the_draft_of_a_vr_without_source(vr):
+    """No interactive session to compile: the draft the trail binds is closed as it is."""
     (vr / ".claude/users/claude/workspace" / f"{VR}.interact").unlink()
-    hand = "---\ntitle: Old style\nrevision_summary: Initial draft\n---\n\n# Written by hand\n"
-    (vr / "QMS/CR/CR-001" / f"{VR}-draft.md").write_text(hand)
+    draft = (vr / "QMS/CR/CR-001" / f"{VR}-draft.md").read_text()
     close_parent(vr)
-    assert (vr / "QMS/CR/CR-001" / f"{VR}.md").read_text() == hand
+    closed = (vr / "QMS/CR/CR-001" / f"{VR}.md").read_text()
+    assert closed.split("---\n", 2)[2] == draft.split("---\n", 2)[2]
+
+
+def test_close_refuses_a_draft_edited_outside_qms(vr):
+    """A cascade close signs the VR's draft: only as its trail binds it, never a text an
+    insider wrote into QMS/ by hand (issue 22: a signature never lands on a text nobody saw)."""
+    (vr / ".claude/users/claude/workspace" / f"{VR}.interact").unlink()
+    draft = vr / "QMS/CR/CR-001" / f"{VR}-draft.md"
+    draft.write_text("---\ntitle: Planted\nrevision_summary: x\n---\n\n# Planted\n")
+    with pytest.raises(ProjectError, match="changed outside qms"):
+        close_parent(vr)
+    assert not (vr / "QMS/CR/CR-001" / f"{VR}.md").exists()
 
 
 def test_the_controlled_template_is_used(cli, qi, vr):

@@ -21,6 +21,7 @@ EXPOSED = {
     "qms_create", "qms_checkout", "qms_checkin", "qms_cancel", "qms_route", "qms_assign",
     "qms_review", "qms_approve", "qms_reject", "qms_withdraw", "qms_release", "qms_revert",
     "qms_close", "qms_fix", "qms_unlock", "qms_interact", "qms_qualify", "qms_verify",
+    "qms_code_checkout",
 }
 
 

@@ -1,4 +1,4 @@
-"""Units: `qms mcp-config` snippets, the Claude Code command, Host/Origin allow-lists, tool set."""
+"""Units: `qms.operations.mcp_config` snippets, the Claude Code command, Host/Origin allow-lists, tool set."""
 
 from __future__ import annotations
 

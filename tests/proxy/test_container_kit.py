@@ -64,6 +64,7 @@ def test_compose_does_not_mount_the_private_signing_key():
     assert len(keys) == 1 and keys[0]["type"] == "tmpfs" and keys[0]["read_only"] is True
 
 
+@pytest.mark.req("REQ-CODE-011")
 def test_compose_mounts_project_read_only_and_only_own_workspace_writable():
     agent = compose(ENV)["services"]["agent"]
     assert agent["environment"]["QMS_USER"] == "qa"
@@ -74,8 +75,12 @@ def test_compose_mounts_project_read_only_and_only_own_workspace_writable():
         ("/srv/proj/.claude/users/qa/workspace", "/project/.claude/users/qa/workspace"): False,
     }
     others = [v["target"] for v in agent["volumes"] if v["type"] != "bind"]
-    # an empty tmpfs hides the private signing key; the agent's own home (Claude Code state)
-    assert others == ["/project/.qms/keys", "/home/agent"]
+    # an empty tmpfs hides the private signing key; /work, where the agent clones its CR's
+    # branch over /git/ (a volume of its own, outside the project); its home (Claude Code state)
+    assert others == ["/project/.qms/keys", "/work", "/home/agent"]
+    work = next(v for v in agent["volumes"] if v["target"] == "/work")
+    assert work["type"] == "volume" and not work.get("read_only")
+    assert compose(ENV)["volumes"]["agent-work"]["name"] == "qms-agent-work-qa"  # one per agent
     assert agent["working_dir"] == "/project"
 
 

@@ -11,12 +11,13 @@ pytestmark = [pytest.mark.req("REQ-SEC-001"), pytest.mark.req("REQ-SEC-002")]
 
 ADMIN, INIT, QUAL, REV = "administrator", "initiator", "quality", "reviewer"
 AUTHORING = ["create", "checkout", "checkin", "route", "release", "revert", "close",
-             "withdraw", "cancel", "interact", "qualify"]
+             "withdraw", "cancel", "interact", "qualify", "code_checkout", "code_push"]
 QUERIES = ["read", "status", "history", "comments", "inbox", "workspace", "namespace_list",
-           "config_get", "verify", "key_list", "export", "passkey_list"]
+           "config_get", "verify", "key_list", "export", "passkey_list", "system_list",
+           "code_status", "code_remove"]
 ADMIN_ONLY = ["fix", "unlock", "user_add", "user_list", "namespace_add",
               "token_issue", "token_list", "token_revoke", "config_set", "key_rotate",
-              "passkey_enroll", "passkey_revoke"]
+              "passkey_enroll", "passkey_revoke", "system_add", "code_install_hook"]
 
 EXPECTED = {
     **{c: {ADMIN, INIT} for c in AUTHORING},

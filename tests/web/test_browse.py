@@ -104,7 +104,7 @@ def test_web_adapter_calls_read_only_operations_only():
     called = set(__import__("re").findall(r"\bops\.(\w+)\(", Path(app.__file__).read_text()))
     assert called and called <= {"documents", "document_versions", "status", "read", "history",
                                  "inbox", "trace", "namespace_list", "comments", "verify",
-                                 "export_pdf"}
+                                 "export_pdf", "code_record"}
 
 
 @pytest.mark.req("REQ-WEB-013")

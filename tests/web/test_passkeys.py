@@ -16,91 +16,29 @@ from pathlib import Path
 import anyio
 import pytest
 
-from _web_support import start_server, stop_server
+from _passkey_support import (
+    authenticator, enroll, in_review, serve, sha, shot, sign, text, trail)
+from _web_support import stop_server
 from _mcp_support import refused
 from qms import operations as ops
 from qms.errors import PermissionDenied
-from qms.operations.init import init
 from qms.store.project import Project
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 VIRTUAL_AAGUID = "01020304-0506-0708-0102-030405060708"
 
 
-def text(title: str) -> str:
-    return f"---\ntitle: {title}\nrevision_summary: Initial\n---\n\n# {title}\n\nBody of {title}.\n"
-
-
 @pytest.fixture(scope="module")
 def pk_site(tmp_path_factory):
     """CR-001 in review (qa), CR-002/CR-003/CR-004 in approval (qa), served on localhost."""
     root = tmp_path_factory.mktemp("passkeys") / "proj"
-    root.mkdir()
-    init(root, yes=True)
-    p = Project.open(root)
-    for n in range(1, 5):
-        doc = ops.create(p, "claude", doc_type="CR", title=f"Change {n}").doc_id
-        ops.checkin(p, "claude", doc_id=doc, content=text(f"Change {n}"))
-        ops.route(p, "claude", doc_id=doc, route_type="review", assignees=["qa"])
-        if n > 1:
-            ops.review(p, "qa", doc_id=doc, outcome="recommend", comment="fine")
-            ops.route(p, "claude", doc_id=doc, route_type="approval", assignees=["qa"])
-    served = start_server(root, "streamable-http")
-    served.root, served.project = root, p
-    served.local = f"http://localhost:{served.port}"
-    ops.config_set(p, "lead", key="signatures.origin", value=served.local)
+    p = in_review(root, 4)
+    for doc in ("CR-002", "CR-003", "CR-004"):
+        ops.review(p, "qa", doc_id=doc, outcome="recommend", comment="fine")
+        ops.route(p, "claude", doc_id=doc, route_type="approval", assignees=["qa"])
+    served = serve(root, p)
     yield served
     stop_server(served)
-
-
-def shot(page, shots, name: str) -> None:
-    page.screenshot(path=str(shots / f"pk-{name}.png"), full_page=True)
-
-
-def authenticator(page, verified: bool = True) -> tuple:
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable", {"enableUI": False})
-    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
-        "hasUserVerification": True, "isUserVerified": verified,
-        "automaticPresenceSimulation": True}})
-    return cdp, added["authenticatorId"]
-
-
-def enroll(site, page, user: str = "qa", shots=None) -> str:
-    """Enroll a passkey for ``user`` in this page's virtual authenticator; its cred ID."""
-    before = {p["cred"] for p in ops.passkey_list(site.project, "lead").passkeys}
-    link = ops.passkey_enroll(site.project, "lead", name=user).url
-    assert link.startswith(f"{site.local}/passkey/enroll?code=")
-    page.goto(link)
-    assert page.locator("#enroll-user").inner_text() == user
-    if shots:
-        shot(page, shots, "01-enroll")
-    page.click("#enroll-btn")
-    assert "enrolled" in outcome(page, "#enroll-result"), page.errors
-    if shots:
-        shot(page, shots, "02-enrolled")
-    after = {p["cred"] for p in ops.passkey_list(site.project, "lead").passkeys}
-    (cred,) = after - before
-    return cred
-
-
-def outcome(page, selector: str) -> str:
-    """The text of a result line once the script wrote one (ok or error)."""
-    page.wait_for_selector(f"{selector}.ok-text, {selector}.error-text", timeout=15000)
-    return page.locator(selector).inner_text()
-
-
-def trail(site, doc_id: str) -> list[dict]:
-    path = site.project.qms / ".audit" / "project.jsonl" if doc_id == "project" else \
-        site.project.audit_path(doc_id)
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def sign(page, action: str, comment: str | None = None) -> None:
-    if comment is not None:
-        page.fill("#sign-comment", comment)
-    page.click(f"button.sign-btn[data-action={action}]")
 
 
 def verify(root: Path):
@@ -245,14 +183,16 @@ def test_replayed_assertion_and_missing_csrf_token_are_refused(pk_site, page, sh
     ops.route(p, "claude", doc_id=doc, route_type="review", assignees=["qa"])
     page.goto(f"{pk_site.local}/documents/CR-004")
     csrf = page.locator("#sign").get_attribute("data-csrf")
-    status, message = page.evaluate(CROSS_SIGN, [csrf, "CR-004", doc])
+    shown = [{"version": "0.1", "content_sha256": sha(p.draft_path(d).read_text())}
+             for d in ("CR-004", doc)]                  # what each page would display
+    status, message = page.evaluate(CROSS_SIGN, [csrf, "CR-004", doc, *shown])
     assert status == 403 and "refused" in message               # ... sent for another one
     assert ops.status(p, "qa", doc_id="CR-004").status == "IN_PRE_APPROVAL"
     assert ops.status(p, "qa", doc_id=doc).status == "IN_PRE_REVIEW"
 
 
 # sign the challenge issued for document a, then send it with the nonce issued for b
-CROSS_SIGN = """async ([csrf, a, b]) => {
+CROSS_SIGN = """async ([csrf, a, b, seenA, seenB]) => {
   const post = (url, body) => fetch(url, {method: 'POST', headers: {
       'Content-Type': 'application/json', 'X-QMS-CSRF': csrf}, body: JSON.stringify(body)})
     .then(r => r.json().then(j => [r.status, j]));
@@ -260,15 +200,15 @@ CROSS_SIGN = """async ([csrf, a, b]) => {
     + '==='.slice((s.length + 3) % 4)), c => c.charCodeAt(0)).buffer;
   const b64 = x => btoa(String.fromCharCode(...new Uint8Array(x)))
     .replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
-  const [, first] = await post('/passkey/sign/options', {doc_id: a, action: 'approve'});
+  const [, first] = await post('/passkey/sign/options', {doc_id: a, action: 'approve', ...seenA});
   const [, second] = await post('/passkey/sign/options',
-                                {doc_id: b, action: 'recommend', comment: 'x'});
+                                {doc_id: b, action: 'recommend', comment: 'x', ...seenB});
   const o = JSON.parse(first.options);
   o.challenge = buf(o.challenge);
   o.allowCredentials.forEach(c => { c.id = buf(c.id); });
   const cred = await navigator.credentials.get({publicKey: o});
   const r = cred.response;
-  const [status, answer] = await post('/passkey/sign', {nonce: second.nonce, credential: {
+  const [status, answer] = await post('/passkey/sign', {nonce: second.nonce, ...seenB, credential: {
     id: cred.id, rawId: b64(cred.rawId), type: cred.type, clientExtensionResults: {},
     response: {authenticatorData: b64(r.authenticatorData), clientDataJSON: b64(r.clientDataJSON),
                signature: b64(r.signature), userHandle: null}}});

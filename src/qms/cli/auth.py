@@ -12,7 +12,8 @@ from qms.store import settings
 from qms.store.project import Project
 
 
-def check(project: Project, user: str, token_file: str | None) -> None:
+def check(project: Project, user: str, token_file: str | None,
+          env: dict[str, str] | None = None) -> None:
     """Raise PermissionDenied unless the caller may act as ``user``. A setting the signed
     trail does not vouch for (the file edited outside qms) leaves authentication required:
     the fail-safe value, so that ``qms verify`` can still be run, with a token."""
@@ -25,7 +26,7 @@ def check(project: Project, user: str, token_file: str | None) -> None:
         return
     from qms.store import tokens
 
-    secret = tokens.secret_from_env(token_file)
+    secret = tokens.secret_from_env(token_file, env)  # env: a git hook's pusher's
     if secret is None:
         raise PermissionDenied(
             f"{why}This project requires CLI authentication (auth.cli = required): set "

@@ -180,6 +180,37 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "add"], help="list namespaces, or add one")
     p.add_argument("name", nargs="?", help="namespace to add, e.g. WEB")
 
+    p = sub.add_parser("system", help="list or add systems (code under change control)",
+                       description="Systems: parts of the project's repository (path "
+                       "prefixes) whose requirements live in SDLC-{NS}-RS/-RTM; adding the "
+                       "first one installs the push gate (add: administrator; "
+                       "docs/code-control.md).")
+    t = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True,
+                         help="list or add")
+    t.add_parser("list", help="list systems")
+    q = t.add_parser("add", help="add a system (audited)")
+    q.add_argument("name", metavar="NAME", help="system name, e.g. APP")
+    q.add_argument("--path", dest="paths", action="append", required=True, metavar="PREFIX",
+                   help="repository-relative folder of the system (repeatable)")
+    q.add_argument("--namespace", metavar="NS", help="SDLC namespace of its RS/RTM "
+                   "(default: NAME; added when missing)")
+
+    p = sub.add_parser("code", help="code areas of a CR in execution",
+                       description="Code areas: a clone of a CR's execution branch for its "
+                       "executor (docs/code-control.md).")
+    t = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True,
+                         help="checkout, status, remove or install-hook")
+    q = t.add_parser("checkout", help="a writable clone of cr/CR-NNN for you (--json: path)")
+    q.add_argument("doc_id", metavar="ID", help="the CR, e.g. CR-001")
+    t.add_parser("status", help="list your code areas")
+    q = t.add_parser("remove", help="drop one of your code areas")
+    q.add_argument("doc_id", metavar="ID", help="the CR, e.g. CR-001")
+    q.add_argument("--force", action="store_true", help="even with uncommitted or unpushed "
+                   "work")
+    q = t.add_parser("install-hook", help="install the push gate (administrator)")
+    q.add_argument("--repo", metavar="PATH", help="a (bare) repository that receives this "
+                   "project's pushes (default: the project's own)")
+
     p = sub.add_parser("create", help="create a document (checked out to you)",
                        description="Create a document from its template, checked out to you.")
     p.add_argument("doc_type", metavar="TYPE", help="SOP, CR, INV, TP, ER, VAR, ADD, VR, "
@@ -300,9 +331,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                    "background server, else http://127.0.0.1:8000/mcp)")
     p.add_argument("--stdio", action="store_true", help="a private stdio server instead")
 
-    p = sub.add_parser("hook", help="Claude Code hooks", description="Claude Code hooks.")
-    p.add_argument("name", choices=["write-guard"], help="the hook to run (reads the "
-                   "PreToolUse event on stdin)")
+    p = sub.add_parser("hook", help="Claude Code and git hooks",
+                       description="Claude Code and git hooks.")
+    p.add_argument("name", choices=["write-guard", "pre-receive", "pre-commit"],
+                   help="the hook to run: write-guard (reads the PreToolUse event on stdin), "
+                   "pre-receive (the push gate git runs), pre-commit (a code area's warning)")
+    p.add_argument("--project", metavar="DIR", help="pre-receive: the governed project "
+                   "(written into the installed hook)")
     if command is not None and not sub.found:  # not a command: argparse explains, with all
         return build_parser()
     return parser
@@ -354,6 +389,13 @@ def _call(args: argparse.Namespace) -> Any:
         if args.action == "get":
             return ops.config_get(project, user, key=args.key)
         return ops.config_set(project, user, key=args.key, value=args.value)
+    if cmd == "system":
+        if args.action == "list":
+            return ops.system_list(project, user)
+        return ops.system_add(project, user, name=args.name, paths=args.paths,
+                              namespace=args.namespace)
+    if cmd == "code":
+        return _code(ops, project, user, args)
     if cmd == "create":
         return ops.create(project, user, doc_type=args.doc_type, title=args.title,
                           parent=args.parent, name=args.name)
@@ -401,6 +443,16 @@ def _call(args: argparse.Namespace) -> Any:
     raise UsageError(f"Unknown command {cmd!r}.")  # pragma: no cover - argparse prevents it
 
 
+def _code(ops, project, user: str, args: argparse.Namespace) -> Any:
+    if args.action == "checkout":
+        return ops.code_checkout(project, user, doc_id=args.doc_id)
+    if args.action == "status":
+        return ops.code_status(project, user)
+    if args.action == "remove":
+        return ops.code_remove(project, user, doc_id=args.doc_id, force=args.force)
+    return ops.code_install_hook(project, user, repository=args.repo)
+
+
 def _export(ops, project, user: str, args: argparse.Namespace) -> Any:
     if args.all:
         if args.doc_id or args.version:
@@ -439,6 +491,16 @@ def _ask(question: str) -> bool:
 def _special(args: argparse.Namespace) -> int | None:
     """Commands that are not operations: hooks and config snippets."""
     if args.command == "hook":
+        if args.name == "pre-receive":
+            from qms.cli import githooks
+
+            if not args.project:
+                raise UsageError("hook pre-receive needs --project DIR.")
+            return githooks.pre_receive(args.project)
+        if args.name == "pre-commit":
+            from qms.cli import githooks
+
+            return githooks.pre_commit()
         from qms.cli import write_guard
 
         return write_guard.cli_main()

@@ -7,7 +7,9 @@ component, case-insensitively):
 - anything under `QMS/` (documents, `.meta`, `.audit`, `.archive`): only the tool writes there;
 - any user's `inbox/` under `.claude/users/`: task files are written by the tool;
 - interactive sessions (`*.interact` under `.claude/users/`): answers are attributed by the tool;
-- another user's folder `.claude/users/<other>/` (when the acting user is known).
+- another user's folder `.claude/users/<other>/` (when the acting user is known);
+- code of a system (docs/code-control.md) in the project's own checkout: it changes only in a
+  code area (`qms code checkout CR-NNN`) and reaches the repository through the push gate.
 
 Input is the hook event JSON on stdin (`tool_name`, `tool_input.file_path` or
 `tool_input.notebook_path`, `cwd`). A refusal is the PreToolUse JSON decision
@@ -116,8 +118,42 @@ def decide(event: Any, project_root: Path | None, user: str | None) -> Decision:
     for target in targets:
         root = project_root or find_root(here) or find_root((here / Path(target).expanduser()).parent)
         decision = ALLOW if root is None else check_path(target, root, user, here)
+        if decision.allowed and root is not None:
+            decision = check_governed(target, root, here)
         if not decision.allowed:
             return decision
+    return ALLOW
+
+
+def check_governed(target: str | Path, project_root: Path, cwd: Path) -> Decision:
+    """Refuse a write to a system's path in the project's own work tree (a code area under
+    `.qms-work/` is another repository, outside every system)."""
+    from qms.errors import QMSError
+    from qms.operations.code.systems import governed
+    from qms.store.repo import repository
+    from qms.store.project import Project
+
+    try:
+        project = Project(Path(os.path.realpath(project_root)))
+        systems = governed(project)
+        if not systems:
+            return ALLOW
+        repo, _ = repository(project)
+    except (QMSError, OSError):
+        return ALLOW  # no repository, no governance
+    path = Path(os.path.realpath(cwd / Path(target).expanduser()))
+    top = Path(os.path.realpath(repo.work_tree))
+    if top not in path.parents:
+        return ALLOW
+    rel = path.relative_to(top).as_posix()
+    from qms.domain.scope import under
+
+    for system in systems.values():
+        if under(system["paths"], rel):
+            return Decision(False, f"{rel} is code of system {system['name']}, under change "
+                            "control: change it in a code area (qms code checkout CR-NNN, or "
+                            "the qms_code_checkout tool) and git push; the push gate checks it "
+                            "against the CR's approved scope.")
     return ALLOW
 
 

@@ -20,16 +20,16 @@ _ADMIN = frozenset({ADMINISTRATOR})
 MATRIX: dict[str, frozenset[str]] = {
     **{c: _AUTHORS for c in (
         "create", "checkout", "checkin", "route", "release", "revert", "close",
-        "withdraw", "cancel", "interact", "qualify")},
+        "withdraw", "cancel", "interact", "qualify", "code_checkout", "code_push")},
     "assign": frozenset({QUALITY}),
     "review": _EVERYONE,
     "approve": frozenset({QUALITY, REVIEWER}),
     "reject": frozenset({QUALITY, REVIEWER}),
     **{c: _EVERYONE for c in (
         "read", "status", "history", "comments", "inbox", "workspace", "namespace_list",
-        "verify", "key_list", "export")},
+        "verify", "key_list", "export", "system_list", "code_status", "code_remove")},
     **{c: _ADMIN for c in ("fix", "unlock", "user_add", "user_list", "namespace_add",
-                           "key_rotate")},
+                           "key_rotate", "system_add", "code_install_hook")},
     # credentials and project settings: CLI only, never MCP tools
     **{c: _ADMIN for c in ("token_issue", "token_list", "token_revoke", "config_set",
                            "passkey_enroll", "passkey_revoke")},

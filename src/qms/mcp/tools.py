@@ -315,6 +315,13 @@ def qms_verify(
     return _call(ctx, user, ops.verify, doc_ids=doc_ids, all_signatures=all_signatures)
 
 
+def qms_code_checkout(user: User, doc_id: DocId, ctx: Context) -> Out:
+    """Give `user`, the responsible user of CR `doc_id` while it is IN_EXECUTION, a writable
+    clone of its execution branch cr/CR-NNN (a code area; result `path`). Commit there and
+    `git push`: the push gate checks every path against the CR's approved scope."""
+    return _call(ctx, user, ops.code_checkout, doc_id=doc_id)
+
+
 async def qms_noop(user: User, ctx: Context) -> Out:
     """Benchmark probe: resolves the identity like every tool, then does nothing."""
     try:
@@ -328,7 +335,7 @@ TOOLS = (
     qms_inbox, qms_workspace, qms_status, qms_read, qms_history, qms_comments, qms_create,
     qms_checkout, qms_checkin, qms_cancel, qms_route, qms_assign, qms_review, qms_approve,
     qms_reject, qms_withdraw, qms_release, qms_revert, qms_close, qms_fix, qms_unlock, qms_interact,
-    qms_qualify, qms_verify,
+    qms_qualify, qms_verify, qms_code_checkout,
 )
 
 

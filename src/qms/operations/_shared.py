@@ -223,12 +223,16 @@ def draft_text(project: Project, doc_id: str, tx: Transaction | None = None) -> 
 
 
 def current_text(project: Project, doc_id: str, tx: Transaction | None = None) -> str | None:
-    """The draft if there is one, else the effective/closed file."""
-    text = draft_text(project, doc_id, tx)
-    if text is None:
-        path = project.effective_path(doc_id)
-        text = tx.read_text(path) if tx else project.read_text(path)
-    return text
+    """The draft if there is one, else the effective/closed file; in a transaction only as
+    the trail binds them (like :func:`draft_text`)."""
+    if tx is None:
+        text = project.read_text(project.draft_path(doc_id))
+        return text if text is not None else project.read_text(project.effective_path(doc_id))
+    from qms.operations._bound import Texts
+
+    texts = Texts(project, doc_id, tx)
+    text = texts.draft()
+    return text if text is not None else texts.effective()
 
 
 def title(project: Project, doc_id: str, tx: Transaction | None = None) -> str:

@@ -7,6 +7,7 @@ import re
 from qms.domain import doctypes, workflow as wf
 from qms.errors import InvalidTransition, NotFound
 from qms.operations import _interactive
+from qms.operations._bound import Texts
 from qms.operations.identity import passkeys
 from qms.operations._shared import (
     DocResult, clear_tracking, current_text, done, drop_tasks, open_doc, release_checkout,
@@ -54,11 +55,12 @@ def _close_one(tx: Transaction, project: Project, meta: dict, user: str,
     """Close one document; a cascaded child is covered by its parent's signature."""
     doc_id = meta["doc_id"]
     owner = meta.get("responsible_user")
-    text = tx.read_text(project.draft_path(doc_id))
+    texts = Texts(project, doc_id, tx)  # only the texts the trail binds: none edited by hand
+    text = texts.draft()
     if _interactive.is_interactive(doc_id):
         text = _interactive.on_close(tx, project, doc_id, owner, text or "")
     if text is None:
-        text = tx.read_text(project.effective_path(doc_id))
+        text = texts.effective()
         if text is None:
             raise NotFound(f"{doc_id} has no document file to close.")
     text = frontmatter.minimal(text)

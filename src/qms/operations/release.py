@@ -25,4 +25,16 @@ def release(project: Project, user: str, *, doc_id: str) -> DocResult:
         set_status(tx, project, meta, user, wf.IN_EXECUTION)
         meta["execution_phase"] = wf.POST_RELEASE
         meta_store.save(tx, project, meta)
-    return done(meta, f"Released {doc_id} v{meta['version']} for execution (IN_EXECUTION)")
+        notices = _branch(tx, project, user, meta)
+    return done(meta, f"Released {doc_id} v{meta['version']} for execution (IN_EXECUTION)",
+                notices)
+
+
+def _branch(tx, project: Project, user: str, meta: dict) -> list[str]:
+    """A scoped CR gets its execution branch (docs/code-control.md)."""
+    if meta["doc_type"] != "CR":
+        return []
+    from qms.operations.code.branch import open_branch
+
+    opened = open_branch(tx, project, user, meta)
+    return [opened] if opened else []

@@ -38,6 +38,7 @@ def route(project: Project, user: str, *, doc_id: str, route_type: str, retire: 
                 raise ValidationError("--retire applies to approval routing only.")
             target, workflow_type = wf.route_review(status, phase_of(meta))
             meta["review_outcomes"] = {}  # a new review round starts empty
+            notices += _scope(project, meta, text)
         else:
             target, workflow_type = wf.route_approval(status)
             _approval_gate(project, meta)
@@ -66,6 +67,15 @@ def route(project: Project, user: str, *, doc_id: str, route_type: str, retire: 
         notices.append("Approval will RETIRE the document.")
     return done(meta, f"Routed {doc_id} for {workflow_type} ({target}); assigned to "
                       f"{', '.join(names)}", notices)
+
+
+def _scope(project: Project, meta: dict, text: str) -> list[str]:
+    """A CR's or VAR's qms-scope block must be well formed and inside a known system."""
+    if "qms-scope" not in text:
+        return []
+    from qms.operations.code.branch import check_text
+
+    return check_text(project, meta, text)
 
 
 def _refuse_placeholders(doc_id: str, text: str) -> None:

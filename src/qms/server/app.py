@@ -31,7 +31,8 @@ def http_app(
     web: Project | None = None, *, port: int,
 ) -> Starlette:
     """The ASGI app: `/mcp` (streamable-http) or `/sse` + `/messages/` (sse), plus `/healthz`,
-    plus the read-only web pages of `web` (docs/web.md) when given.
+    plus the read-only web pages of `web` (docs/web.md) when given, plus the project's git
+    repository at `/git/` (docs/code-control.md).
 
     Host/Origin checks are always on, whatever address the server is bound to, and must name
     `port`, the port it is bound to; they run in front of the bearer-token gate (`auth`;
@@ -62,6 +63,10 @@ def http_app(
         from qms.web.app import mount  # Jinja2 and markdown-it load only when pages are served
 
         mount(app, web, auth)
+    if tokens_of is not None:
+        from qms.web.git_http import mount as mount_git  # the repository at /git/
+
+        mount_git(app, tokens_of, auth)
     if auth is not AuthMode.OFF:
         app.add_middleware(BearerGate, project=tokens_of, mode=auth, pages=web is not None)
     app.add_middleware(HostOriginGuard, allowed=allowed_hosts(port, allow_hosts))  # outermost

@@ -52,7 +52,7 @@ def events(project: Project, *kinds: str) -> list[tuple[bytes, dict[str, Any]]]:
         found = []
         for line in integrity.lines_of(atomic.read_bytes(path, project.root) or b""):
             if b'"TOKEN_' not in line and b'"CONFIG_SET"' not in line \
-                    and b'"KEY_' not in line:
+                    and b'"KEY_' not in line and b'"SYSTEM_ADD"' not in line:
                 continue
             event = parse_line(line)  # None: damaged, which verify reports
             if event is not None and integrity.is_chained(event):
@@ -62,21 +62,23 @@ def events(project: Project, *kinds: str) -> list[tuple[bytes, dict[str, Any]]]:
     return [(line, e) for line, e in cached[1] if e.get("event") in kinds]
 
 
-def signed(project: Project, line: bytes, event: dict[str, Any]) -> bool:
-    """Whether the chain holds this exact project event, signed by a trusted key."""
+def signed(project: Project, line: bytes, event: dict[str, Any],
+           doc_id: str = integrity.PROJECT_TRAIL) -> bool:
+    """Whether the chain holds this exact event of ``doc_id``'s trail (the project trail by
+    default), signed by a trusted key."""
     seq = event.get("seq")
     if not isinstance(seq, int):
         return False
     chain = str(project.qms / ".audit" / "chain.jsonl")
     key = (chain, seq, integrity.sha256_bytes(line))
     if key not in _SIGNED:
-        _SIGNED[key] = _check(project, chain, seq, key[2])
+        _SIGNED[key] = _check(project, chain, seq, key[2], doc_id)
     return _SIGNED[key]
 
 
-def _check(project: Project, chain: str, seq: int, line_sha: str) -> bool:
+def _check(project: Project, chain: str, seq: int, line_sha: str, doc_id: str) -> bool:
     entry = chain_entry(project, chain, seq)
-    if entry is None or entry.get("doc_id") != integrity.PROJECT_TRAIL \
+    if entry is None or entry.get("doc_id") != doc_id \
             or entry.get("event_sha256") != line_sha:
         return False
     public = _trusted_keys(project, seq).get(entry.get("key_id"))

@@ -237,7 +237,11 @@ class Web:
                  if v["readable"] and readable.index(v["version"]) > 0 else None}
                 for v in reversed(versions.versions)]
         sign = passkey.panel(self.project, request, status, self.auth_mode)
-        response = self.render("document.html", doc=status, text=doc, body=self.body(doc.content),
+        code = ops.code_record(self.project, user, doc_id=status.doc_id) \
+            if status.doc_type == "CR" else None
+        shown = sign["signing"]["text"] if sign["signing"] else doc.content  # what is signed
+        response = self.render("document.html", doc=status, text=doc, body=self.body(shown),
+                               code=code,
                                current=standing(status),
                                versions=versions, version_rows=rows, readable=readable,
                                timeline=timeline, signatures=signatures, sign=sign)

@@ -8,6 +8,11 @@ own origin, whose host is the RP ID (``signatures.rp_id``). A challenge is singl
 in this process for ``CHALLENGE_TTL`` seconds and belongs to the browser session that asked
 for it. The assertion is verified by ``qms.operations.identity.passkeys`` and the operation is the
 same one the CLI calls.
+
+What you see is what you sign: the page that offers a signature shows the text it binds
+(``panel``: ``signing``), and both signing requests carry back the version and SHA-256 the
+page displayed; the server refuses them (``pk.same_text``) unless the record's text is still
+that one, and the operation checks the assertion against its text once more under the lock.
 """
 
 from __future__ import annotations
@@ -26,8 +31,7 @@ from qms import operations as ops
 from qms.domain import integrity, workflow
 from qms.errors import Conflict, PermissionDenied, QMSError
 from qms.operations.identity import passkeys as pk
-from qms.operations._shared import current_text, draft_text
-from qms.store import frontmatter
+from qms.render import markdown
 from qms.store.project import Project
 from qms.web import auth, sessions
 from qms.web.responses import HEADERS, status_code
@@ -101,16 +105,24 @@ def origin_of(request: Request, project: Project) -> str | None:
 # -- what the document page shows ----------------------------------------------------------
 def panel(project: Project, request: Request, doc: Any, auth_mode: str) -> dict:
     """The signing panel of a document page: who is signed in, the actions a pending task
-    allows (each with meaning, version and content hash), the CSRF token."""
+    allows (each with its meaning), the CSRF token and, when the page offers a signature,
+    ``signing``: the version, text and content SHA-256 it binds (the page shows that text,
+    rendered and as its source) and how many comments the rendering leaves out."""
     sid, session, new = browser(request)
     user = signed_in_as(request, project)
     flash, session["flash"] = session.get("flash"), None
     tasks = tasks_for(project, doc, user, auth_mode)
     without_key = [] if tasks else signers(doc, user, auth_mode)[1]
     where = origin_of(request, project)
+    signing = None
+    if tasks and where is not None:
+        version, text = pk.signing_text(project, doc.doc_id, tasks[0]["meaning"])
+        signing = {"version": version, "text": text,
+                   "content_sha256": integrity.sha256_text(text),
+                   "comments": len(markdown.COMMENT.findall(text))}  # not rendered
     return {"sid": sid, "new": new, "csrf": session["csrf"], "user": user, "flash": flash,
             "by_passkey": session.get("user") is not None, "without_key": without_key,
-            "tasks": tasks, "origin_ok": where is not None,
+            "tasks": tasks, "origin_ok": where is not None, "signing": signing,
             # shown only while the document awaits a signature (or to report one just made)
             "show": bool(flash) or bool(signers(doc, None, "off")[0]),
             "here": f"{pk.base_url(project)}/documents/{doc.doc_id}",
@@ -143,22 +155,13 @@ def tasks_for(project: Project, doc: Any, user: str | None, auth_mode: str) -> l
     with_keys = sorted({e["user"] for e in pk.active(project, people)}) if people else []
     if not with_keys:
         return []
-    inputs = signing_inputs(project, doc.doc_id, actions[0])
     return [{"action": a, "label": LABELS[a], "meaning": ACTIONS[a][1], "signers": with_keys,
-             "version": inputs["version"], "content_sha256": inputs["content_sha256"],
              "comment": a in NEEDS_COMMENT} for a in actions]
 
 
-def signing_inputs(project: Project, doc_id: str, action: str) -> dict:
-    """What a signature of ``action`` on ``doc_id`` would bind: the document, its version,
-    the SHA-256 of the exact text the operation records, and the meaning."""
-    status = ops.status(project, auth.VIEWER, doc_id=doc_id)
-    if action == "close":
-        text = frontmatter.minimal(current_text(project, status.doc_id) or "")
-    else:
-        text = draft_text(project, status.doc_id) or ""
-    return {"doc_id": status.doc_id, "version": status.version, "meaning": ACTIONS[action][1],
-            "content_sha256": integrity.sha256_text(text)}
+def seen(body: dict) -> dict:
+    """The version and content SHA-256 the page displayed, as its script sent them back."""
+    return {k: str(body.get(k) or "") for k in ("version", "content_sha256")}
 
 
 # -- JSON endpoints ------------------------------------------------------------------------
@@ -327,8 +330,9 @@ class Pages:
                      if t["action"] == action]
             if not tasks:
                 raise_refused(f"Nobody signed in here has a task that allows {action} on "
-                              f"{doc.doc_id}.")
-            inputs = {**signing_inputs(self.project, doc.doc_id, action),
+                              f"{doc.doc_id} (any more): reload the page.")
+            inputs = {**pk.bound_inputs(self.project, doc.doc_id, ACTIONS[action][1],
+                                        seen(body)),
                       "nonce": secrets.token_urlsafe(24)}
             sessions.CHALLENGES.put({"kind": "sign", "session": sid, "action": action,
                             "comment": comment, "inputs": inputs,
@@ -352,6 +356,7 @@ class Pages:
                                "reload the page and sign again.")
 
         def run() -> dict:
+            pk.same_text(self.project, seen(body), item["inputs"])  # what this page showed
             assertion = pk.sign_assertion(self.project, credential(body), item["inputs"],
                                           origin, item["signers"])
             op, _, outcome = ACTIONS[item["action"]]

@@ -5,6 +5,9 @@ sign only with one, and the one check of a signing assertion (docs/passkeys.md).
   hash is stored, with an expiry) and prints the link; the browser registers the passkey and
   the web adapter hands the verified registration to ``passkey_register``, which consumes the
   code and records the credential in a signed ``PASSKEY_ENROLL`` event and under ``QMS/``.
+* ``signing_text`` is the text (and version) a signature binds now, as the signed trail
+  binds it: what the signing page shows; ``bound_inputs`` re-reads it under the project
+  lock and refuses (``same_text``) unless it is the version and SHA-256 the page showed.
 * ``challenge`` derives the bytes a signer's authenticator signs from what is signed
   (document, version, content SHA-256, meaning) and a single-use nonce; ``check_assertion``
   verifies a browser's assertion (origin, RP ID, user verification, sign count, the
@@ -21,7 +24,8 @@ import hashlib
 
 from qms.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from qms.operations._shared import Result, authorize
-from qms.store import audit, passkeys, settings, users
+from qms.store import audit, frontmatter, passkeys, settings, users
+from qms.store import meta as meta_store
 from qms.store.project import Project
 
 TYPE_CHECKING = False
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 CHALLENGE_VERSION = "qms-passkey-v1"
+CHANGED = "The text changed since you opened this page: reload and read it again."
 INVITE_MINUTES = 15
 MAX_MINUTES = 24 * 60
 DEFAULT_PORT = 8000
@@ -221,6 +226,47 @@ def active(project: Project, names: list[str] | None = None) -> list[dict]:
 
 
 # -- signing -------------------------------------------------------------------------------
+def signing_text(project: Project, doc_id: str, meaning: str,
+                 tx: Any = None) -> tuple[str, str]:
+    """(version, text) a signature of ``meaning`` on ``doc_id`` binds now, read only as the
+    signed trail binds it (``_bound.Texts``; ``tx``: under the project lock): the draft in
+    review or approval; for a closure the closed record (the draft, else the effective
+    file, with its minimal frontmatter), as ``close`` writes it."""
+    from qms.operations._bound import Texts
+
+    version, texts = meta_store.load(project, doc_id, tx)["version"], Texts(project, doc_id, tx)
+    text = texts.draft()
+    if meaning == "closure":
+        return version, frontmatter.minimal(text if text is not None else
+                                            texts.effective() or "")
+    return version, text or ""
+
+
+def same_text(project: Project, seen: dict, bound: dict) -> None:
+    """Refuse (Conflict, ``CHANGED``) unless the version and content SHA-256 a signer was
+    shown are those about to be signed: the one comparison behind "what you see is what you
+    sign" (the options, the sign request and the operation's transaction all call it)."""
+    shown = {k: str(seen.get(k) or "") for k in ("version", "content_sha256")}
+    if shown != {k: bound[k] for k in shown}:
+        raise Conflict(f"{CHANGED} ({bound['doc_id']} is now v{bound['version']}, SHA-256 "
+                       f"{bound['content_sha256'][:16]}…; the page showed "
+                       f"v{shown['version'] or '?'}, {shown['content_sha256'][:16] or '?'}…)",
+                       doc_id=bound["doc_id"], url=page_url(project, bound["doc_id"]))
+
+
+def bound_inputs(project: Project, doc_id: str, meaning: str, seen: dict) -> dict:
+    """What a signature of ``meaning`` on ``doc_id`` binds (doc_id, version, content_sha256,
+    meaning), read under the project lock, refused unless the signer was shown exactly it."""
+    from qms.domain import integrity
+
+    with project.transaction() as tx:
+        version, text = signing_text(project, doc_id, meaning, tx)
+    bound = {"doc_id": doc_id, "version": version, "meaning": meaning,
+             "content_sha256": integrity.sha256_text(text)}
+    same_text(project, seen, bound)
+    return bound
+
+
 def challenge(doc_id: str, version: str, content_sha256: str, meaning: str, nonce: str) -> bytes:
     """The bytes a signer's authenticator signs: a hash of what is signed and the nonce."""
     text = f"{CHALLENGE_VERSION}|{doc_id}|{version}|{content_sha256}|{meaning}|{nonce}"
@@ -303,9 +349,11 @@ def gate(project: Project, tx: Any, user: str, doc_id: str, version: str, meanin
 
     bound = {"doc_id": doc_id, "version": version, "meaning": meaning,
              "content_sha256": integrity.sha256_text(content or "")}
-    if passkey.user != user or any(passkey.inputs.get(k) != v for k, v in bound.items()):
-        raise Conflict(f"The passkey signature was made for something else (the document "
-                       f"changed since the page was loaded?): reload {page_url(project, doc_id)}.")
+    if passkey.user != user or any(passkey.inputs.get(k) != bound[k]
+                                   for k in ("doc_id", "meaning")):
+        raise Conflict(f"The passkey signature was made for something else: reload "
+                       f"{page_url(project, doc_id)}.")
+    same_text(project, passkey.inputs, bound)  # the text signed is the text recorded
     entry = passkeys.load(project, passkey.cred, tx)
     stored = int((entry or {}).get("sign_count") or 0)
     if entry is None or entry.get("revoked"):

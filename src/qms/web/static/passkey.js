@@ -41,6 +41,14 @@
         authenticatorData: toB64u(r.authenticatorData), clientDataJSON: toB64u(r.clientDataJSON),
         signature: toB64u(r.signature), userHandle: r.userHandle ? toB64u(r.userHandle) : null}};
   }
+  var CHANGED = "The text changed since you opened this page: reload and read it again.";
+  // The challenge the server derives from what is signed (operations/identity/passkeys.py):
+  // recomputed here from what this page displayed, so options for another text are refused
+  // before the authenticator is asked.
+  function challengeOf(parts) {
+    var bytes = new TextEncoder().encode(["qms-passkey-v1"].concat(parts).join("|"));
+    return crypto.subtle.digest("SHA-256", bytes).then(toB64u);
+  }
   function failed(err) {
     return err && err.name === "NotAllowedError"
       ? "The authenticator refused or was cancelled (user verification is required)."
@@ -105,12 +113,24 @@
           say(out, "A comment is required for " + btn.dataset.action + ".", false);
           return;
         }
+        // what this page displayed: sent back with both requests, and checked here too
+        var shown = {version: panel.dataset.version, content_sha256: panel.dataset.sha256};
         post("/passkey/sign/options", csrf, {doc_id: panel.dataset.doc,
-          action: btn.dataset.action, comment: comment}).then(function (data) {
+          action: btn.dataset.action, comment: comment, version: shown.version,
+          content_sha256: shown.content_sha256}).then(function (data) {
           nonce = data.nonce;
-          return navigator.credentials.get({publicKey: requestOptions(data.options)});
+          var s = data.signing || {};
+          if (s.version !== shown.version || s.content_sha256 !== shown.content_sha256)
+            throw new Error(CHANGED);
+          return challengeOf([panel.dataset.doc, shown.version, shown.content_sha256,
+                              btn.dataset.meaning, nonce]).then(function (expected) {
+            var options = requestOptions(data.options);
+            if (toB64u(options.challenge) !== expected) throw new Error(CHANGED);
+            return navigator.credentials.get({publicKey: options});
+          });
         }).then(function (cred) {
-          return post("/passkey/sign", csrf, {nonce: nonce, credential: assertion(cred)});
+          return post("/passkey/sign", csrf, {nonce: nonce, credential: assertion(cred),
+            version: shown.version, content_sha256: shown.content_sha256});
         }).then(function (data) {
           say(out, data.message, true);
           location.reload();
