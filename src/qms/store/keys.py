@@ -96,6 +96,27 @@ def signer(project: Project, key_id: str) -> Signer | None:
     return signer
 
 
+def local_secret(project: Project, purpose: str) -> bytes | None:
+    """A secret of this copy for ``purpose`` (an HMAC key, e.g. of a cache), derived from the
+    active private key: only who holds the signing key can make or check what it
+    authenticates. None when this copy has no (readable) key. ``cryptography`` is not
+    loaded."""
+    folder = private_dir(project)
+    try:
+        key_id = (project.read_text(folder / "active") or "").strip()
+        if not key_id or not all(c in "0123456789abcdef" for c in key_id):
+            return None
+        text = project.read_text(folder / f"{key_id}.key")
+        seed = bytes.fromhex(text.strip()) if text else None
+    except (QMSError, ValueError):
+        return None
+    if not seed:
+        return None
+    import hmac
+
+    return hmac.new(seed, purpose.encode(), "sha256").digest()
+
+
 def _private_key(seed: bytes) -> Any:
     """The Ed25519 private key, loaded through cryptography's Rust binding directly: the
     public module (``...asymmetric.ed25519``) costs about three times as much to import, on

@@ -255,8 +255,14 @@ class Web:
 
     def export(self, request: Request, user: str) -> Response:
         """The record's PDF/A-3b dossier as a download (``qms export``; ``?version=N.X``).
-        A record that does not verify is refused (409) unless ``?findings=allow``."""
-        result = ops.export_pdf(self.project, user, doc_id=request.path_params["doc_id"],
+        A record that does not verify is refused (409) unless ``?findings=allow``. A dossier
+        names who exported it and seals an open round for them: whatever ``--auth`` says, it
+        is made for a signed-in person (a session, or a Bearer token's user); anyone else
+        is sent to sign in."""
+        reader = getattr(self._local, "who", None) or auth.bearer_user(request, self.project)
+        if reader is None:
+            return auth.to_signin(request)
+        result = ops.export_pdf(self.project, reader, doc_id=request.path_params["doc_id"],
                                 version=request.query_params.get("version") or None,
                                 allow_findings=request.query_params.get("findings") == "allow")
         return Response(result.pdf, media_type="application/pdf", headers={
