@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 
 from qms.domain.permissions import BUILTIN_ADMINS, GROUPS
 from qms.errors import QMSError, ValidationError
@@ -21,7 +22,7 @@ from qms.store.project import Project
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Iterator
 
 USER_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")  # \Z: no trailing newline
 MALFORMED = "(malformed frontmatter)"
@@ -65,28 +66,23 @@ def files(project: Project) -> tuple[tuple[str, int, int, int, int], ...]:
     return tuple(found)
 
 
-def read(project: Project, name: str, folder: int | None = None) -> str | None:
+def read(project: Project, name: str, folders: atomic.Folders | None = None) -> str | None:
     """An agent file's text (None: absent); a link or special file raises QMSError.
-    ``folder``: the agents folder, opened once for several files (:func:`reading`)."""
-    return atomic.read_text(project.agents_dir / f"{name}.md", project.root, folder=folder)
+    ``folders``: the project's folders, kept open for several files (:func:`reading`)."""
+    path = project.agents_dir / f"{name}.md"
+    if folders is None:
+        return atomic.read_text(path, project.root)
+    return atomic.decode(folders.read(str(path)), project.root, path)
 
 
-class reading:
-    """``with reading(project) as folder:`` the agents folder opened once (None: absent)."""
-
-    def __init__(self, project: Project) -> None:
-        self.project, self.fd = project, None
-
-    def __enter__(self) -> int | None:
-        try:
-            self.fd = atomic.open_folder(self.project.root, self.project.agents_dir)
-        except QMSError:  # a link where a folder belongs: each read refuses it
-            self.fd = None
-        return self.fd
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
+@contextmanager
+def reading(project: Project) -> Iterator[atomic.Folders]:
+    """``with reading(project) as folders:`` the agents folder opened once for many files."""
+    folders = atomic.Folders(project.root)
+    try:
+        yield folders
+    finally:
+        folders.close()
 
 
 def from_files(project: Project) -> tuple[dict[str, str], dict[str, str]]:
@@ -94,11 +90,11 @@ def from_files(project: Project) -> tuple[dict[str, str], dict[str, str]]:
     tool decided by, and what an existing project adopts once (USER_ADOPT)."""
     groups: dict[str, str] = {}
     names: dict[str, str] = {}
-    with reading(project) as folder:
+    with reading(project) as folders:
         texts = {}
         for name in sorted(f[0] for f in files(project)):
             try:
-                texts[name] = read(project, name, folder) or ""
+                texts[name] = read(project, name, folders) or ""
             except QMSError:  # a link, a FIFO: not a user
                 pass
     for name, text in texts.items():
@@ -123,10 +119,10 @@ def problems(project: Project, groups: dict[str, str], names: dict[str, str],
         return cached[1]
     present = {f[0] for f in listing}
     found = []
-    with reading(project) as folder:
+    with reading(project) as folders:
         for name in sorted(present | set(groups) | set(names)):
             problem = _problem(project, name, name in present, groups.get(name),
-                               names.get(name), folder)
+                               names.get(name), folders)
             if problem:
                 found.append((f".claude/agents/{name}.md", *problem))
     _CACHE[str(project.agents_dir)] = (key, found)
@@ -134,7 +130,7 @@ def problems(project: Project, groups: dict[str, str], names: dict[str, str],
 
 
 def _problem(project: Project, name: str, present: bool, group: str | None,
-             shown: str | None, folder: int | None) -> tuple[str, str] | None:
+             shown: str | None, folders: atomic.Folders) -> tuple[str, str] | None:
     user = group is not None
     rel = f".claude/agents/{name}.md"
     restore = f"restore it (git checkout -- {rel}) or ask an administrator"
@@ -143,7 +139,7 @@ def _problem(project: Project, name: str, present: bool, group: str | None,
     if not present:
         return gone if user else None
     try:
-        text = read(project, name, folder)
+        text = read(project, name, folders)
     except QMSError as err:
         return (f"{rel} cannot be read ({err.message})", restore) if user or shown else None
     if text is None:

@@ -31,7 +31,7 @@ class Signer:
     """A loaded private key."""
 
     def __init__(self, key_id: str, private: Any) -> None:
-        self.key_id, self._private = key_id, private
+        self.key_id, self._private, self._public = key_id, private, None
 
     def sign(self, message: bytes) -> str:
         return self._private.sign(message).hex()
@@ -41,8 +41,10 @@ class Signer:
 
     def verify(self, signature_hex: str, message: bytes) -> bool:
         """Whether this key made ``signature_hex`` over ``message``."""
+        if self._public is None:
+            self._public = self._private.public_key()
         try:
-            self._private.public_key().verify(bytes.fromhex(signature_hex), message)
+            self._public.verify(bytes.fromhex(signature_hex), message)
         except Exception:  # InvalidSignature, or not hex  # noqa: BLE001
             return False
         return True

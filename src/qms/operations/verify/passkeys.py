@@ -25,20 +25,22 @@ from qms.domain import doctypes, integrity
 from qms.domain.permissions import ADMINISTRATOR, BUILTIN_ADMINS
 from qms.errors import ProjectError
 from qms.operations.identity import passkeys as pk
+from qms.operations.verify.check import SIGNING
 from qms.store import jsonl, passkeys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from qms.operations.verify.check import Check
 
-MARK = '"passkey": {'
-SIGNING = ("REVIEW", "APPROVE", "REJECT", "CLOSE")
-_SIGNING_MARKS = tuple(f'"event": "{e}"' for e in SIGNING)
 TRAIL = "QMS/.audit/project.jsonl"
 
 
-def check(check: Check, doc_ids: list[str]) -> None:
-    """Add the findings of every passkey signature, enrollment and policy of ``doc_ids``."""
+def check(check: Check, signed: list[tuple[str, int, dict]], invites: bool) -> None:
+    """Add the findings of every passkey signature, enrollment and policy to ``check``:
+    ``signed`` are the ``(doc_id, line, event)`` of the events that carry a passkey, and,
+    when a policy was ever set, of every signature it could cover (:data:`SIGNING`), as the
+    trail check found them (:mod:`.trails`: every trail is read once); ``invites``: the
+    project trail is verified too, so every enrollment is checked against its invite."""
     project = check.project
     events = check.project_events()
     records = passkeys.enrolled(project, events)
@@ -56,38 +58,27 @@ def check(check: Check, doc_ids: list[str]) -> None:
         if problem:
             check.find("project", "passkey", f"credential {cred} {problem}",
                        f"QMS/.passkeys/{cred}.json")
-    if integrity.PROJECT_TRAIL in doc_ids:
+    if invites:
         _check_invites(check, events)
     nonces: dict[str, str] = {}
     counts: dict[str, list[tuple[int, int, str]]] = {}
     checked = 0
-    for doc_id in doc_ids:
+    for doc_id, n, event in signed:
         if doc_id == integrity.PROJECT_TRAIL:
             continue
-        try:
-            text = project.read_text(project.audit_path(doc_id)) or ""
-        except ProjectError:
-            continue  # reported by the trail check (not_a_file)
-        for n, line in enumerate(text.splitlines(), 1):
-            if MARK not in line and not (policy.ever
-                                         and any(m in line for m in _SIGNING_MARKS)):
-                continue
-            event = jsonl.parse_line(line)  # None: damaged, reported by the trail check
-            if event is None:
-                continue
-            where = f"{check.rel(str(project.audit_path(doc_id)))}:{n}"
-            if "passkey" not in event:
-                if policy.ever and event.get("event") in SIGNING:
-                    _check_unsigned(check, doc_id, event, policy, where)
-                continue
-            checked += 1
-            problem = _problem(doc_id, event, records, nonces, where)
-            if problem:
-                check.find(doc_id, "passkey", problem, where)
-                continue
-            evidence = event["passkey"]
-            counts.setdefault(evidence["cred"], []).append(
-                (int(event.get("seq") or 0), _sign_count(evidence), where))
+        where = f"{check.rel(str(project.audit_path(doc_id)))}:{n}"
+        if "passkey" not in event:
+            if policy.ever and event.get("event") in SIGNING:
+                _check_unsigned(check, doc_id, event, policy, where)
+            continue
+        checked += 1
+        problem = _problem(doc_id, event, records, nonces, where)
+        if problem:
+            check.find(doc_id, "passkey", problem, where)
+            continue
+        evidence = event["passkey"]
+        counts.setdefault(evidence["cred"], []).append(
+            (int(event.get("seq") or 0), _sign_count(evidence), where))
     for cred, seen in counts.items():
         seen.sort()
         for (_, before, _), (_, after, where) in zip(seen, seen[1:]):
