@@ -2,7 +2,8 @@
 
 Starts a real server (with the benchmark-only `qms_noop` tool, which resolves the identity like
 every tool and then does nothing) on a throw-away project, and reports in one run:
-  1. median `qms_status` latency / median `qms_noop` latency, same server (target <= 1.5);
+  1. median `qms_status` latency / median `qms_noop` latency, same server (target <= 1.3 with
+     the lean client);
   2. speedup of a `qms_status` call over spawning `qms status` per call, the earlier
      process-per-call design (target >= 50x);
   3. throughput with 16 concurrent sessions;
@@ -171,7 +172,7 @@ def main() -> None:
         status, noop = statistics.median(times["qms_status"]), statistics.median(times["qms_noop"])
         print(f"{name:34} {status * 1e3:7.2f} ms {noop * 1e3:6.2f} ms {status / noop:6.2f} "
               f"{spawned / status:7.1f}x")
-    print("targets: ratio <= 1.5, speedup >= 50x")
+    print("targets: ratio <= 1.3 (lean client), speedup >= 50x")
     print(f"throughput: {rate:.0f} qms_status calls/s with {args.sessions} concurrent sessions "
           f"(lean client, {MODERN})")
     with_token, without = (statistics.median(auth[k]) for k in ("with token", "without"))

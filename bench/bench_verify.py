@@ -2,12 +2,13 @@
 
 Reports, in one run:
 
-  A. `qms verify` of a 10,000-document project (target < 10 s): the project is written with
+  A. `qms verify` of a 10,000-document project (targets on 2 cores: <= 2 s, and
+     `--all-signatures` <= 12 s): the project is written with
      the real store code in-process (`qms.store.audit.append`: every event chained, signed
      and content-hashed, exactly as the operations write them), 90% CLOSED CRs with their
      whole lifecycle (23 events each), 5% IN_EXECUTION, 5% in pre-review. fsync is skipped
-     while generating (the generator is not what is measured). `--all-signatures` is timed
-     once (informational).
+     while generating (the generator is not what is measured). Both are run `--runs` times,
+     interleaved, median.
   B. the added cost of chaining and signing on a mutating command: `qms create CR` with this
      tree's code vs the same command with the code of `--baseline-ref` (the last commit
      before the integrity work; its `src/` is exported with `git archive`), both started as
@@ -145,8 +146,11 @@ def run_cpu(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float]:
 def bench_verify(root: Path, runs: int) -> tuple[float, float, dict]:
     qms = str(Path(sys.executable).parent / "qms")
     run([qms, "--user", "qa", "status", "CR-001"], root)  # warm .pyc
-    times = [run([qms, "--user", "qa", "verify"], root) for _ in range(runs)]
-    full = run([qms, "--user", "qa", "verify", "--all-signatures"], root)
+    times, fulls = [], []
+    for _ in range(runs):  # interleaved, so background load hits both alike
+        times.append(run([qms, "--user", "qa", "verify"], root))
+        fulls.append(run([qms, "--user", "qa", "verify", "--all-signatures"], root))
+    full = statistics.median(fulls)
     out = subprocess.run([qms, "--user", "qa", "--json", "verify"], cwd=root, env=ENV,
                          capture_output=True, text=True)
     return statistics.median(times), full, json.loads(out.stdout)["result"]
@@ -220,13 +224,15 @@ def main() -> int:
                 print(f"generated {args.docs} documents in {time.perf_counter() - t0:.1f} s "
                       f"({root})")
             median, full, result = bench_verify(root, args.runs)
-            ok &= median < 10 and result["clean"]
+            ok &= median <= 2 and full <= 12 and result["clean"]
             print(f"\nA. qms verify, {result['documents']} documents, "
-                  f"{result['chained_events']} chained events ({args.runs} runs, median)")
-            print(f"   verify                  {median:7.2f} s   target < 10 s  "
-                  f"{'OK' if median < 10 and result['clean'] else 'MISSED'}  "
+                  f"{result['chained_events']} chained events ({args.runs} runs, median; "
+                  f"{os.cpu_count()} CPUs)")
+            print(f"   verify                  {median:7.2f} s   target <= 2 s  "
+                  f"{'OK' if median <= 2 and result['clean'] else 'MISSED'}  "
                   f"(clean={result['clean']}, {result['signatures_checked']} signature(s))")
-            print(f"   verify --all-signatures {full:7.2f} s   (informational)\n")
+            print(f"   verify --all-signatures {full:7.2f} s   target <= 12 s "
+                  f"{'OK' if full <= 12 else 'MISSED'}\n")
         ab = None if "ab" in args.skip else bench_overhead(tmp, args.baseline_ref, args.ab_runs)
         if ab:
             print(f"B. added cost vs {args.baseline_ref} ({args.ab_runs} interleaved runs, "

@@ -27,13 +27,16 @@ if [ ! -d qualification/QMS ]; then
   "${qms[@]}" --user lead namespace add QMS
 fi
 
-# The project's private signing key is never committed (docs/integrity.md): on a fresh clone
-# it is missing and qms refuses every change. Say how to go on instead of failing half-way.
+# The project's private signing key is never committed (docs/integrity.md): the team holds
+# it in ../shared/keys/qualification/ (installed here when present). Without it qms refuses
+# every change: say how to go on instead of failing half-way.
+bash scripts/team-key.sh
 if compgen -G "qualification/QMS/.keys/*.pub" >/dev/null \
     && ! compgen -G "qualification/.qms/keys/*.key" >/dev/null; then
   echo "revise-rs: this clone has no private signing key for qualification/ (it is never" >&2
-  echo "committed). Copy qualification/.qms/keys/ from the machine that holds it, or start a new" >&2
-  echo "key: QMS_PROJECT_ROOT=qualification .venv/bin/qms --user lead key rotate --without-previous-key" >&2
+  echo "committed). Put the team's key in ../shared/keys/qualification/ (../shared/keys/README.md)" >&2
+  echo "or copy qualification/.qms/keys/ from a machine that holds it; only if the key is lost," >&2
+  echo "import a new one: QMS_PROJECT_ROOT=qualification .venv/bin/qms --user lead key import FILE" >&2
   echo "(qms verify then reports the new key as not endorsed by the previous one)." >&2
   exit 1
 fi

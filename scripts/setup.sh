@@ -4,10 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
-# `qms export` lays out PDFs with WeasyPrint, which needs Pango, HarfBuzz and a font; its tests
-# read the PDFs back with poppler-utils. Installed when missing and we can (root, apt);
-# otherwise export fails with a message naming them, and its tests skip with the reason.
-PDF_DEBS="libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core poppler-utils"
+# `qms export` typesets PDFs with Typst (a self-contained wheel) in DejaVu Sans when the font
+# is installed (else in Typst's own fonts); its tests read the PDFs back with poppler-utils.
+# Installed when missing and we can (root, apt); otherwise the export tests skip with the reason.
+PDF_DEBS="fonts-dejavu-core poppler-utils"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
     && command -v dpkg-query >/dev/null 2>&1; then
   missing=""

@@ -216,7 +216,8 @@ def test_damaged_meta_audit_and_agent_files(q, digest):
     run = q("qa", "history", "SOP-002")  # the readable events, the damage as a warning
     assert run.code == 0 and "damaged at line" in run.err and "CREATE" in run.out
     assert "damaged" in _refused(q, digest, "qa", "comments", "SOP-002").err
-    assert "UTF-8" in _refused(q, digest, "odd", "inbox").err
+    # an unreadable file no signed USER_ADD vouches for makes nobody a user
+    assert "Unknown user 'odd'" in _refused(q, digest, "odd", "inbox").err
     assert digest(q.root) == before
     q.ok("qa", "status", doc)  # the rest of the project still works
 

@@ -132,7 +132,7 @@ def test_user_add_and_list(q):
                         ("qa", "quality"), ("tu", "reviewer"), ("bob", "reviewer")]:
         assert any(line.split() == [name, group] for line in listing.splitlines()), listing
     users = q.json("lead", "user", "--list")["result"]["users"]
-    assert {"name": "bob", "group": "reviewer"} in users
+    assert {"name": "bob", "group": "reviewer", "display_name": None} in users
     q.ok("bob", "inbox")  # a new user is usable at once
 
 
@@ -149,10 +149,13 @@ def test_user_add_refusals(q):
 
 @req("REQ-USER-002")
 def test_agent_file_with_bad_group_is_a_clear_error(q):
+    # a file no signed USER_ADD vouches for makes nobody a user, whatever it says
     (q.root / ".claude" / "agents" / "odd.md").write_text("---\nname: odd\ngroup: boss\n---\n")
-    q.fail("odd", "inbox", match="group")
-    (q.root / ".claude" / "agents" / "odd.md").write_text("---\nname: [odd\n---\n")
-    q.fail("odd", "inbox", match="malformed")
+    q.fail("odd", "inbox", match="Unknown user 'odd'")
+    q.ok("lead", "user", "--add", "odd", "--group", "reviewer")  # its prompt is kept
+    assert "group: reviewer" in (q.root / ".claude" / "agents" / "odd.md").read_text()
+    (q.root / ".claude" / "agents" / "odd.md").write_text("---\nname: odd\ngroup: [x\n---\n")
+    q.fail("odd", "inbox", match="odd.md says group (malformed frontmatter)")
 
 
 # -- namespace -------------------------------------------------------------------------------
@@ -713,8 +716,9 @@ def test_project_level_changes_are_audited(q):
     log = q.root / "QMS" / ".audit" / "project.jsonl"
     events = [json.loads(line) for line in log.read_text().splitlines()]
     # the project's first signing key is created (and audited) before anything is seeded
-    assert [e["event"] for e in events] == ["KEY_CREATE", "INIT", "USER_ADD", "NAMESPACE_ADD"]
-    events = events[1:]
+    assert [e["event"] for e in events] == ["KEY_CREATE", "USER_ADOPT", "INIT", "USER_ADD",
+                                            "NAMESPACE_ADD"]
+    events = events[2:]
     assert events[1]["user"] == "lead" and events[1]["name"] == "ini"
     assert events[2]["namespace"] == "WEB" and all("ts" in e for e in events)
 

@@ -57,8 +57,7 @@ def test_author_cannot_be_assigned_to_review_or_approve_at_route(q, digest):
 @req("REQ-SOD-001")
 def test_default_assignee_who_is_the_author_is_refused(q, digest):
     # qa moved to the initiator group and authored a document; the default assignee is qa
-    agent = q.root / ".claude" / "agents" / "qa.md"
-    agent.write_text(agent.read_text().replace("group: quality", "group: initiator"))
+    q.ok("lead", "user", "--group", "qa", "initiator")
     doc = q.create("SOP", "By qa", "qa")
     q.ok("qa", "checkin", doc)
     before = digest(q.root)
@@ -154,8 +153,7 @@ def test_signer_of_the_text_cannot_be_assigned_by_the_new_owner(q, digest):
 def test_signer_holding_a_legacy_task_cannot_review_approve_or_reject(q, digest):
     doc = _taken_over(q)
     q.ok("ini2", "route", doc, "--review", "--assign", "qa")
-    agent = q.root / ".claude" / "agents" / "ini.md"  # ini moved to quality since writing it
-    agent.write_text(agent.read_text().replace("group: initiator", "group: quality"))
+    q.ok("lead", "user", "--group", "ini", "quality")  # ini moved to quality since writing it
     _as_legacy(q, doc, pending_assignees=["qa", "ini"])  # assigned before the rule
     before = digest(q.root)
     run = q.fail("ini", "review", doc, "--recommend", "--comment", "mine, fine", match=RULE)

@@ -1,9 +1,8 @@
 """Helpers for the `qms export` tests: one real lifecycle (a CR through closure, an SOP at
 v2.0) built with the real console script, and the poppler tools that read the PDFs back.
 
-Skips, with the reason, when WeasyPrint cannot load its system libraries or poppler-utils
-is missing (Debian: libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core
-poppler-utils; scripts/setup.sh installs them when run as root)."""
+Skips, with the reason, when Typst (the `typst` wheel) cannot load or poppler-utils is
+missing (Debian: poppler-utils; scripts/setup.sh installs it when run as root)."""
 
 from __future__ import annotations
 
@@ -50,9 +49,9 @@ def _missing_tools() -> str | None:
         if shutil.which(tool) is None:
             return f"{tool} not found (Debian package poppler-utils)"
     try:
-        import weasyprint  # noqa: F401
+        import typst  # noqa: F401
     except (ImportError, OSError) as exc:
-        return f"WeasyPrint cannot load ({exc}); Debian: libpango-1.0-0 libpangoft2-1.0-0"
+        return f"Typst cannot load ({exc}); pip install typst (a dependency of qms)"
     return None
 
 
@@ -116,6 +115,17 @@ def build_lifecycle(root: Path) -> Proc:
     return q
 
 
+def records(root: Path) -> dict[str, str]:
+    """Every file of the project but the export cache (``.qms/cache/``): what an export must
+    leave as it was."""
+    return {k: v for k, v in ROOT.tree_digest(root).items() if not k.startswith(".qms/cache/")}
+
+
+def flat(text: str) -> str:
+    """Text without any white space (lines broken anywhere by the layout join again)."""
+    return "".join(text.split())
+
+
 def pdftext(pdf: Path, page: int | None = None) -> str:
     args = ["pdftotext", "-layout"] + (["-f", str(page), "-l", str(page)] if page else [])
     return subprocess.run([*args, str(pdf), "-"], capture_output=True, text=True,
@@ -126,6 +136,23 @@ def pages(pdf: Path) -> int:
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
     return int(next(line.split()[1] for line in info.stdout.splitlines()
                     if line.startswith("Pages:")))
+
+
+def attached_names(pdf: Path) -> list[str]:
+    """The embedded files' names (``pdfdetach -list``)."""
+    out = subprocess.run(["pdfdetach", "-list", str(pdf)], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    return [line.split(": ", 1)[1] for line in out[1:] if ": " in line]
+
+
+def pdfa_part(pdf: Path) -> str | None:
+    """The PDF/A part the XMP metadata declares (``pdfinfo -meta``)."""
+    import re
+
+    meta = subprocess.run(["pdfinfo", "-meta", str(pdf)], capture_output=True, text=True).stdout
+    found = re.search(r'pdfaid:part(?:="|>)(\d)', meta)
+    conformance = re.search(r'pdfaid:conformance(?:="|>)([A-Z])', meta)
+    return found and conformance and found.group(1) + conformance.group(1).lower()
 
 
 def attachments(pdf: Path, dest: Path) -> dict[str, bytes]:

@@ -15,6 +15,7 @@ S = sys.modules["_qms_tests_export_support"]  # loaded by this folder's conftest
 CODE_LINE, ROOT, SOP_V1, SOP_V2, TABLE_CELL = S.CODE_LINE, S.ROOT, S.SOP_V1, S.SOP_V2, S.TABLE_CELL
 attachments, build_lifecycle, pages, pdftext, shots = (S.attachments, S.build_lifecycle, S.pages,
                                                        S.pdftext, S.shots)
+records, pdfa_part = S.records, S.pdfa_part
 
 req = pytest.mark.req
 pytestmark = pytest.mark.timeout(300)
@@ -28,10 +29,10 @@ def _trail(root, doc_id, kind):
 @req("REQ-EXP-002")
 def test_closed_cr_dossier(life, tmp_path):
     out = tmp_path / "cr.pdf"
-    before = ROOT.tree_digest(life.root)
+    before = records(life.root)
     run = life.ok("tu", "export", "CR-001", "--output", out)
     assert "Exported CR-001 v2.0" in run.out and "CLEAN" in run.out
-    assert ROOT.tree_digest(life.root) == before  # a read: no file, no audit event
+    assert records(life.root) == before  # a read: no record, no audit event (a cache only)
     shots(out, "cr")
     n = pages(out)
     assert n >= 5
@@ -65,8 +66,7 @@ def test_closed_cr_dossier(life, tmp_path):
     assert files["CR-001.audit.jsonl"] == _trail(life.root, "CR-001", "CR").read_bytes()
     verified = json.loads(files["CR-001.verify.json"])
     assert verified["clean"] is True and verified["findings"] == []
-    meta = subprocess.run(["pdfinfo", "-meta", str(out)], capture_output=True, text=True).stdout
-    assert 'pdfaid:part="3"' in meta and 'pdfaid:conformance="B"' in meta
+    assert pdfa_part(out) == "3b"
 
 
 @req("REQ-EXP-001")
@@ -152,7 +152,7 @@ def test_bad_input_is_refused_and_writes_nothing(life, tmp_path):
         (("export", "CR-001", "--all", "-o", tmp_path / "d"), "no ID"),
     ]
     (life.root / "in-qms").symlink_to(life.root / "QMS")  # a link into the records
-    before = ROOT.tree_digest(life.root)
+    before = ROOT.tree_digest(life.root)  # refused before any PDF: not even a cache entry
     listing = sorted(os.listdir(tmp_path))
     for args, message in cases:
         run = life("qa", *args, timeout=60)
@@ -224,8 +224,9 @@ def test_markdown_images_and_links_are_never_fetched(tmp_path, pdf_tools):
 
 
 @req("REQ-EXP-001")
-def test_passkey_signatures_are_marked():
+def test_passkey_signatures_are_marked(pdf_tools, tmp_path):
     from qms.operations.export import _signatures
+    from qms.render import pdf, worker
 
     events = [{"event": "CHECKIN", "version": "0.1", "meaning": "authorship", "user": "a"},
               {"event": "APPROVE", "version": "0.1", "meaning": "approval", "user": "q",
@@ -233,20 +234,25 @@ def test_passkey_signatures_are_marked():
               {"event": "EFFECTIVE", "version": "1.0", "from_version": "0.1"}]
     chosen, scope = _signatures(events, {"status": "EFFECTIVE", "version": "1.0"}, "1.0")
     assert [s["passkey"] for s in chosen] == [False, True] and "approved into v1.0" in scope
-    from qms.render import pdf
-
-    page = pdf.html("dossier.html", body="", d={
-        "doc_id": "SOP-1", "version": "1.0", "signatures": chosen, "events": [],
-        "findings": [], "clean": True, "attachments": [], "signature_scope": scope})
-    assert page.count("passkey-signed") == 1
+    d = {"doc_id": "SOP-1", "version": "1.0", "title": "T", "signatures": chosen, "events": [],
+         "findings": [], "clean": True, "signature_scope": scope, "exported_at": "2026-01-01T00:00:00+00:00",
+         "exported_by": "q", "exported_by_name": "Q", "project": "p", "qms_version": "0",
+         "trail_source": "t", "content": ""}
+    with worker.Pool() as pool:
+        (tmp_path / "p.pdf").write_bytes(pool.render([pdf.dossier(d, [])])[0])
+    assert pdftext(tmp_path / "p.pdf").count("passkey-signed") == 1
 
 
 @req("REQ-EXP-008")
-def test_weasyprint_loads_only_when_exporting(life):
+def test_typst_loads_only_when_exporting(life, tmp_path):
+    """Reading never loads the export code; exporting loads Typst only in its worker."""
     probe = ("import sys, json\nfrom qms.cli.main import main\nmain(sys.argv[1:])\n"
-             "print(json.dumps([m for m in ('weasyprint', 'jinja2', 'markdown_it', "
-             "'qms.operations.export') if m in sys.modules]))")
-    for args in (["--user", "qa", "read", "CR-001"], ["--user", "qa", "history", "CR-001"]):
+             "print(json.dumps([m for m in ('typst', 'jinja2', 'markdown_it', "
+             "'qms.operations.export', 'qms.render.worker') if m in sys.modules]))")
+    for args, loaded in ((["--user", "qa", "read", "CR-001"], []),
+                         (["--user", "qa", "history", "CR-001"], []),
+                         (["--user", "qa", "export", "CR-001", "-o", str(tmp_path / "x.pdf")],
+                          ["qms.operations.export", "qms.render.worker"])):
         run = subprocess.run([sys.executable, "-c", probe, *args], cwd=life.root,
                              capture_output=True, text=True, timeout=60)
-        assert json.loads(run.stdout.strip().splitlines()[-1]) == [], (args, run.stderr)
+        assert json.loads(run.stdout.strip().splitlines()[-1]) == loaded, (args, run.stderr)

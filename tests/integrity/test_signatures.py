@@ -29,9 +29,7 @@ def verify(q, *ids: str) -> dict:
 @req("REQ-INTEG-003")
 def test_signature_records_bind_signer_meaning_time_and_text(q):
     q.ok("lead", "user", "--add", "rev", "--group", "reviewer")
-    agent = q.root / ".claude/agents/rev.md"
-    agent.write_text(agent.read_text().replace("group: reviewer",
-                                               "group: reviewer\ndisplay_name: Rita Reviewer"))
+    q.ok("lead", "user", "--display-name", "rev", "Rita Reviewer")  # signed, like the group
     doc = q.create("SOP", "Signed")
     q.edit(doc, "# Body\n\nText.")
     q.ok("claude", "checkin", doc)

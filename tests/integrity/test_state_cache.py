@@ -322,6 +322,32 @@ def test_chain_entry_appended_by_hand_is_never_signed_over(project):
 
 
 @req("REQ-INTEG-009")
+def test_a_long_running_writer_still_checks_a_head_it_did_not_write(project):
+    """The authority skips re-checking a chain head it signed itself (same bytes, same key),
+    never one appended behind its back, nor one it signed once and that was then edited."""
+    from qms import operations as ops
+    from qms.domain import integrity
+    from qms.errors import ProjectError
+    from qms.store.project import Project
+
+    p = Project.open(project)
+    for n in range(3):                                   # one process, one commit after another
+        ops.create(p, "claude", doc_type="CR", title=f"Served {n}")
+    chain = project / "QMS/.audit/chain.jsonl"
+    rows = chain.read_text().splitlines()
+    head = json.loads(rows[-1])
+    for forged in ({**head, "seq": head["seq"] + 1, "prev_sha256": integrity.sha256_text(rows[-1])},
+                   {**head, "event_sha256": "00" * 32}):  # appended; the last line edited
+        kept = chain.read_text()
+        chain.write_text("\n".join(rows[:-1] + [rows[-1]] * (forged["seq"] > head["seq"])
+                                   + [json.dumps(forged)]) + "\n")
+        with pytest.raises(ProjectError, match="not validly signed"):
+            ops.create(p, "claude", doc_type="CR", title="Next")
+        chain.write_text(kept)
+    ops.create(p, "claude", doc_type="CR", title="Once restored")   # the real head is good
+
+
+@req("REQ-INTEG-009")
 def test_unchained_line_appended_to_look_legacy_is_refused(project):
     meta = routed(project)
     forge_round(meta)

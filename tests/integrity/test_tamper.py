@@ -323,20 +323,51 @@ def test_every_signature_mode_localises_a_forgery(copy):
     assert "SOP-008" in {f["doc_id"] for f in result["findings"] if f["kind"] == "signature"}
 
 
-@req("REQ-INTEG-006")
+@req("REQ-INTEG-006", "REQ-INTEG-025")
 def test_a_large_project_is_checked_in_parallel_with_the_same_findings(copy, monkeypatch):
-    from qms.operations.verify import trails, verify
+    import importlib
+
+    from qms.operations.verify import verify
+
+    verify_package = importlib.import_module("qms.operations.verify")
     from qms.store.project import Project
 
     swap_closed_text(copy)
     delete_event(copy)
     project = Project.open(copy)
     serial = verify(project, "qa")
-    monkeypatch.setattr(trails, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(trails.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(verify_package, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(verify_package, "DOCS_PER_TASK", 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
     parallel = verify(project, "qa")
     assert not serial.clean and parallel.to_dict() == serial.to_dict()
     assert {"CR-001", "SOP-008"} <= {f["doc_id"] for f in parallel.findings}
+
+
+@req("REQ-INTEG-002", "REQ-INTEG-025")
+def test_every_signature_is_checked_on_every_core_with_the_same_findings(copy, monkeypatch):
+    """--all-signatures split into tasks for worker processes (and the caller, who takes
+    back what no worker started) finds exactly what one process finds, in the same order."""
+    import importlib
+
+    from qms.operations.verify import verify
+    from qms.store.project import Project
+
+    rewrite_with_own_key(copy)
+    delete_event(copy)
+    project = Project.open(copy)
+    package = importlib.import_module("qms.operations.verify")
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    serial = verify(project, "qa", all_signatures=True)
+    for name, value in (("SIGNATURES_PARALLEL_FROM", 1), ("SIGNATURES_PER_TASK", 7),
+                        ("PARALLEL_FROM", 1), ("DOCS_PER_TASK", 3)):
+        monkeypatch.setattr(package, name, value)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    parallel = verify(project, "qa", all_signatures=True)
+    assert parallel.to_dict() == serial.to_dict()
+    assert parallel.signatures_checked >= parallel.chained_events
+    kinds = {(f["doc_id"], f["kind"]) for f in parallel.findings}
+    assert ("SOP-008", "signature") in kinds and ("SOP-008", "missing") in kinds
 
 
 @req("REQ-INTEG-006", "REQ-HARD-002")

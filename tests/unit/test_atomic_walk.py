@@ -86,6 +86,12 @@ def test_a_folder_swapped_after_it_was_opened_is_still_the_real_one(tree, monkey
     result = CALLS[call](ws / "f.txt", root)
     monkeypatch.undo()
     assert moved.is_dir() and ws.is_symlink()  # the swap did happen mid-operation
+    went_to_the_real_folder(call, result, moved, outside)
+    assert [p.name for p in moved.iterdir() if p.name.endswith(atomic.TMP_SUFFIX)] == []
+
+
+def went_to_the_real_folder(call: str, result, moved: Path, outside: Path) -> None:
+    """The call read, wrote or removed ``f.txt`` in the real (moved) folder, never outside."""
     assert sorted(os.listdir(outside)) == ["f.txt"]
     assert (outside / "f.txt").read_text() == "outside\n"
     if call == "read_bytes":
@@ -94,7 +100,6 @@ def test_a_folder_swapped_after_it_was_opened_is_still_the_real_one(tree, monkey
         assert not (moved / "f.txt").exists()
     else:
         assert (moved / "f.txt").read_text() == "new\n"
-    assert [p.name for p in moved.iterdir() if p.name.endswith(atomic.TMP_SUFFIX)] == []
 
 
 def test_missing_folders_are_created_from_the_root(tree):
@@ -121,3 +126,72 @@ def test_journal_replay_never_follows_a_swapped_folder(tree):
             transaction.apply_op(root, op)
     assert sorted(os.listdir(outside)) == ["f.txt"]
     assert Path(outside / "f.txt").read_text() == "outside\n"
+
+
+# -- the same guarantees with kept folders: a transaction's (kept_folders) and verify's
+# reader (Folders), which open each folder once and keep it -------------------------------
+def in_kept_folders(call):
+    def run(p, r):
+        with atomic.kept_folders(r):
+            atomic.read_bytes(r / "a" / "ws" / "warm", r)   # the walk opened a and a/ws
+            return CALLS[call](p, r)
+    return run
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_kept_folders_refuse_a_link_or_a_file_where_a_folder_belongs(tree, call):
+    root, _, outside = tree
+    (root / "plain").write_text("x")
+    with pytest.raises(ProjectError, match="plain is not a folder"):
+        in_kept_folders(call)(root / "plain" / "f.txt", root)
+    (root / "a").rename(root / "moved")
+    (root / "a").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ProjectError, match="a is a symbolic link"):
+        in_kept_folders(call)(root / "a" / "ws" / "f.txt", root)
+    assert sorted(os.listdir(outside)) == ["f.txt"]
+
+
+@pytest.mark.parametrize("call", ["write_bytes", "overwrite", "append_at", "unlink",
+                                  "read_bytes"])
+def test_a_kept_folder_swapped_for_a_link_is_still_the_real_one(tree, call):
+    """Opened once in the transaction, then swapped for a link by someone else: every later
+    read and write of the transaction still goes to the real folder, never through the link."""
+    root, ws, outside = tree
+    (ws / "f.txt").write_text("real\n")
+    moved = root / "a" / "moved"
+    with atomic.kept_folders(root):
+        assert atomic.read_bytes(ws / "f.txt", root) == b"real\n"     # ws opened and kept
+        ws.rename(moved)
+        ws.symlink_to(outside, target_is_directory=True)
+        result = CALLS[call](ws / "f.txt", root)
+    went_to_the_real_folder(call, result, moved, outside)
+    with pytest.raises(ProjectError, match="ws is a symbolic link"):  # a new block walks again
+        with atomic.kept_folders(root):
+            atomic.read_bytes(ws / "f.txt", root)
+
+
+def test_verify_reader_never_follows_a_link_and_keeps_what_it_opened(tree):
+    root, ws, outside = tree
+    (ws / "f.txt").write_text("real\n")
+    folders = atomic.Folders(root, keep=2)
+    try:
+        assert folders.read(f"{ws}/f.txt") == b"real\n"
+        assert folders.read(f"{root}/a/none/f.txt") is None and folders.read(f"{ws}/x") is None
+        (root / "b").symlink_to(outside, target_is_directory=True)
+        with pytest.raises(ProjectError, match="b is a symbolic link"):
+            folders.read(f"{root}/b/f.txt")
+        (ws / "link.txt").symlink_to(outside / "f.txt")
+        with pytest.raises(ProjectError, match="link.txt is a symbolic link"):
+            folders.read(f"{ws}/link.txt")
+        os.mkfifo(ws / "fifo")
+        with pytest.raises(ProjectError, match="FIFO"):
+            folders.read(f"{ws}/fifo")
+        for bad in (f"{outside}/f.txt", f"{root}/a/../../outside/f.txt"):
+            with pytest.raises(ProjectError):
+                folders.read(bad)
+        assert folders.read(f"{ws}/f.txt") == b"real\n"    # ws kept (or opened again)
+        ws.rename(root / "a" / "moved")
+        ws.symlink_to(outside, target_is_directory=True)
+        assert folders.read(f"{ws}/f.txt") in (b"real\n", None)  # never the outside file
+    finally:
+        folders.close()

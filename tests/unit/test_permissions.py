@@ -15,9 +15,10 @@ AUTHORING = ["create", "checkout", "checkin", "route", "release", "revert", "clo
 QUERIES = ["read", "status", "history", "comments", "inbox", "workspace", "namespace_list",
            "config_get", "verify", "key_list", "export", "passkey_list", "system_list",
            "code_status", "code_remove"]
-ADMIN_ONLY = ["fix", "unlock", "user_add", "user_list", "namespace_add",
-              "token_issue", "token_list", "token_revoke", "config_set", "key_rotate",
-              "passkey_enroll", "passkey_revoke", "system_add", "code_install_hook"]
+ADMIN_ONLY = ["fix", "unlock", "user_add", "user_group", "user_remove", "user_name",
+              "user_list", "namespace_add", "token_issue", "token_list", "token_revoke",
+              "config_set", "key_rotate", "key_import", "passkey_enroll", "passkey_revoke",
+              "system_add", "code_install_hook"]
 
 EXPECTED = {
     **{c: {ADMIN, INIT} for c in AUTHORING},

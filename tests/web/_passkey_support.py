@@ -57,6 +57,19 @@ def enroll(site, page, user: str = "qa", shots=None) -> str:
     return cred
 
 
+def expired_link(site) -> str:
+    """A link whose signed invite expired (recorded as ``passkey enroll`` does, with an
+    expiry in the past: the minutes an invite lives, passed)."""
+    from qms.store import audit
+
+    code = secrets.token_urlsafe(32)
+    with site.project.transaction() as tx:
+        audit.append_project(tx, site.project, "PASSKEY_INVITE", "lead", invite=sha(code)[:16],
+                             code_sha256=sha(code), for_user="qa",
+                             expires="2000-01-01T00:00:00+00:00")
+    return f"{site.local}/passkey/enroll?code={code}"
+
+
 def outcome(page, selector: str) -> str:
     """The text of a result line once the script wrote one (ok or error)."""
     page.wait_for_selector(f"{selector}.ok-text, {selector}.error-text", timeout=15000)

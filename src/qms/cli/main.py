@@ -127,13 +127,22 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--root", help="project folder (default: current directory)")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
 
-    p = sub.add_parser("user", help="add or list users (administrator)",
-                       description="Add or list QMS users (administrator).")
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--add", metavar="NAME", help="add a user")
-    g.add_argument("--list", action="store_true", help="list users and groups")
-    p.add_argument("--group", choices=["administrator", "initiator", "quality", "reviewer"],
-                   help="the new user's group (with --add)")
+    p = sub.add_parser("user", help="add, change, remove or list users (administrator)",
+                       description="Users and their groups are signed state: each change is "
+                       "a signed project event, and qms keeps each user's "
+                       ".claude/agents/NAME.md group: and display_name: lines in step "
+                       "(administrator).")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--add", metavar="NAME", help="add a user (with --group GROUP)")
+    g.add_argument("--remove", metavar="NAME", help="remove a user (their signatures stay)")
+    g.add_argument("--list", action="store_true", help="list users, groups and display "
+                   "names, and any agent file that disagrees with them")
+    p.add_argument("--group", nargs="+", metavar="ARG", help="with --add: the new user's "
+                   "GROUP; alone: NAME GROUP moves NAME to GROUP (administrator, initiator, "
+                   "quality, reviewer)")
+    p.add_argument("--display-name", nargs="+", metavar="ARG", help="with --add: the "
+                   "printed name the user's signatures show; alone: NAME TEXT sets it ('' "
+                   "for the user ID)")
 
     p = sub.add_parser("token", help="issue, list or revoke tokens (administrator)",
                        description="Per-user bearer tokens for the MCP server and the CLI "
@@ -338,8 +347,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing file")
 
     p = sub.add_parser("key", help="the project's signing keys",
-                       description="List the signing keys, or start a new one (administrator).")
-    p.add_argument("action", choices=["list", "rotate"], help="list keys, or rotate")
+                       description="List the signing keys, start a new one, or import an "
+                       "existing private key as the next one (administrator).")
+    p.add_argument("action", choices=["list", "rotate", "import"], help="list keys, rotate, "
+                   "or import FILE")
+    p.add_argument("file", nargs="?", metavar="FILE", help="with import: the private key "
+                   "(64 hex digits, the .qms/keys/ID.key format; mode 0600, outside the "
+                   "project's records)")
     p.add_argument("--without-previous-key", action="store_true", help="rotate on a copy "
                    "that lacks the current private key (verify reports it)")
 
@@ -383,11 +397,7 @@ def _call(args: argparse.Namespace) -> Any:
     if cmd in _DOC_ONLY:
         return _DOC_ONLY[cmd](ops)(project, user, doc_id=args.doc_id)
     if cmd == "user":
-        if args.list:
-            return ops.user_list(project, user)
-        if not args.group:
-            raise UsageError("user --add NAME needs --group GROUP.")
-        return ops.user_add(project, user, name=args.add, group=args.group)
+        return _user(ops, project, user, args)
     if cmd == "namespace":
         if args.action == "list":
             return ops.namespace_list(project, user)
@@ -455,8 +465,15 @@ def _call(args: argparse.Namespace) -> Any:
                           all_signatures=args.all_signatures, since=args.since,
                           code=args.code)
     if cmd == "key":
+        if (args.action == "import") != bool(args.file) or \
+                (args.without_previous_key and args.action != "rotate"):
+            raise UsageError("key import needs FILE (endorsed by the current key when this "
+                             "copy has it); list and rotate take none; "
+                             "--without-previous-key is for rotate.")
         if args.action == "list":
             return ops.key_list(project, user)
+        if args.action == "import":
+            return ops.key_import(project, user, file=os.path.abspath(args.file))
         return ops.key_rotate(project, user, without_previous_key=args.without_previous_key)
     if cmd == "export":
         return _export(ops, project, user, args)
@@ -470,6 +487,32 @@ def _call(args: argparse.Namespace) -> Any:
                            junit=[os.path.abspath(f) for f in args.junit], check=args.check,
                            commit=args.commit, workdir=os.getcwd())
     raise UsageError(f"Unknown command {cmd!r}.")  # pragma: no cover - argparse prevents it
+
+
+def _user(ops, project, user: str, args: argparse.Namespace) -> Any:
+    from qms.domain.permissions import GROUPS
+
+    group, shown = args.group or [], args.display_name or []
+    if group and group[-1] not in GROUPS:
+        raise UsageError(f"argument --group: invalid choice: {group[-1]!r} (choose from "
+                         f"{', '.join(GROUPS)})")
+    if args.list or args.remove:
+        if group or shown:
+            raise UsageError("user --list and --remove take no --group or --display-name.")
+        return ops.user_list(project, user) if args.list else \
+            ops.user_remove(project, user, name=args.remove)
+    if args.add:
+        if len(group) != 1 or len(shown) > 1:
+            raise UsageError("user --add NAME needs --group GROUP (and at most one "
+                             "--display-name TEXT).")
+        return ops.user_add(project, user, name=args.add, group=group[0],
+                            display_name=shown[0] if shown else None)
+    if len(group) == 2 and not shown:
+        return ops.user_group(project, user, name=group[0], group=group[1])
+    if len(shown) == 2 and not group:
+        return ops.user_name(project, user, name=shown[0], display_name=shown[1])
+    raise UsageError("user needs --add NAME --group GROUP, --group NAME GROUP, --remove NAME, "
+                     "--display-name NAME TEXT or --list.")
 
 
 def _code(ops, project, user: str, args: argparse.Namespace) -> Any:

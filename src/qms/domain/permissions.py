@@ -28,13 +28,20 @@ MATRIX: dict[str, frozenset[str]] = {
     **{c: _EVERYONE for c in (
         "read", "status", "history", "comments", "inbox", "workspace", "namespace_list",
         "verify", "key_list", "export", "system_list", "code_status", "code_remove")},
-    **{c: _ADMIN for c in ("fix", "unlock", "user_add", "user_list", "namespace_add",
-                           "key_rotate", "system_add", "code_install_hook")},
+    **{c: _ADMIN for c in ("fix", "unlock", "user_add", "user_group", "user_remove",
+                           "user_name", "user_list", "namespace_add", "key_rotate",
+                           "key_import", "system_add", "code_install_hook")},
     # credentials and project settings: CLI only, never MCP tools
     **{c: _ADMIN for c in ("token_issue", "token_list", "token_revoke", "config_set",
                            "passkey_enroll", "passkey_revoke")},
     "config_get": _EVERYONE, "passkey_list": _EVERYONE,
 }
+
+# commands that run while an agent file disagrees with the signed user registry: verify
+# names it, and an administrator's user commands report or repair it (every other command
+# is refused until then)
+REPAIRS = frozenset({"verify", "user_add", "user_group", "user_remove", "user_name",
+                     "user_list"})
 
 # who may be assigned to which kind of task
 ASSIGNABLE = {"REVIEW": _EVERYONE, "APPROVAL": frozenset({QUALITY, REVIEWER})}

@@ -4,8 +4,8 @@ While a document is in review, each reviewer judges on their own: the outcome, c
 signature meaning of every REVIEW of the open round are sealed for everyone but the reviewer
 who wrote it. The owner, the other reviewers, quality and administrators see that a review
 was recorded (who, when, the text's hash), not what it says. Once the round closes (all
-reviews in, withdrawn), everything shows. Every surface (history, comments, MCP, web) reads
-the trail through :func:`seal`.
+reviews in, withdrawn), everything shows. Every surface (history, comments, MCP, web, the
+export's dossier) reads the trail through :func:`seal`.
 """
 
 from __future__ import annotations

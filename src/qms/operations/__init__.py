@@ -27,13 +27,15 @@ _MODULES = {
     # capabilities of several modules are packages: the operation at the top or in a part
     "verify": "verify",
     "export": "export", "export_all": "export", "export_pdf": "export",
-    "user_add": "identity.users", "user_list": "identity.users",
+    "user_add": "identity.users", "user_group": "identity.users",
+    "user_remove": "identity.users", "user_name": "identity.users",
+    "user_list": "identity.users",
     "token_issue": "identity.tokens", "token_list": "identity.tokens",
     "token_revoke": "identity.tokens",
     "config_get": "identity.settings", "config_set": "identity.settings",
     "passkey_enroll": "identity.passkeys", "passkey_list": "identity.passkeys",
     "passkey_revoke": "identity.passkeys",
-    "key_rotate": "identity.keys", "key_list": "identity.keys",
+    "key_rotate": "identity.keys", "key_list": "identity.keys", "key_import": "identity.keys",
     # code under change control: a package (docs/code-control.md)
     "system_add": "code.systems", "system_list": "code.systems",
     "code_checkout": "code.area", "code_status": "code.area", "code_remove": "code.area",

@@ -109,7 +109,7 @@ def done(meta: dict[str, Any], message: str, notices: list[str] | None = None,
 
 def authorize(project: Project, user: str, command: str) -> str:
     """Validate the user and the command against the matrix; return the user's group."""
-    group = users.group_of(project, user)
+    group = users.group_of(project, user, check_files=command not in permissions.REPAIRS)
     permissions.check(command, user, group)
     return group
 

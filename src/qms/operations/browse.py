@@ -3,8 +3,6 @@ the versions of one document, and the traceability view of an SDLC namespace."""
 
 from __future__ import annotations
 
-import re
-
 from qms.domain import doctypes, versions as vers, workflow
 from qms.domain.qualification import requirement_rows
 from qms.errors import NotFound, ValidationError
@@ -12,18 +10,18 @@ from qms.operations._shared import Result, authorize, load
 from qms.store import audit, index
 from qms.store.project import Project
 
-# dashboard columns taken from meta (title comes from the document file)
-_LISTED = ("doc_id", "doc_type", "version", "status", "responsible_user", "checked_out",
-           "checked_out_date", "effective_version", "pending_assignees")
-_TYPE_ORDER = {t: n for n, t in enumerate(doctypes.base_types())}
+PAGE_SIZE = 100  # rows per page of the dashboard
 
 
 class DocumentsResult(Result):
-    documents: list[dict]
+    documents: list[dict]  # the rows of this page (every matching row without paging)
     total: int
     by_status: dict[str, int]
     by_type: dict[str, int]
     waiting: list[dict]  # every document in review or approval (unfiltered), oldest ID first
+    matched: int = 0  # rows that match the filters and the search
+    page: int = 1
+    pages: int = 1
 
     def render(self) -> str:
         lines = [f"{d['doc_id']:<24} v{d['version']:<6} {d['status']:<16} {d['title']}"
@@ -32,37 +30,36 @@ class DocumentsResult(Result):
 
 
 def documents(project: Project, user: str, *, doc_type: str | None = None,
-              status: str | None = None) -> DocumentsResult:
-    """Every document (meta and title only), sorted by type then number; counts per status
-    and per type are over the whole project, the list is filtered by ``doc_type``/``status``."""
+              status: str | None = None, query: str | None = None,
+              page: int | None = None, per_page: int = PAGE_SIZE) -> DocumentsResult:
+    """Documents (meta and title only), sorted by type then number; counts per status and
+    per type and what waits are over the whole project, the rows are filtered by
+    ``doc_type``/``status`` and ``query`` (a case-insensitive part of the ID or title).
+
+    Without ``page`` every matching row is returned, each file checked (:func:`index.documents`).
+    With ``page`` (from 1) only that page of ``per_page`` rows, from the listing the server
+    keeps (:func:`index.listing`): a look costs the rows it shows, whatever the size."""
     authorize(project, user, "status")
-    rows, by_status, by_type, waiting = [], {}, {}, []
-    for meta, title in index.documents(project):
-        row = {k: meta.get(k) for k in _LISTED}
-        row["doc_type"] = str(row["doc_type"] or doctypes.type_of(row["doc_id"]))
-        row["pending_assignees"] = list(row["pending_assignees"] or [])
-        row["title"] = title
-        by_status[row["status"]] = by_status.get(row["status"], 0) + 1
-        by_type[row["doc_type"]] = by_type.get(row["doc_type"], 0) + 1
-        if row["status"] in workflow.IN_WORKFLOW:
-            waiting.append(row)
-        if (doc_type is None or row["doc_type"] == doc_type) and \
-                (status is None or row["status"] == status):
-            rows.append(row)
-    rows.sort(key=_order)
-    waiting.sort(key=_order)
-    return DocumentsResult(rows, sum(by_status.values()), dict(sorted(by_status.items())),
-                           dict(sorted(by_type.items(), key=lambda kv: _order_type(kv[0]))),
-                           waiting)
-
-
-def _order_type(doc_type: str) -> tuple[int, str]:
-    return _TYPE_ORDER.get(doc_type, len(_TYPE_ORDER)), doc_type
-
-
-def _order(row: dict) -> tuple:
-    return (*_order_type(row["doc_type"]), [int(n) for n in re.findall(r"\d+", row["doc_id"])],
-            row["doc_id"])
+    if page is None:
+        view = index.View(sorted((index.row(*e) for e in index.entries(project)),
+                                 key=index.order))
+    else:
+        view = index.listing(project).view()
+    rows = view.rows
+    if doc_type is not None or status is not None:
+        rows = [r for r in rows if (doc_type is None or r["doc_type"] == doc_type)
+                and (status is None or r["status"] == status)]
+    needle = (query or "").strip().casefold()
+    if needle:
+        rows = [r for r in rows if needle in r["doc_id"].casefold()
+                or needle in str(r["title"]).casefold()]
+    matched, pages, at = len(rows), 1, 1
+    if page is not None:
+        pages = max(1, -(-matched // per_page))
+        at = min(max(1, page), pages)
+        rows = rows[(at - 1) * per_page:at * per_page]
+    return DocumentsResult(rows, len(view.rows), view.by_status, view.by_type,
+                           view.waiting, matched, at, pages)
 
 
 class VersionsResult(Result):

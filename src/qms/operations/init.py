@@ -10,7 +10,7 @@ from typing import Callable
 from qms.domain.permissions import BUILTIN_ADMINS
 from qms.errors import Conflict, ValidationError
 from qms.operations._shared import Result
-from qms.store import audit, frontmatter
+from qms.store import agents, audit, frontmatter, users
 from qms.store import meta as meta_store
 from qms.store.project import CONFIG_FILE, Project
 
@@ -71,13 +71,21 @@ def init(root: str | Path | None = None, *, yes: bool = False,
                 if item.name.endswith(".md"):
                     _seed_document(tx, project, item.name[:-3], item.read_text(encoding="utf-8"))
                     created.append(f"QMS/{'TEMPLATE' if kind == 'templates' else 'SOP'}/{item.name}")
+        seeded: dict[str, str] = {}
         for item in sorted(_resource("agents").iterdir(), key=lambda p: p.name):
-            tx.write_text(project.agents_dir / item.name, item.read_text(encoding="utf-8"))
+            text = item.read_text(encoding="utf-8")
+            tx.write_text(project.agents_dir / item.name, text)
+            seeded[item.name[:-3]] = str(agents.declared(text, "group"))
             created.append(f".claude/agents/{item.name}")
         tx.write_text(base / "CLAUDE.md", _resource("claude", "CLAUDE.md").read_text(encoding="utf-8"))
         tx.write_text(base / ".claude" / "settings.json", json.dumps(_settings(), indent=2) + "\n")
         tx.write_text(project.state_dir / ".gitignore", "*\n")
         created += ["CLAUDE.md", ".claude/settings.json (write-guard hook)", CONFIG_FILE]
+        # the seed users (and any agent file with a group already here) are the signed
+        # registry's first state; the agent files are its cache from now on
+        groups, names = agents.from_files(project)
+        audit.append_project(tx, project, "USER_ADOPT", "system", **users.adopt(
+            tx, users.Registry({**groups, **seeded}, names), "qms init"))
         audit.append_project(tx, project, "INIT", "system", seeded=len(created))
     return InitResult(str(base), created,
                       any((folder / ".git").exists() for folder in (base, *base.parents)))

@@ -1,4 +1,5 @@
-"""A document's Markdown as HTML: the one renderer of the web pages and the PDF export.
+"""A document's Markdown as HTML for the web pages; the one parser of the web pages and the
+PDF export (which lays out the same token tree with Typst: ``qms.render.tree``).
 
 CommonMark with tables and strikethrough (markdown-it-py); raw HTML is never passed through
 (it shows as text, unsafe links stay plain text), so the result is safe to insert
@@ -31,13 +32,19 @@ def parser() -> Any:
     return _PARSER[0]
 
 
-def body(text: str) -> str:
-    """A document file (frontmatter and all) as HTML of its body."""
+def source(text: str) -> str:
+    """The Markdown of a document file that is shown: frontmatter and HTML comments left
+    out."""
     try:
         text = frontmatter.split(text)[1]
     except QMSError:
         pass  # malformed frontmatter: show the file as it is
-    return parser().render(COMMENT.sub("", text))
+    return COMMENT.sub("", text)
+
+
+def body(text: str) -> str:
+    """A document file (frontmatter and all) as HTML of its body."""
+    return parser().render(source(text))
 
 
 def inline(text: str | None) -> str:

@@ -20,10 +20,15 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from contextlib import suppress
+from _thread import _local
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from qms.errors import ProjectError, ValidationError
+
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Iterator
 
 TMP_SUFFIX = ".qms-tmp"
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
@@ -117,6 +122,10 @@ def _folder(root: Path | None, path: Path, make: bool = False) -> int | None:
             _mkdirs(path.parent)
             return os.open(path.parent, _DIR_FLAGS)
     parts = _parts(root, path)
+    kept = getattr(_KEPT, "folders", None)
+    if kept is not None and kept.root == root:  # inside a transaction (see kept_folders)
+        fd = kept.folder(os.sep.join(parts[:-1]), make)
+        return None if fd is None else os.dup(fd)
     fd = os.open(str(root), _DIR_FLAGS)
     try:
         for depth, part in enumerate(parts[:-1]):
@@ -192,16 +201,32 @@ def open_regular(path: Path | str, root: Path | None = None) -> tuple[int, os.st
     its last component (with ``root``: nor at any folder below the root, see
     :func:`_folder`) and without blocking (a FIFO is refused, never waited on); None when
     it does not exist. The caller closes ``fd``."""
-    path = Path(path)
+    if not isinstance(path, Path):
+        path = Path(path)
+    folder = _folder(root, path) if root is not None else None
+    if root is not None and folder is None:
+        return None
     try:
-        fd = _open(root, path, _READ_FLAGS) if root is not None else os.open(path, _READ_FLAGS)
+        return _open_file(folder, path.name if folder is not None else str(path), root, path)
+    finally:
+        if folder is not None:
+            os.close(folder)
+
+
+def _open_file(folder: int | None, name: str, root: Path | None,
+               path: Path | str) -> tuple[int, os.stat_result] | None:
+    """Open ``name`` in the folder descriptor ``folder`` (None: ``name`` is a whole path)
+    for reading, no link followed, never blocking; refuse anything but a regular file with
+    one name (``path``: what a refusal names)."""
+    try:
+        fd = os.open(name, _READ_FLAGS, dir_fd=folder)
     except FileNotFoundError:
         return None
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # the last component is a symbolic link
-            raise _refuse(root, path, "is a symbolic link") from None
+            raise _refuse(root, Path(path), "is a symbolic link") from None
         if isinstance(exc, (IsADirectoryError, NotADirectoryError)):
-            raise _refuse(root, path, "is not a regular file") from None
+            raise _refuse(root, Path(path), "is not a regular file") from None
         raise
     try:
         info = os.fstat(fd)
@@ -218,27 +243,110 @@ def read_bytes(path: Path, root: Path | None = None,
     (with ``root``: also links among the folders below the root, which are opened one by
     one, so none is ever followed). ``seen`` is no longer needed (opened folders need no
     separate check); it is accepted for existing callers."""
-    opened = open_regular(path, root)
+    return _read_opened(open_regular(path, root))
+
+
+def _read_opened(opened: tuple[int, os.stat_result] | None) -> bytes | None:
+    """Read a file opened by :func:`_open_file` to its end and close it."""
     if opened is None:
         return None
     fd, info = opened
     try:
-        chunks = []
-        size = info.st_size
-        while True:
-            chunk = os.read(fd, max(size, 65536))
-            if not chunk:
-                break
-            chunks.append(chunk)
+        chunks = [os.read(fd, info.st_size + 1)]  # the whole file, normally
+        want = 1  # then the end of the file, or more if it grew
+        while chunks[-1]:
+            chunks.append(os.read(fd, want))
+            want = 65536
         return b"".join(chunks)
     finally:
         os.close(fd)
 
 
+class Folders:
+    """Reads many files under ``root`` exactly as :func:`read_bytes` does (every folder
+    below the root opened from the one above with ``O_DIRECTORY | O_NOFOLLOW``, the file
+    with ``O_NOFOLLOW | O_NONBLOCK`` and checked with ``fstat``), but keeps the last
+    ``keep`` folders it opened, so reading a thousand files in one folder opens that
+    folder once (``qms verify``). A kept folder is the one that was reached from the root
+    through real folders when it was opened: swapping it for a link later changes nothing,
+    as with :func:`read_bytes`. For one pass over a project: close it when done."""
+
+    def __init__(self, root: Path, keep: int = 64) -> None:
+        self.root, self._base, self._keep = root, str(root), keep
+        self._fds: dict[str, int] = {}  # folder below the root ("" the root) -> fd, oldest first
+
+    def read(self, path: str) -> bytes | None:
+        """The bytes of ``path`` (a string under the root), or None when it does not exist."""
+        if not path.startswith(self._base + os.sep):
+            _parts(self.root, Path(path))  # raises: outside the project
+        rel = path[len(self._base) + 1:]
+        folder, _, name = rel.rpartition(os.sep)
+        if not name or name in (".", "..") or (folder and not _plain(folder)):
+            _parts(self.root, Path(path))  # raises: not a plain path
+        fd = self.folder(folder)
+        return None if fd is None else _read_opened(_open_file(fd, name, self.root, path))
+
+    def folder(self, rel: str, make: bool = False) -> int | None:
+        """The descriptor of the folder ``rel`` (below the root; "" the root), kept here
+        (the caller must not close it); None when it is missing and not ``make``."""
+        fd = self._fds.pop(rel, None)
+        if fd is None:
+            if rel:
+                above = self.folder(rel.rpartition(os.sep)[0], make)
+                if above is None:
+                    return None
+                parts = rel.split(os.sep)
+                try:  # a link or a file in a folder's place is refused, naming it
+                    fd = _subdir(self.root, parts, len(parts) - 1, above)
+                except FileNotFoundError:
+                    if not make:
+                        return None
+                    with suppress(FileExistsError):
+                        os.mkdir(parts[-1], dir_fd=above)
+                    fd = _subdir(self.root, parts, len(parts) - 1, above)
+            else:
+                fd = os.open(self._base, _DIR_FLAGS)
+            while len(self._fds) >= self._keep:
+                os.close(self._fds.pop(next(iter(self._fds))))
+        self._fds[rel] = fd  # the most recently used last
+        return fd
+
+    def close(self) -> None:
+        while self._fds:
+            os.close(self._fds.popitem()[1])
+
+
+_KEPT = _local()  # this thread's kept folders, while it runs a transaction
+
+
+@contextmanager
+def kept_folders(root: Path) -> Iterator[None]:
+    """Within this block, this thread opens each folder below ``root`` once (then it is
+    kept, as :class:`Folders` keeps them): for a transaction, which reads and writes a
+    dozen files in a few folders under the project lock. Nested blocks share the first."""
+    if getattr(_KEPT, "folders", None) is not None:
+        yield
+        return
+    _KEPT.folders = Folders(root)
+    try:
+        yield
+    finally:
+        _KEPT.folders.close()
+        _KEPT.folders = None
+
+
+def _plain(rel: str) -> bool:
+    return all(p not in ("", ".", "..") for p in rel.split(os.sep))
+
+
 def read_text(path: Path, root: Path | None = None,
               seen: set[str] | None = None) -> str | None:
     """File contents as UTF-8 text, or None when the file does not exist."""
-    data = read_bytes(path, root)
+    return decode(read_bytes(path, root), root, path)
+
+
+def decode(data: bytes | None, root: Path | None, path: Path) -> str | None:
+    """A file's bytes (None: absent) as UTF-8 text; a clear error naming it otherwise."""
     if data is None:
         return None
     try:

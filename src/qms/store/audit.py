@@ -58,6 +58,8 @@ def _sign_queued(tx: Transaction, project: Project, queue: list) -> None:
     from qms.store import chain
     from qms.store import meta as meta_store
 
+    if queue:
+        begin(tx, project, queue[0][1]["user"])
     last = {doc_id: n for n, (doc_id, _) in enumerate(queue)}
     for doc_id in getattr(tx, "_qms_meta_saved", ()):
         if doc_id not in last:
@@ -74,10 +76,25 @@ def _sign_queued(tx: Transaction, project: Project, queue: list) -> None:
 def append_project(tx: Transaction, project: Project, event: str, user: str,
                    **extra: Any) -> None:
     """Project-level changes (users, namespaces, init) go to ``QMS/.audit/project.jsonl``."""
+    begin(tx, project, user)
+    _record_project(tx, project, {"ts": now_ts(), "event": event, "user": user, **extra})
+
+
+def begin(tx: Transaction, project: Project, user: str, key_start: str | None = None) -> None:
+    """Before a transaction's first event: the signed user registry is checked, or, in a
+    project that has none yet, adopted from the agent files (``USER_ADOPT``, recorded
+    first, as the first key is: :mod:`qms.store.users`; ``key_start``: recorded again
+    under a key started without the previous one)."""
+    adopted = users.begin(tx, project, key_start)
+    if adopted is not None:
+        _record_project(tx, project, {"ts": now_ts(), "event": "USER_ADOPT", "user": user,
+                                      **adopted})
+
+
+def _record_project(tx: Transaction, project: Project, record: dict[str, Any]) -> None:
     from qms.domain import integrity
     from qms.store import chain
 
-    record = {"ts": now_ts(), "event": event, "user": user, **extra}
     chain.record(tx, project, chain.project_trail(project), integrity.PROJECT_TRAIL, record)
 
 

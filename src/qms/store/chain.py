@@ -121,6 +121,7 @@ def record(tx: Transaction, project: Project, trail: Path, doc_id: str,
              "sig": signer.sign(integrity.chain_message(seq, doc_id, event_sha, state.prev,
                                                         signer.key_id))}
     entry_line = json.dumps(entry)
+    _HEADS[str(chain_path(project))] = (entry_line.encode(), signer.key_id)
     tx.append_line(trail, line)
     tx.append_line(chain_path(project), entry_line)
     state.trails[trail] = event_sha
@@ -156,15 +157,27 @@ def _signer(tx: Transaction, project: Project, state: _State, user: str,
     return signer
 
 
+_HEADS: dict[str, tuple[bytes, str]] = {}  # chain file -> (line, key) this process signed or checked
+
+
 def _check_head(project: Project, line: bytes, signer: keys.Signer) -> None:
     """Refuse to extend a chain whose last entry is not validly signed: signing over a line
-    written outside qms would vouch for it (verify checks the last entry of each key's run)."""
+    written outside qms would vouch for it (verify checks the last entry of each key's run).
+    A line that is byte for byte one this process signed, or checked, with the key it signs
+    with is known to be good (checking the same bytes with the same key gives the same
+    answer): the authority, which commits one change after another, checks no signature
+    twice."""
+    chain = str(chain_path(project))
+    if _HEADS.get(chain) == (line, signer.key_id):
+        return
     try:
         entry = json.loads(line)
         message = integrity.chain_message(entry["seq"], entry["doc_id"], entry["event_sha256"],
                                           entry["prev_sha256"], entry["key_id"])
         if entry["key_id"] == signer.key_id:
             good = signer.verify(entry["sig"], message)
+            if good:
+                _HEADS[chain] = (line, signer.key_id)
         else:
             public = keys.public_keys(project).get(entry["key_id"])
             good = public is not None and keys.verifier(public["public_key"])(entry["sig"],
@@ -180,25 +193,43 @@ def _check_head(project: Project, line: bytes, signer: keys.Signer) -> None:
 
 
 def rotate(tx: Transaction, project: Project, user: str, ts: str,
-           without_previous: bool) -> tuple[str, str | None]:
-    """Start a new key. The rotation event is signed by the previous key (which so vouches
-    for the new one) unless ``without_previous``. Returns (new key_id, previous key_id)."""
+           without_previous: bool, seed: bytes | None = None) -> tuple[str, str | None]:
+    """Start a new key (``seed``: import an existing private key as the new one). The
+    rotation event is signed by the previous key (which so vouches for the new one) when
+    this copy has it; without it, only ``without_previous`` or an import goes on (and
+    verify reports the unendorsed key). Returns (new key_id, previous key_id)."""
     state = _state(tx)
     previous = keys.active_signer(project, tx)
-    if previous is None and not without_previous:
+    if previous is None and not without_previous and seed is None:
         raise ProjectError(
             "This copy of the project has no signing key (.qms/keys/), so the new key cannot "
             "be vouched for by the current one. Copy the key from the original machine, or "
             "pass --without-previous-key (verify will report the unendorsed key).")
-    new, public_hex = keys.new_key(tx, project, user, ts)
+    if seed is not None:
+        _importable(project, seed)
+    new, public_hex = keys.new_key(tx, project, user, ts, seed)
     state.signer = previous if previous is not None else new
     record(tx, project, project_trail(project), integrity.PROJECT_TRAIL,
            {"ts": ts, "event": "KEY_ROTATE", "user": user, "key_id": new.key_id,
             "algorithm": keys.ALGORITHM, "public_key": public_hex,
             "previous_key_id": previous.key_id if previous else None,
-            "endorsed": previous is not None})
+            "endorsed": previous is not None, **({"imported": True} if seed else {})})
     state.signer = new
     return new.key_id, previous.key_id if previous else None
+
+
+def _importable(project: Project, seed: bytes) -> None:
+    """Refuse to import a key the project already knows (a public key file or a key event
+    names it): a key is introduced once."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    key_id = keys.key_id_of(Ed25519PrivateKey.from_private_bytes(seed).public_key()
+                            .public_bytes(Encoding.Raw, PublicFormat.Raw))
+    trail = atomic.read_bytes(project_trail(project), project.root) or b""
+    if key_id in keys.public_keys(project) or f'"key_id": "{key_id}"'.encode() in trail:
+        raise ProjectError(f"Key {key_id} is already in this project's keyring "
+                           "(qms key list): a key is introduced once. Nothing was changed.")
 
 
 def _chained(line: bytes) -> bool:

@@ -31,15 +31,20 @@ class Signer:
     """A loaded private key."""
 
     def __init__(self, key_id: str, private: Any) -> None:
-        self.key_id, self._private = key_id, private
+        self.key_id, self._private, self._public = key_id, private, None
 
     def sign(self, message: bytes) -> str:
         return self._private.sign(message).hex()
 
+    def public_hex(self) -> str:
+        return self._private.public_key().public_bytes_raw().hex()
+
     def verify(self, signature_hex: str, message: bytes) -> bool:
         """Whether this key made ``signature_hex`` over ``message``."""
+        if self._public is None:
+            self._public = self._private.public_key()
         try:
-            self._private.public_key().verify(bytes.fromhex(signature_hex), message)
+            self._public.verify(bytes.fromhex(signature_hex), message)
         except Exception:  # InvalidSignature, or not hex  # noqa: BLE001
             return False
         return True
@@ -94,6 +99,27 @@ def signer(project: Project, key_id: str) -> Signer | None:
     return signer
 
 
+def local_secret(project: Project, purpose: str) -> bytes | None:
+    """A secret of this copy for ``purpose`` (an HMAC key, e.g. of a cache), derived from the
+    active private key: only who holds the signing key can make or check what it
+    authenticates. None when this copy has no (readable) key. ``cryptography`` is not
+    loaded."""
+    folder = private_dir(project)
+    try:
+        key_id = (project.read_text(folder / "active") or "").strip()
+        if not key_id or not all(c in "0123456789abcdef" for c in key_id):
+            return None
+        text = project.read_text(folder / f"{key_id}.key")
+        seed = bytes.fromhex(text.strip()) if text else None
+    except (QMSError, ValueError):
+        return None
+    if not seed:
+        return None
+    import hmac
+
+    return hmac.new(seed, purpose.encode(), "sha256").digest()
+
+
 def _private_key(seed: bytes) -> Any:
     """The Ed25519 private key, loaded through cryptography's Rust binding directly: the
     public module (``...asymmetric.ed25519``) costs about three times as much to import, on
@@ -108,14 +134,17 @@ def _private_key(seed: bytes) -> Any:
         return Ed25519PrivateKey.from_private_bytes(seed)
 
 
-def new_key(tx: Transaction, project: Project, user: str, ts: str) -> tuple[Signer, str]:
-    """Make a key pair: the private key is written now (mode 0600, outside the transaction,
-    so it never passes through the journal); the public key and the ``active`` pointer are
-    staged. Returns (signer, public key hex)."""
+def new_key(tx: Transaction, project: Project, user: str, ts: str,
+            seed: bytes | None = None) -> tuple[Signer, str]:
+    """Make a key pair (from ``seed``: an existing private key being imported): the private
+    key is written now (mode 0600, outside the transaction, so it never passes through the
+    journal); the public key and the ``active`` pointer are staged. Returns (signer,
+    public key hex)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    private = Ed25519PrivateKey.generate()
+    private = Ed25519PrivateKey.generate() if seed is None else \
+        Ed25519PrivateKey.from_private_bytes(seed)
     public_raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     key_id = key_id_of(public_raw)
     seed = private.private_bytes_raw()
@@ -147,6 +176,37 @@ def _write_private(path: Path, text: str) -> None:
     atomic.fsync_dir(path.parent)
 
 
+def read_seed(path: Path) -> bytes:
+    """The private key of a key file to import (64 hex digits, the ``{key_id}.key``
+    format). Refused: a link, a special file, a file anyone but its owner may read or write
+    (a private key others can read is not private), anything but one seed."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ProjectError(f"Cannot read the key file {path}: "
+                           f"{exc.strerror or exc} (a link is never followed).") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ProjectError(f"The key file {path} is not a regular file.")
+        if info.st_mode & 0o077:
+            raise ProjectError(
+                f"The key file {path} can be read or written by others (mode "
+                f"{stat.S_IMODE(info.st_mode):04o}): a private key others can read is not "
+                "private. Copy it with 'install -m 600 FILE NEW' (or chmod 600 it) and "
+                "import that.")
+        data = os.read(fd, 200) if info.st_size <= 200 else b""
+    finally:
+        os.close(fd)
+    text = data.decode("ascii", "replace").strip()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text.lower()):
+        raise ProjectError(f"The key file {path} is not a private key in the .qms/keys/ "
+                           "format (64 hex digits: an Ed25519 seed).")
+    return bytes.fromhex(text)
+
+
 def public_keys(project: Project) -> dict[str, dict[str, Any]]:
     """key_id -> the public key file's record (unreadable files are skipped; verify
     reports keys the chain uses but cannot find)."""
@@ -168,9 +228,16 @@ def public_keys(project: Project) -> dict[str, dict[str, Any]]:
 def verifier(public_hex: str) -> Any:
     """A callable ``(signature_hex, message) -> bool`` for one public key."""
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))
+    raw = bytes.fromhex(public_hex)
+    try:  # the Rust binding directly, as for private keys (_private_key)
+        from cryptography.hazmat.bindings._rust import openssl
+
+        key = openssl.ed25519.from_public_bytes(raw)
+    except (ImportError, AttributeError):
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        key = Ed25519PublicKey.from_public_bytes(raw)
 
     def check(signature_hex: str, message: bytes) -> bool:
         try:

@@ -48,6 +48,7 @@ def load(project: Project, doc_id: str, tx: Transaction | None = None) -> dict[s
         if tx is None and _agrees(recorded_state(project, doc_id), text, meta):
             break
         if tx is not None or (attempt == 2 and not _committing(project)):
+            _refuse_torn(project, doc_id)
             rel = project.rel(path)
             raise ProjectError(
                 f"The metadata of {doc_id} ({rel}) does not match its signed audit trail: it "
@@ -132,6 +133,22 @@ def _check_trail(project: Project, doc_id: str, text: str, meta: dict[str, Any])
         f"The last event of {doc_id}'s audit trail ({rel}) is not in the signed audit chain: "
         f"it was written outside qms. Nothing was changed. Run 'qms verify {doc_id}' to see "
         "it, and restore the trail from version control.", doc_id=doc_id, path=rel)
+
+
+def _refuse_torn(project: Project, doc_id: str) -> None:
+    """When the trail's last line is damaged (torn, not JSON), that is what to name: the
+    metadata may be exactly what the lost event recorded."""
+    path = project.audit_path(doc_id)
+    lines = (atomic.read_bytes(path, project.root) or b"").split(b"\n")
+    number = max((n for n, line in enumerate(lines, 1) if line.strip()), default=0)
+    if number and parse_line(lines[number - 1]) is None:
+        rel = project.rel(path)
+        raise ProjectError(
+            f"The audit trail of {doc_id} ({rel}) is damaged at line {number}, its last line: "
+            "not a JSON object (torn, or edited outside qms), so the signed trail no longer "
+            f"vouches for the metadata. Nothing was changed. Run 'qms verify {doc_id}' to see "
+            "it, and restore the trail from version control.", doc_id=doc_id, path=rel,
+            line=number)
 
 
 def _committing(project: Project) -> bool:

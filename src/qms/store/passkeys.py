@@ -6,8 +6,11 @@
   (COSE, base64url), ``aaguid``, ``rp_id``, ``created``, ``invite``, and ``sign_count`` (the
   last one accepted; the only field a signature changes). Each file must agree with the
   ``PASSKEY_ENROLL`` event of the project trail that recorded it (``check``).
-* ``.qms/passkey-invites.json``: enrollment codes (0600, never committed): only the SHA-256
-  of each code, the user, expiry and whether it was used.
+* enrollment codes live nowhere but in the signed trail: ``PASSKEY_INVITE`` records the
+  SHA-256 of a code (no secret: the code has 256 random bits), its user and expiry; a code
+  is live while its invite is signed, unexpired and no ``PASSKEY_ENROLL`` names it
+  (:func:`invite`). (``.qms/passkey-invites.json``, written by earlier versions, decides
+  nothing.)
 
 Writers hold the project lock (they go through a transaction).
 """
@@ -42,10 +45,6 @@ def path(project: Project, cred: str) -> Path:
     if not CRED_RE.match(cred or ""):
         raise ProjectError(f"Not a credential ID: {cred!r} (16 hex digits, see qms passkey list).")
     return folder(project) / f"{cred}.json"
-
-
-def invites_path(project: Project) -> Path:
-    return project.state_dir / "passkey-invites.json"
 
 
 def short_id(credential_id: bytes) -> str:
@@ -141,31 +140,18 @@ def check(entry: dict[str, Any], record: dict[str, Any] | None) -> str | None:
 
 
 # -- enrollment codes ----------------------------------------------------------------------
-def load_invites(project: Project) -> list[dict[str, Any]]:
-    file = invites_path(project)
-    text = project.read_text(file)
-    if text is None:
-        return []
-    try:
-        invites = json.loads(text)["invites"]
-        if not isinstance(invites, list) or not all(isinstance(i, dict) for i in invites):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
-        raise ProjectError(f"{project.rel(file)} is damaged; it was edited outside qms.") \
-            from None
-    return invites
+def invite(project: Project, code: str) -> tuple[bytes, dict[str, Any]] | None:
+    """The ``PASSKEY_INVITE`` (line, event) recording this code's hash, else None (at face
+    value: the caller checks its signature, expiry and use)."""
+    from qms.store import vouched
 
-
-def save_invites(project: Project, invites: list[dict[str, Any]]) -> None:
-    """Replace the codes file (0600, like the token store); the caller holds the lock."""
-    from qms.store import atomic
-
-    atomic.write_durable(invites_path(project),
-                         json.dumps({"invites": invites}, indent=2).encode(), mode=0o600,
-                         root=project.root)
-
-
-def find_invite(invites: list[dict[str, Any]], code: str) -> dict[str, Any] | None:
     digest = code_hash(code)
-    return next((i for i in invites
-                 if hmac.compare_digest(str(i.get("hash", "")), digest)), None)
+    return next((found for found in reversed(vouched.events(project, "PASSKEY_INVITE"))
+                 if hmac.compare_digest(str(found[1].get("code_sha256", "")), digest)), None)
+
+
+def used(project: Project, invite_id: str) -> bool:
+    """Whether a ``PASSKEY_ENROLL`` consumed the invite ``invite_id`` (single use)."""
+    from qms.store import vouched
+
+    return any(e.get("invite") == invite_id for _, e in vouched.events(project, "PASSKEY_ENROLL"))

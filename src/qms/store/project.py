@@ -89,7 +89,7 @@ class Project:
         if joined is not None:
             yield joined
             return
-        with transaction.project_lock(self.state_dir / "lock"):
+        with transaction.project_lock(self.state_dir / "lock"), atomic.kept_folders(self.root):
             transaction.recover(self.root, self.journal)
             tx = Transaction(self.root)
             self._open_tx[thread] = tx
@@ -98,6 +98,9 @@ class Project:
                 tx.commit(self.journal)
             finally:
                 del self._open_tx[thread]
+        if transaction.COMMITTED:
+            for hook in transaction.COMMITTED:
+                hook(str(self.root), tx.paths())
         for callback in tx.after_commit:
             callback()
 
@@ -106,27 +109,27 @@ class Project:
         refused (:func:`qms.store.atomic.read_text`)."""
         return atomic.read_text(path, self.root)
 
-    # -- document paths --------------------------------------------------------
+    # -- document paths (each built from one string: they are on every command's path) ----
     def doc_dir(self, doc_id: str) -> Path:
-        return self.qms / doctypes.folder_of(doc_id)
+        return Path(f"{self.qms}/{doctypes.folder_of(doc_id)}")
 
     def draft_path(self, doc_id: str) -> Path:
-        return self.doc_dir(doc_id) / f"{doc_id}-draft.md"
+        return Path(f"{self.qms}/{doctypes.folder_of(doc_id)}/{doc_id}-draft.md")
 
     def effective_path(self, doc_id: str) -> Path:
-        return self.doc_dir(doc_id) / f"{doc_id}.md"
+        return Path(f"{self.qms}/{doctypes.folder_of(doc_id)}/{doc_id}.md")
 
     def meta_path(self, doc_id: str) -> Path:
-        return self.qms / ".meta" / doctypes.type_of(doc_id) / f"{doc_id}.json"
+        return Path(f"{self.qms}/.meta/{doctypes.type_of(doc_id)}/{doc_id}.json")
 
     def source_path(self, doc_id: str) -> Path:
-        return self.qms / ".meta" / doctypes.type_of(doc_id) / f"{doc_id}.source.json"
+        return Path(f"{self.qms}/.meta/{doctypes.type_of(doc_id)}/{doc_id}.source.json")
 
     def audit_path(self, doc_id: str) -> Path:
-        return self.qms / ".audit" / doctypes.type_of(doc_id) / f"{doc_id}.jsonl"
+        return Path(f"{self.qms}/.audit/{doctypes.type_of(doc_id)}/{doc_id}.jsonl")
 
     def archive_path(self, doc_id: str, version: str) -> Path:
-        return self.qms / ".archive" / doctypes.folder_of(doc_id) / f"{doc_id}-v{version}.md"
+        return Path(f"{self.qms}/.archive/{doctypes.folder_of(doc_id)}/{doc_id}-v{version}.md")
 
     def archive_paths(self, doc_id: str, version: str) -> list[Path]:
         """Where an archived version may be: ours, then the earlier tool's flat place."""

@@ -5,8 +5,9 @@ The file is a cache of the signed project trail: a setting is in force only as t
 file that disagrees was edited outside qms and is refused. A ``CONFIG_SET`` is believed at
 face value only when it sets the fail-safe value (``auth.cli required``: a forged one can only
 lock people out); any other value must be vouched for by the signed chain
-(:mod:`qms.store.vouched`). Reading costs the config file and the project trail, both small;
-``cryptography`` is loaded only to check such a signature.
+(:mod:`qms.store.vouched`). Reading costs the config file and the project trail (read once
+per change of the trail, shared with the user registry), both small; ``cryptography`` is
+loaded only to check such a signature.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import json
 import re
 
 from qms.errors import ProjectError, ValidationError
-from qms.store import atomic
 from qms.store.project import CONFIG_FILE, Project
 
 _NAMES = re.compile(r"^([a-z0-9][a-z0-9_-]*)(,[a-z0-9][a-z0-9_-]*)*\Z")
@@ -100,12 +100,9 @@ def describe(key: str) -> str:
 
 def in_force(project: Project, key: str) -> str:
     """The value the last CONFIG_SET of ``key`` left (the default when none did)."""
-    _, default = known(key)
-    trail = project.qms / ".audit" / "project.jsonl"
-    if b'"CONFIG_SET"' not in (atomic.read_bytes(trail, project.root) or b""):
-        return default  # the common case: one small read, nothing more imported
     from qms.store import vouched
 
+    _, default = known(key)
     last = [(line, e) for line, e in vouched.events(project, "CONFIG_SET")
             if e.get("key") == key]
     if not last:

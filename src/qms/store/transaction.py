@@ -17,6 +17,7 @@ written. See docs/architecture.md, "Storage safety".
 
 from __future__ import annotations
 
+import _thread
 import binascii
 import errno
 import fcntl
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 LOCK_TIMEOUT_S = 60.0
 _DELETED = object()
+COMMITTED: list[Any] = []  # hook(root, paths written relative to it), after every commit here
 
 
 class Transaction:
@@ -102,6 +104,11 @@ class Transaction:
     @property
     def empty(self) -> bool:
         return not self._files and not self._appends
+
+    def paths(self) -> list[str]:
+        """Every path this transaction writes, relative to the root."""
+        base = len(str(self.root)) + 1
+        return [str(path)[base:] for path in {**self._files, **self._appends}]
 
     # -- commit ----------------------------------------------------------------
     def _journal_ops(self) -> list[dict[str, Any]]:
@@ -435,25 +442,42 @@ def set_aside(journal: Path, why: str) -> Path:
     return kept
 
 
+_LOCKS: dict[str, Any] = {}  # lock file -> the lock this process's threads queue on
+
+
 @contextmanager
 def project_lock(lock_path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    """The project lock: ``flock`` on ``lock_path``, which excludes other processes. The
+    threads of one process (the server's) first queue on an in-process lock, so the one
+    that releases hands over at once instead of every waiter polling the file lock."""
+    deadline = time.monotonic() + timeout
+    local = _LOCKS.get(str(lock_path)) or _LOCKS.setdefault(str(lock_path),
+                                                            _thread.allocate_lock())
+    if not local.acquire(timeout=timeout):
+        raise _busy(timeout)
     try:
-        deadline = time.monotonic() + timeout
-        delay = 0.001
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() > deadline:
-                    raise Conflict("The project is busy (another qms operation holds the "
-                                   f"lock for more than {timeout:.0f} s). Try again.")
-                time.sleep(delay)
-                delay = min(delay * 2, 0.02)
-        yield
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        try:
+            delay = 0.001
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() > deadline:
+                        raise _busy(timeout) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.02)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
     finally:
-        os.close(fd)  # closing releases the flock
+        local.release()
+
+
+def _busy(timeout: float) -> Conflict:
+    return Conflict("The project is busy (another qms operation holds the lock for more "
+                    f"than {timeout:.0f} s). Try again.")

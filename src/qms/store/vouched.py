@@ -4,9 +4,13 @@ when the chain vouches for them.
 An event is *signed* when the chain entry with its ``seq`` (found by a binary search of
 ``QMS/.audit/chain.jsonl``, a few reads from the middle of the file) is for ``project``, has
 the hash of the event's exact line, and carries a valid signature of a trusted key: the
-project's first key (``KEY_CREATE``) or a key whose ``KEY_ROTATE`` was itself signed by a
-trusted key. This is what authentication (tokens) and settings rest on; ``qms verify``
-checks the whole chain besides. The parsed trail is cached per (inode, size, mtime) and
+project's first key (``KEY_CREATE``), a key whose ``KEY_ROTATE`` was itself signed by a
+trusted key, or a key this copy holds the private half of (an administrator started it here
+without the previous key, or imported it: ``qms key import``). This is what authentication
+(tokens), settings, enrollment invites and the user registry rest on; ``qms verify`` checks
+the whole chain besides, and reports every key started without the previous one.
+:func:`in_chain` is the cheap form for lock-free readers: the chain holds the event's exact
+line (no signature checked; every command that acts checks it before it signs). The parsed trail is cached per (inode, size, mtime) and
 each verified entry once per process, so a long-running server checks a signature once per
 change. Importing ``cryptography`` happens only when a signature must be checked.
 """
@@ -15,9 +19,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 from qms.domain import integrity
+from qms.errors import QMSError
 from qms.store import atomic
 from qms.store.jsonl import parse_line
 from qms.store.project import Project
@@ -26,15 +30,17 @@ TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost
 if TYPE_CHECKING:
     from typing import Any
 
-_SEQ = re.compile(rb'\{"seq": ([0-9]+),')
 _TRAILS: dict[str, tuple[tuple[int, int, int], list[tuple[bytes, dict]]]] = {}
 _SIGNED: dict[tuple[str, int, str], bool] = {}  # (chain, seq, line hash) -> verified
+# the project events anything is decided by (the other lines are never parsed here)
+_MARKS = (b'"TOKEN_', b'"CONFIG_SET"', b'"KEY_', b'"USER_', b'"PASSKEY_', b'"SYSTEM_ADD"',
+          b'"CODE_MERGE"', b'"GENESIS_PUSH"')
 
 
 def trail_key(project: Project) -> tuple[int, int, int] | None:
     """What changes whenever the project trail does (inode, size, mtime; None: no trail)."""
     try:
-        st = os.stat(project.qms / ".audit" / "project.jsonl")
+        st = os.stat(os.path.join(str(project.qms), ".audit", "project.jsonl"))
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_size, st.st_mtime_ns)
@@ -51,9 +57,7 @@ def events(project: Project, *kinds: str) -> list[tuple[bytes, dict[str, Any]]]:
     if cached is None or cached[0] != key:
         found = []
         for line in integrity.lines_of(atomic.read_bytes(path, project.root) or b""):
-            if b'"TOKEN_' not in line and b'"CONFIG_SET"' not in line \
-                    and b'"KEY_' not in line and b'"SYSTEM_ADD"' not in line \
-                    and b'"CODE_MERGE"' not in line and b'"GENESIS_PUSH"' not in line:
+            if not any(mark in line for mark in _MARKS):
                 continue
             event = parse_line(line)  # None: damaged, which verify reports
             if event is not None and integrity.is_chained(event):
@@ -70,10 +74,11 @@ def signed(project: Project, line: bytes, event: dict[str, Any],
     seq = event.get("seq")
     if not isinstance(seq, int):
         return False
-    chain = str(project.qms / ".audit" / "chain.jsonl")
-    key = (chain, seq, integrity.sha256_bytes(line))
+    key = (str(project.qms / ".audit" / "chain.jsonl"), seq, integrity.sha256_bytes(line))
     if key not in _SIGNED:
-        _SIGNED[key] = _check(project, chain, seq, key[2], doc_id)
+        entry = in_chain(project, line, event, doc_id)
+        public = _trusted_keys(project, seq).get(entry.get("key_id")) if entry else None
+        _SIGNED[key] = public is not None and _valid(public, entry)
     return _SIGNED[key]
 
 
@@ -95,13 +100,18 @@ def unsigned(project: Project, doc_id: str, wanted: list[dict[str, Any]]) -> lis
     return bad
 
 
-def _check(project: Project, chain: str, seq: int, line_sha: str, doc_id: str) -> bool:
-    entry = chain_entry(project, chain, seq)
+def in_chain(project: Project, line: bytes, event: dict[str, Any],
+             doc_id: str = integrity.PROJECT_TRAIL) -> dict[str, Any] | None:
+    """The chain entry of this exact event of ``doc_id``'s trail (its ``seq``, that
+    document, the hash of its line), else None. No signature is checked."""
+    seq = event.get("seq")
+    if not isinstance(seq, int):
+        return None
+    entry = chain_entry(project, str(project.qms / ".audit" / "chain.jsonl"), seq)
     if entry is None or entry.get("doc_id") != doc_id \
-            or entry.get("event_sha256") != line_sha:
-        return False
-    public = _trusted_keys(project, seq).get(entry.get("key_id"))
-    return public is not None and _valid(public, entry)
+            or entry.get("event_sha256") != integrity.sha256_bytes(line):
+        return None
+    return entry
 
 
 def _trusted_keys(project: Project, before: int) -> dict[str, str]:
@@ -113,10 +123,23 @@ def _trusted_keys(project: Project, before: int) -> dict[str, str]:
         if e["event"] == "KEY_CREATE":
             if ring:
                 continue  # a second first key vouches for nothing (verify reports it)
-        elif not (e.get("endorsed") and e["seq"] < before and signed(project, line, e)):
-            continue  # unendorsed: nobody vouches for it (verify: key_unendorsed)
+        elif not (e.get("endorsed") and e["seq"] < before and signed(project, line, e)) \
+                and not _held(project, e):
+            continue  # unendorsed and not ours: nobody vouches for it (verify: key_unendorsed)
         ring[str(e.get("key_id"))] = str(e.get("public_key"))
     return ring
+
+
+def _held(project: Project, event: dict[str, Any]) -> bool:
+    """Whether this copy holds the private half of the key an event introduced (only an
+    administrator with access to ``.qms/keys/`` can have put it there)."""
+    from qms.store import keys
+
+    try:
+        signer = keys.signer(project, str(event.get("key_id")))
+    except QMSError:  # a damaged key file vouches for nothing
+        return False
+    return signer is not None and signer.public_hex() == event.get("public_key")
 
 
 def _valid(public_hex: str, entry: dict[str, Any]) -> bool:
@@ -146,8 +169,7 @@ def chain_entry(project: Project, chain: str, seq: int) -> dict[str, Any] | None
             if line is None:
                 hi = mid
                 continue
-            m = _SEQ.match(line)
-            found = int(m.group(1)) if m else -1
+            found = _seq_of(line)
             if found == seq:
                 try:
                     entry = json.loads(line)
@@ -161,6 +183,13 @@ def chain_entry(project: Project, chain: str, seq: int) -> dict[str, Any] | None
         return None
     finally:
         os.close(fd)
+
+
+def _seq_of(line: bytes) -> int:
+    """The ``seq`` a chain line starts with (-1: not a chain line as qms writes it)."""
+    end = line.find(b",", 8) if line.startswith(b'{"seq": ') else -1
+    digits = line[8:end]
+    return int(digits) if end > 8 and digits.isdigit() else -1
 
 
 def _line_after(fd: int, offset: int) -> tuple[int, bytes | None]:

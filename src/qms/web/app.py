@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from functools import cached_property
 from html import escape
+from urllib.parse import urlencode
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from starlette.routing import Route
 from qms import __version__, operations as ops
 from qms.domain import workflow
 from qms.errors import NotFound, QMSError
+from qms.operations.browse import PAGE_SIZE
 from qms.render import markdown
 from qms.store import index
 from qms.store.project import Project
@@ -38,6 +40,7 @@ HERE = Path(__file__).parent
 STATIC = {"web.css": "text/css", "web.js": "text/javascript",  # the only files served
           "passkey.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 VERIFY_REUSE_S = 10.0  # /verify shows a result at most this old
+WAITING_SHOWN = 25  # rows of the dashboard's "waiting" panel (the count is of all of them)
 
 Page = Callable[[Request, str], Response]
 
@@ -49,7 +52,7 @@ def mount(app: Starlette, project: Project, auth_mode: str = "off") -> None:
     web = Web(project, auth_mode)
     app.router.routes.extend(web.routes())
     app.add_exception_handler(404, web.not_found)
-    threading.Thread(target=index.documents, args=(project,), name="qms-web-index",
+    threading.Thread(target=index.listing(project).sweep, name="qms-web-index",
                      daemon=True).start()
 
 
@@ -194,19 +197,25 @@ class Web:
 
     # -- pages ------------------------------------------------------------------------------
     def dashboard(self, request: Request, user: str) -> Response:
-        doc_type = request.query_params.get("type") or None
-        status = request.query_params.get("status") or None
-        result = ops.documents(self.project, user, doc_type=doc_type, status=status)
+        """One page of the documents (filtered by type and status, searched by ID or title);
+        the counts and what waits on whom over the whole project."""
+        params = request.query_params
+        doc_type = params.get("type") or None
+        status = params.get("status") or None
+        query = (params.get("q") or "").strip()[:200] or None
+        page = params.get("page") or "1"
+        result = ops.documents(self.project, user, doc_type=doc_type, status=status,
+                               query=query, page=int(page) if page.isdigit() else 1)
         groups: dict[str, list[dict]] = {}
         for row in result.documents:
             groups.setdefault(row["doc_type"], []).append(row)
-        waiting_on: dict[str, int] = {}
-        for row in result.waiting:
-            for name in row["pending_assignees"]:
-                waiting_on[name] = waiting_on.get(name, 0) + 1
+        keep = {k: v for k, v in (("type", doc_type), ("status", status), ("q", query)) if v}
         return self.render("dashboard.html", result=result, groups=groups,
-                           waiting_on=dict(sorted(waiting_on.items())),
-                           doc_type=doc_type, status=status)
+                           waiting_on=index.listing(self.project).view().waiting_on,
+                           waiting=result.waiting[:WAITING_SHOWN],
+                           doc_type=doc_type, status=status, query=query,
+                           first=(result.page - 1) * PAGE_SIZE + 1 if result.documents else 0,
+                           pager=pager(result.page, result.pages, keep))
 
     def document(self, request: Request, user: str) -> Response:
         doc_id = request.path_params["doc_id"]
@@ -246,8 +255,14 @@ class Web:
 
     def export(self, request: Request, user: str) -> Response:
         """The record's PDF/A-3b dossier as a download (``qms export``; ``?version=N.X``).
-        A record that does not verify is refused (409) unless ``?findings=allow``."""
-        result = ops.export_pdf(self.project, user, doc_id=request.path_params["doc_id"],
+        A record that does not verify is refused (409) unless ``?findings=allow``. A dossier
+        names who exported it and seals an open round for them: whatever ``--auth`` says, it
+        is made for a signed-in person (a session, or a Bearer token's user); anyone else
+        is sent to sign in."""
+        reader = getattr(self._local, "who", None) or auth.bearer_user(request, self.project)
+        if reader is None:
+            return auth.to_signin(request)
+        result = ops.export_pdf(self.project, reader, doc_id=request.path_params["doc_id"],
                                 version=request.query_params.get("version") or None,
                                 allow_findings=request.query_params.get("findings") == "allow")
         return Response(result.pdf, media_type="application/pdf", headers={
@@ -392,6 +407,28 @@ def doc_rows(rows: list[dict]) -> Markup:
             f'<td{"" if d["responsible_user"] else " class=none"}>{owner}</td>'
             f'<td{"" if d["checked_out"] else " class=none"}>{checkout}</td></tr>')
     return Markup("\n".join(out))
+
+
+def pager(page: int, pages: int, keep: dict[str, str]) -> list[dict]:
+    """The dashboard's page links: previous, the first, a few around this one, the last,
+    next (``{label, href, current, rel}``; no href: not a link), each keeping the filters."""
+    if pages <= 1:
+        return []
+
+    def link(label: str, n: int, rel: str = "") -> dict:
+        query = urlencode({**keep, "page": n}) if n != 1 else urlencode(keep)
+        return {"label": label, "href": f"/?{query}" if query else "/", "current": n == page,
+                "rel": rel}
+
+    shown = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
+    links = [link("‹ Previous", page - 1, "prev")] if page > 1 else []
+    for before, n in zip([0, *shown], shown):
+        if n - before > 1:
+            links.append({"label": "…", "href": None, "current": False, "rel": ""})
+        links.append(link(str(n), n))
+    if page < pages:
+        links.append(link("Next ›", page + 1, "next"))
+    return links
 
 
 def diff_hunks(old: str, new: str, context: int = 3) -> tuple[list[dict], int, int]:

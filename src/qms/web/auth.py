@@ -46,6 +46,12 @@ def bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+def bearer_user(request: Request, project: Project) -> str | None:
+    """The user of the request's valid Bearer token, if it sends one."""
+    header = bearer(request)
+    return token_user(project, header) if header is not None else None
+
+
 def signed_in(request: Request, project: Project) -> str | None:
     """The user of the request's session cookie, if it is still valid."""
     session = request.cookies.get(sessions.TOKEN_COOKIE)

@@ -152,7 +152,8 @@ def tasks_for(project: Project, doc: Any, user: str | None, auth_mode: str) -> l
     """The actions open to ``user`` (or, when nobody is signed in and pages are open, to any
     pending assignee with a passkey: the assertion then names the signer)."""
     actions, people = signers(doc, user, auth_mode)
-    with_keys = sorted({e["user"] for e in pk.active(project, people)}) if people else []
+    with_keys = sorted({e["user"] for e in pk.active(project, people, ACTIONS[actions[0]][0])}) \
+        if people else []
     if not with_keys:
         return []
     return [{"action": a, "label": LABELS[a], "meaning": ACTIONS[a][1], "signers": with_keys,

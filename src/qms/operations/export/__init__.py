@@ -8,23 +8,26 @@ the git commit), with the Markdown source, the trail (JSONL) and the verify resu
 attached inside the PDF. A record that does not verify is refused unless
 ``allow_findings``; then the findings are printed on its cover in red.
 
-An export is a read: any known user may export, and it writes nothing into the project and
+An export is a read: any known user may export, and it writes nothing into the records and
 records no audit event (an event would change the very chain head the dossier states, and a
-copy without the signing key could not export at all). The PDF itself names who exported
-it and when.
+copy without the signing key could not export at all); a dossier made is kept in a cache
+(``store.cache``) so the same download again costs nothing. The PDF itself names who
+exported it and when. An open review round is sealed in it exactly as ``history`` seals it
+for the exporter. A record too large to typeset within bounds is refused (:data:`MAX_EVENTS`,
+:data:`MAX_TRAIL`, the text limit); the typesetting itself runs in a bounded worker process
+(``render.worker``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 
 from qms import __version__
-from qms.domain import integrity
-from qms.errors import Conflict, NotFound, ProjectError
+from qms.domain import integrity, rounds
+from qms.errors import Conflict, NotFound, ProjectError, ValidationError
 from qms.operations.export import files as export_files
-from qms.operations._shared import Result, authorize, load
-from qms.store import atomic, audit, chain, git, jsonl, users
+from qms.operations._shared import MAX_TEXT, Result, authorize, load
+from qms.store import atomic, audit, cache, chain, git, jsonl, users
 from qms.store.project import Project
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -32,7 +35,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 RETRIES = 3  # a writer appending while we gather: read again, at most this often
-PARALLEL_FROM = 8  # documents per extra process for `--all` (a process costs ~1 s to start)
+MAX_EVENTS = 5_000  # events of one trail a dossier prints (~170 pages of table, ~4 s)
+MAX_TRAIL = 4_000_000  # bytes of one trail (its comments are printed in full)
 
 
 class PdfResult(Result):
@@ -91,12 +95,20 @@ class ExportAllResult(Result):
 def export_pdf(project: Project, user: str, *, doc_id: str, version: str | None = None,
                allow_findings: bool = False) -> PdfResult:
     """The dossier of ``doc_id`` (at ``version``, default: what ``read`` shows) as bytes."""
+    from qms.render import pdf, worker
+
     authorize(project, user, "export")
-    context = _Context(project, user)
-    d, files = _gather(project, user, doc_id, version, context, None)
-    _refuse_findings(d["doc_id"], d["findings"], allow_findings)
+    with worker.Pool() as pool:  # Typst loads while the record is gathered
+        context = _Context(project, user)
+        d, files = _gather(project, user, doc_id, version, context, None)
+        _refuse_findings(d["doc_id"], d["findings"], allow_findings)
+        key = _cache_key(d, files)
+        data = cache.get(project, "export", key)
+        if data is None:
+            data = pool.render([pdf.dossier(d, files)])[0]
+            cache.put(project, "export", key, data)
     return PdfResult(d["doc_id"], d["version"], f"{d['doc_id']}-v{d['version']}.pdf",
-                     _pdf(d, files), d["clean"], d["findings"])
+                     data, d["clean"], d["findings"])
 
 
 def export(project: Project, user: str, *, doc_id: str, output: str,
@@ -120,43 +132,48 @@ def export_all(project: Project, user: str, *, output: str, allow_findings: bool
     finding anywhere nothing is written, unless ``allow_findings``."""
     from qms.operations.browse import documents
     from qms.operations.verify import verify
+    from qms.render import pdf, worker
 
     authorize(project, user, "export")
     folder, fresh = export_files.target_folder(project, output, force)
-    head = _chain_head(project)
-    whole = verify(project, user)
-    _refuse_findings("The project", whole.findings, allow_findings)
-    context = _Context(project, user)
-    gathered, skipped = [], []
-    for row in documents(project, user).documents:
-        try:
-            gathered.append(_gather(project, user, row["doc_id"], None, context, whole))
-        except NotFound as err:
-            skipped.append({"doc_id": row["doc_id"], "reason": err.message})
-    if _chain_head(project) != head:  # an event since the verify: its verdict is stale
-        raise Conflict("The project changed while it was exported (new audit events); "
-                       "nothing was written, try again.")
-    rows, made = [], []
-    for (d, _), data in zip(gathered, _render_all(gathered)):
-        name = f"{d['doc_id']}-v{d['version']}.pdf"
-        made.append((name, data))
-        rows.append({"doc_id": d["doc_id"], "title": d["title"], "version": d["version"],
-                     "status": d["status"], "file": name, "size": len(data),
-                     "sha256": integrity.sha256_bytes(data), "clean": d["clean"],
-                     "signatures": len(d["signatures"]), "events": len(d["events"])})
-    manifest = {"project": project.root.name, "exported_at": context.now,
-                "exported_by": user, "qms_version": __version__,
-                "git_commit": context.rev[0], "git_dirty": context.rev[1],
-                "chain_head": head, "verify": whole.to_dict(),
-                "documents": rows, "skipped": skipped}
-    index_json = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    from qms.render import pdf
-
-    page = pdf.html("index.html", m=manifest, exported_by_name=context.name,
-                    findings=whole.findings)
-    made += [("index.pdf", pdf.write(page, [_attachment("index.json", index_json, "Data",
-                                                        "The index (JSON)")])),
-             ("index.json", index_json)]
+    listing = documents(project, user).documents
+    processes = worker.workers_for(len(listing))
+    with worker.Pool(processes + 1) as pool:  # Typst loads while the records are gathered
+        head = _chain_head(project)
+        whole = verify(project, user)
+        _refuse_findings("The project", whole.findings, allow_findings)
+        context = _Context(project, user)
+        batch = pool.batch(processes)  # typeset while the next ones are gathered
+        gathered, skipped = [], []
+        for row in listing:
+            try:
+                d, files = _gather(project, user, row["doc_id"], None, context, whole)
+            except NotFound as err:
+                skipped.append({"doc_id": row["doc_id"], "reason": err.message})
+                continue
+            gathered.append(d)
+            batch.add(pdf.dossier(d, files))
+        if _chain_head(project) != head:  # an event since the verify: its verdict is stale
+            raise Conflict("The project changed while it was exported (new audit events); "
+                           "nothing was written, try again.")
+        rows, made = [], []
+        for d, data in zip(gathered, batch.finish()):
+            name = f"{d['doc_id']}-v{d['version']}.pdf"
+            made.append((name, data))
+            rows.append({"doc_id": d["doc_id"], "title": d["title"], "version": d["version"],
+                         "status": d["status"], "file": name, "size": len(data),
+                         "sha256": integrity.sha256_bytes(data), "clean": d["clean"],
+                         "signatures": len(d["signatures"]), "events": len(d["events"])})
+        manifest = {"project": project.root.name, "exported_at": context.now,
+                    "exported_by": user, "qms_version": __version__,
+                    "git_commit": context.rev[0], "git_dirty": context.rev[1],
+                    "chain_head": head, "verify": whole.to_dict(),
+                    "documents": rows, "skipped": skipped}
+        index_json = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
+        attached = [_attachment("index.json", index_json, "Data", "The index (JSON)")]
+        made += [("index.pdf", pool.render([pdf.index(manifest, context.name, whole.findings,
+                                                      attached)])[0]),
+                 ("index.json", index_json)]
     export_files.write_folder(folder, fresh, made, force)
     return ExportAllResult(str(folder), [{k: r[k] for k in ("doc_id", "version", "file",
                                                              "size", "sha256", "clean")}
@@ -224,7 +241,8 @@ def _gather(project: Project, user: str, doc_id: str, version: str | None, conte
         verified = {**whole.to_dict(), "findings": findings, "clean": clean,
                     "scope": "the whole project (qms export --all)"}
         verify_text = whole.render()
-    events, last = _events(before)
+    _bounded(doc_id, text.content, before)
+    events, last, shown_trail, sealed = _events(before, meta["status"], user)
     ver = text.version
     statuses = {v["version"]: v["status"] for v in
                 document_versions(project, user, doc_id=doc_id).versions}
@@ -232,8 +250,9 @@ def _gather(project: Project, user: str, doc_id: str, version: str | None, conte
     files = [
         _attachment(f"{doc_id}-v{ver}.md", source, "Source",
                     f"The controlled text of {doc_id} v{ver} (Markdown), as in {text.source}"),
-        _attachment(f"{doc_id}.audit.jsonl", before, "Data",
-                    f"The audit trail of {doc_id}, as in {project.rel(trail_path)}"),
+        _attachment(f"{doc_id}.audit.jsonl", shown_trail, "Data",
+                    f"The audit trail of {doc_id}, as in {project.rel(trail_path)}"
+                    + (f", sealed for {user} (review round open)" if sealed else "")),
         _attachment(f"{doc_id}.verify.json",
                     (json.dumps(verified, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
                     "Data", f"The result of qms verify {doc_id} at export time (JSON)"),
@@ -254,6 +273,8 @@ def _gather(project: Project, user: str, doc_id: str, version: str | None, conte
         "clean": clean, "findings": findings, "verify_text": verify_text,
         "signatures": signatures, "signature_scope": scope, "events": events,
         "trail_source": project.rel(trail_path), "last_event": last, "chain_head": head,
+        "sealed": sealed and {"count": len(sealed), "seqs": sealed,
+                              "sha256": integrity.sha256_bytes(before), "size": len(before)},
         "content": text.content, "text_refused": refused,
         "attachments": [{k: f[k] for k in ("name", "description", "sha256", "size")}
                         for f in files],
@@ -261,23 +282,43 @@ def _gather(project: Project, user: str, doc_id: str, version: str | None, conte
     return d, files
 
 
-def _events(trail: bytes) -> tuple[list[dict], dict | None]:
-    """The trail's events as table rows, and the last chained one (seq, event, ts, sha256)."""
-    rows, last = [], None
-    for n, line in enumerate(trail.split(b"\n"), 1):
-        if not line.strip():
-            continue
-        event = jsonl.parse_line(line)
+def _bounded(doc_id: str, content: str, trail: bytes) -> None:
+    """Refuse a record too large to typeset within the export's bounds."""
+    for what, value, limit, unit in (
+            ("text", len(content.encode("utf-8", "surrogatepass")), MAX_TEXT, "bytes"),
+            ("audit trail", len(trail), MAX_TRAIL, "bytes"),
+            ("audit trail", trail.count(b"\n"), MAX_EVENTS, "events")):
+        if value > limit:
+            raise ValidationError(f"{doc_id} is too large to export: its {what} has {value} "
+                                  f"{unit} (limit {limit} {unit}).", limit=f"{what} {unit}")
+
+
+def _events(trail: bytes, status: str | None,
+            viewer: str) -> tuple[list[dict], dict | None, bytes, list]:
+    """The trail as ``viewer`` may see it (``rounds.seal``, as ``history`` shows it): table
+    rows, the last chained event (seq, event, ts, sha256 of its real line), the trail file
+    with each sealed event's line replaced by the sealed copy (byte for byte the file when
+    nothing is sealed), and the seqs of the sealed events."""
+    lines = trail.split(b"\n")
+    parsed = {n: jsonl.parse_line(line) for n, line in enumerate(lines) if line.strip()}
+    kept = [n for n, event in parsed.items() if event is not None]
+    shown = dict(zip(kept, rounds.seal([audit.normalize(parsed[n]) for n in kept],
+                                       status, viewer)))
+    rows, last, sealed = [], None, []
+    for n, event in parsed.items():
         if event is None:
             rows.append({"seq": None, "ts": "", "event": "(damaged line)", "user": "",
-                         "version": "", "details": f"line {n} is not a JSON object"})
+                         "version": "", "details": f"line {n + 1} is not a JSON object"})
             continue
-        event = audit.normalize(event)
-        rows.append({**event, "details": _details(event)})
+        seen = shown[n]
+        rows.append({**seen, "details": _details(seen)})
         if isinstance(event.get("seq"), int):
             last = {"seq": event["seq"], "event": event.get("event"), "ts": event.get("ts"),
-                    "sha256": integrity.sha256_bytes(line.rstrip(b"\r"))}
-    return rows, last
+                    "sha256": integrity.sha256_bytes(lines[n].rstrip(b"\r"))}
+        if seen.get("sealed"):
+            sealed.append(seen.get("seq"))
+            lines[n] = json.dumps(seen, ensure_ascii=False).encode("utf-8")
+    return rows, last, b"\n".join(lines), sealed
 
 
 def _details(e: dict) -> str:
@@ -288,6 +329,8 @@ def _details(e: dict) -> str:
         parts.append(f"{e.get('from_status')} \u2192 {e.get('to_status')}")
     if e.get("assignees"):
         parts.append("to " + ", ".join(map(str, e["assignees"])))
+    if e.get("sealed"):
+        parts.append("outcome and comment sealed until the review round closes")
     if e.get("outcome"):
         parts.append(str(e["outcome"]).lower())
     if e.get("from_version"):
@@ -308,7 +351,7 @@ def _signatures(events: list[dict], meta: dict, version: str) -> tuple[list[dict
     record closed at, all of them (as ``qms read`` shows); for a version that became
     EFFECTIVE, those made on the version approved into it and on itself; else those made
     on the version itself. A signature is passkey-signed when its event has ``passkey``."""
-    signed = [e for e in events if e.get("meaning")]
+    signed = [e for e in events if e.get("meaning") or (e.get("sealed") and e.get("signer_name"))]
     if meta["status"] == "CLOSED" and version == meta["version"]:
         chosen, scope = signed, "all signatures of the closed record"
     else:
@@ -318,7 +361,8 @@ def _signatures(events: list[dict], meta: dict, version: str) -> tuple[list[dict
         chosen = [e for e in signed if e.get("version") in wanted]
         scope = (f"signatures on v{', v'.join(into)}, approved into v{version}" if into
                  else f"signatures made on v{version}")
-    keys = ("ts", "user", "signer_name", "meaning", "version", "content_sha256", "event")
+    keys = ("ts", "user", "signer_name", "meaning", "version", "content_sha256", "event",
+            "sealed")
     return [{**{k: e.get(k) for k in keys}, "passkey": "passkey" in e} for e in chosen], scope
 
 
@@ -360,24 +404,13 @@ def _refuse_findings(what: str, findings: list[dict], allow: bool) -> None:
                        findings=findings)
 
 
-def _render_all(gathered: list[tuple[dict, list[dict]]]) -> list[bytes]:
-    """Lay out every dossier: from PARALLEL_FROM documents on, in one spawned process per
-    CPU (layout is all CPU; spawned, so no lock or thread of ours is inherited)."""
-    workers = min(os.cpu_count() or 1, len(gathered) // PARALLEL_FROM)
-    if workers < 2:
-        return [_pdf(d, files) for d, files in gathered]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+def _cache_key(d: dict, files: list[dict]) -> str:
+    """What a dossier depends on, but for the export time: the record (text, trail as this
+    reader sees it, verify result, chain head, commit), the exporter and the renderer."""
+    from qms.render import worker
 
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_pdf_of, gathered, chunksize=4))
-
-
-def _pdf_of(item: tuple[dict, list[dict]]) -> bytes:
-    return _pdf(*item)
-
-
-def _pdf(d: dict, files: list[dict]) -> bytes:
-    from qms.render import markdown, pdf
-
-    return pdf.write(pdf.html("dossier.html", d=d, body=markdown.body(d["content"])), files)
+    fixed = {k: v for k, v in d.items() if k not in ("exported_at", "content")}
+    fixed["content"] = integrity.sha256_bytes(d["content"].encode("utf-8", "surrogatepass"))
+    fixed["files"] = [(f["name"], f["sha256"]) for f in files]
+    fixed["renderer"] = worker.renderer()
+    return integrity.sha256_bytes(json.dumps(fixed, sort_keys=True, default=str).encode())

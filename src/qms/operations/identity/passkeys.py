@@ -1,10 +1,12 @@
 """Passkeys (WebAuthn): ``qms passkey enroll|list|revoke``, the policy that makes some users
 sign only with one, and the one check of a signing assertion (docs/passkeys.md).
 
-* ``passkey_enroll`` (administrator, CLI only) makes a one-time enrollment code (only its
-  hash is stored, with an expiry) and prints the link; the browser registers the passkey and
-  the web adapter hands the verified registration to ``passkey_register``, which consumes the
-  code and records the credential in a signed ``PASSKEY_ENROLL`` event and under ``QMS/``.
+* ``passkey_enroll`` (administrator, CLI only) makes a one-time enrollment code, records
+  its hash, user and expiry in a signed ``PASSKEY_INVITE`` (nothing else stores it) and
+  prints the link; the browser registers the passkey and the web adapter hands the verified
+  registration to ``passkey_register``, which records the credential in a signed
+  ``PASSKEY_ENROLL`` event naming the invite (so consuming it) and under ``QMS/``. A code
+  counts only when a signed invite names it, unexpired and not yet used (``invite_for``).
 * ``signing_text`` is the text (and version) a signature binds now, as the signed trail
   binds it: what the signing page shows; ``bound_inputs`` re-reads it under the project
   lock and refuses (``same_text``) unless it is the version and SHA-256 the page showed.
@@ -115,26 +117,29 @@ def passkey_enroll(project: Project, user: str, *, name: str, url: str | None = 
     created = audit.now_ts()
     expires = _plus_minutes(created, minutes)
     code = passkeys.new_code()
-    invite = passkeys.code_hash(code)[:16]
+    digest = passkeys.code_hash(code)
     with project.transaction() as tx:
-        invites = [i for i in passkeys.load_invites(project) if _live(i)]
-        invites.append({"invite": invite, "hash": passkeys.code_hash(code), "user": name,
-                        "created": created, "created_by": user, "expires": expires,
-                        "used": None})
-        audit.append_project(tx, project, "PASSKEY_INVITE", user, invite=invite, for_user=name,
-                             expires=expires)
-        passkeys.save_invites(project, invites)
-    return PasskeyInvite(name, f"{base}/passkey/enroll?code={code}", expires, invite)
+        audit.append_project(tx, project, "PASSKEY_INVITE", user, invite=digest[:16],
+                             code_sha256=digest, for_user=name, expires=expires)
+    return PasskeyInvite(name, f"{base}/passkey/enroll?code={code}", expires, digest[:16])
 
 
 def invite_for(project: Project, code: str) -> dict:
-    """The live invite of an enrollment code (the page a link opens), else PermissionDenied."""
-    invite = passkeys.find_invite(passkeys.load_invites(project), code or "")
-    if invite is None or invite.get("used") or not _live(invite):
+    """The live invite of an enrollment code (the page a link opens), else PermissionDenied:
+    a signed PASSKEY_INVITE records the code's hash, it has not expired, no PASSKEY_ENROLL
+    used it, and its user is still a user."""
+    from qms.store import vouched
+
+    found = passkeys.invite(project, code or "") if isinstance(code, str) else None
+    event = found[1] if found else {}
+    if found is None or not _live(event) or passkeys.used(project, str(event.get("invite"))) \
+            or not vouched.signed(project, *found):
         raise PermissionDenied("This enrollment link is not valid: it is unknown, was already "
                                "used or has expired. Ask an administrator for a new one "
                                "(qms passkey enroll USER).")
-    return invite
+    users.group_of(project, str(event.get("for_user")))
+    return {"invite": event["invite"], "user": event["for_user"], "expires": event["expires"],
+            "created_by": event.get("user"), "seq": event["seq"]}
 
 
 def passkey_register(project: Project, *, code: str, registration: Any,
@@ -153,7 +158,6 @@ def passkey_register(project: Project, *, code: str, registration: Any,
 
     cred = passkeys.short_id(registration.credential_id)
     with project.transaction() as tx:
-        invites = passkeys.load_invites(project)
         invite = invite_for(project, code)  # re-checked under the lock: single use
         if passkeys.load(project, cred, tx) is not None:
             raise Conflict(f"This passkey is already enrolled ({cred}).")
@@ -173,10 +177,6 @@ def passkey_register(project: Project, *, code: str, registration: Any,
         passkeys.save(tx, project, {**entry, "created": audit.now_ts(),
                                     "invite": invite["invite"], "vouch": mark,
                                     "sign_count": registration.sign_count, "revoked": None})
-        for item in invites:
-            if item.get("hash") == invite["hash"]:
-                item["used"] = audit.now_ts()
-        passkeys.save_invites(project, invites)
     return PasskeyChange(cred, invite["user"], f"Passkey {cred} enrolled for {invite['user']}.")
 
 
@@ -211,18 +211,34 @@ def passkey_revoke(project: Project, user: str, *, name: str, cred: str) -> Pass
     return PasskeyChange(cred, name, f"Revoked passkey {cred} of {name}: refused from now on.")
 
 
-def active(project: Project, names: list[str] | None = None) -> list[dict]:
-    """The trusted, unrevoked credentials (of ``names``): files that agree with their event
-    and carry the project key's vouch (so no file or event written by hand is ever used)."""
+def active(project: Project, names: list[str] | None = None,
+           command: str | None = None) -> list[dict]:
+    """The trusted, unrevoked credentials (of ``names``; with ``command``, of users whose
+    group the signed registry allows it): files that agree with their event and carry the
+    project key's vouch (so no file or event written by hand is ever used), of people who
+    are still users."""
     records = passkeys.enrolled(project)
     found = []
     for cred in passkeys.all_creds(project):
         entry = passkeys.load(project, cred)
         if entry and not entry.get("revoked") and (names is None or entry["user"] in names) \
                 and passkeys.check(entry, records.get(cred)) is None \
-                and passkeys.vouched(project, entry):
+                and passkeys.vouched(project, entry) and _may(project, entry["user"], command):
             found.append(entry)
     return found
+
+
+def _may(project: Project, user: str, command: str | None) -> bool:
+    """Whether ``user`` is a user (and, given ``command``, in a group that may run it)."""
+    from qms.domain import permissions
+
+    try:
+        group = users.group_of(project, user)
+        if command is not None:
+            permissions.check(command, user, group)
+    except (NotFound, PermissionDenied):
+        return False
+    return True
 
 
 # -- signing -------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ module each:
 * :mod:`.git`: the chain committed at HEAD (and ``--since``) is a prefix of today's;
 * :mod:`.state`: meta agrees with the state replayed from the trail and is the state the
   last event recorded; tokens and settings are vouched for by signed events;
-* :mod:`.passkeys`: every passkey signature re-checked offline;
+* :mod:`.passkeys`: every passkey signature re-checked offline, every enrollment against
+  its invite, every signature the passkey policy covered carries one;
+* :mod:`.users`: the agent files against the signed user registry;
 * :mod:`.code`: the project's repository (``main``, release tags, branches) against the
   chain, when the project has a system (alone: ``--code``).
 
@@ -21,11 +23,14 @@ Events of the earlier tool (no chain fields) cannot be checked: they are notes, 
 
 from __future__ import annotations
 
-from qms.domain import doctypes
+from qms.domain import doctypes, integrity
 from qms.operations._shared import Result, authorize
-from qms.operations.verify import chain as chain_check, code, files, git, state, trails
-from qms.operations.verify.check import PROJECT, Check
+from qms.errors import ProjectError
+from qms.operations.verify import (chain as chain_check, code as code_check, files, git,
+                                   passkeys, state, trails, users, work)
+from qms.operations.verify.check import COUNTERS, PROJECT, Check
 from qms.store import chain, transaction
+from qms.store.users import validate_name
 from qms.store.project import Project
 
 
@@ -63,7 +68,10 @@ def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
            code: bool = False) -> VerifyResult:
     """``code``: only the chain and the project's repository against it (:mod:`.code`);
     without ``doc_ids`` the repository is checked too when the project has a system."""
-    authorize(project, user, "verify")
+    try:
+        authorize(project, user, "verify")
+    except ProjectError:  # a damaged user registry: anyone may verify, and verify names it
+        validate_name(user)
     if code and doc_ids:
         from qms.errors import UsageError
 
@@ -80,36 +88,83 @@ def verify(project: Project, user: str, *, doc_ids: list[str] | None = None,
     except OSError:
         lock = None
     try:
-        if code:
-            return _verify_code(project, all_signatures, writable=lock is not None)
-        return _verify(project, doc_ids, all_signatures, since, writable=lock is not None)
+        check = Check(project)
+        try:
+            if lock is not None:
+                code_check.recover(check)  # a merge killed midway, finished or undone first
+            if code:
+                return _code(check, all_signatures)
+            return _run(check, doc_ids, all_signatures, since)
+        finally:
+            check.close()
     finally:
         if lock is not None:
             lock.__exit__(None, None, None)
 
 
-def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool,
-            since: str | None = None, writable: bool = False) -> VerifyResult:
+def _code(check: Check, all_signatures: bool) -> VerifyResult:
+    """``--code``: the chain (its links and signatures vouch for every event), then the
+    repository."""
+    key_events = chain_check.key_events(check)
+    keyring = chain_check.keyring(check, key_events)
+    lines = integrity.lines_of(check.read(chain.chain_path(check.project)) or b"")
+    chain_check.check_chain(check, lines, keyring, all_signatures)
+    code_check.check(check)
+    return _result(check, keyring, 0)
+
+
+def _run(check: Check, doc_ids: list[str] | None, all_signatures: bool,
+         since: str | None) -> VerifyResult:
+    """Every check, each file read once: the tasks that need no chain (documents, chain
+    signatures) go to the workers first (:mod:`.work`); the chain and the walk of the tree
+    run here meanwhile. Findings come in the same order however the work was split."""
+    project = check.project
     wanted = None
     if doc_ids:
         wanted = {d if d.lower() == PROJECT else doctypes.normalize_id(d) for d in doc_ids}
-    check, key_events, keyring = _chain(project, all_signatures, writable)
-    git.check(check, lambda: check.read(chain.chain_path(project)) or b"", since)
+    key_events = chain_check.key_events(check)
+    keyring = chain_check.keyring(check, key_events)
+    check.signing = passkeys.Policy(check.project_events()).ever  # signatures it covers too
+    found = check.findings  # the keys' findings come first; each later part is kept apart
+    check.findings = anchor_found = []
     check.anchor = chain_check.legacy_anchor(check, key_events)
-    docs = _all_docs(project) | set(check.chain_docs) | set(check.anchor or ())
-    if wanted is not None:
-        for doc_id in sorted(wanted - docs):
-            check.find(doc_id, "missing", "no such document, audit trail or chain entry")
-        docs &= wanted
-    check.archives = files.scan(check, docs, full=wanted is None)
-    trails.check_docs(check, sorted(docs))
-    from qms.operations.verify import passkeys  # deferred: most projects have none
-
-    passkeys.check(check, sorted(docs))
+    on_disk = _all_docs(project) | set(check.anchor or ())
+    mine = sorted(on_disk if wanted is None else on_disk & wanted)
+    data = check.read(chain.chain_path(project)) or b""  # read once: lines here, bytes for git
+    lines = integrity.lines_of(data)
+    signing = all_signatures and len(lines) >= SIGNATURES_PARALLEL_FROM
+    jobs = work.Work(work.processes() - 1 if signing or len(mine) >= PARALLEL_FROM else 0)
+    try:
+        signed = [jobs.submit(chain_check.signatures_of, piece, chain_check.public_keys(keyring))
+                  for piece in _pieces(lines, SIGNATURES_PER_TASK)] if signing else []
+        check.findings = walked = []
+        check.archives = files.scan(check, set(mine), full=wanted is None)
+        reports = [jobs.submit(trails.check_docs, str(project.root), part,
+                               _only(check.anchor, part),
+                               {d: check.archives[d] for d in part if d in check.archives},
+                               check.signing)
+                   for part in _pieces(mine, DOCS_PER_TASK)]
+        check.findings = found
+        chain_check.check_chain(check, lines, keyring, all_signatures, verdicts=(
+            lambda: [v for n in signed for v in jobs.result(n)]) if signed else None)
+        git.check(check, lambda: data, since)
+        found += anchor_found
+        docs = on_disk | set(check.chain_docs)
+        if wanted is not None:
+            for doc_id in sorted(wanted - docs):
+                check.find(doc_id, "missing", "no such document, audit trail or chain entry")
+            docs &= wanted
+        found += files.settle(walked, check.chain_docs)
+        by_doc = {report[0]: report for n in reports for report in _gathered(check, jobs, n)}
+        signed_events = _merge(check, sorted(docs), by_doc)
+    finally:
+        jobs.close()
+    passkeys.check(check, signed_events, PROJECT in docs)
     if wanted is None or PROJECT in wanted:
         state.check_project(check)
+        users.check(check)
     if wanted is None:
-        code.check(check)
+        code_check.check(check)
     if check.legacy:
         check.notes.append(
             f"{check.legacy} event(s) in {check.legacy_docs} trail(s) were written by the "
@@ -123,26 +178,6 @@ def _verify(project: Project, doc_ids: list[str] | None, all_signatures: bool,
     return _result(check, keyring, len(docs - {PROJECT}))
 
 
-def _verify_code(project: Project, all_signatures: bool, writable: bool) -> VerifyResult:
-    """The chain (its links and signatures vouch for every event), then the repository."""
-    check, _, keyring = _chain(project, all_signatures, writable)
-    code.check(check)
-    return _result(check, keyring, 0)
-
-
-def _chain(project: Project, all_signatures: bool, writable: bool
-           ) -> tuple[Check, list[dict], dict[str, dict]]:
-    """A merge killed midway finished first (when the lock is held), then the chain and its
-    keys checked."""
-    check = Check(project)
-    if writable:
-        code.recover(check)
-    key_events = chain_check.key_events(check)
-    keyring = chain_check.keyring(check, key_events)
-    chain_check.check_chain(check, keyring, key_events, all_signatures)
-    return check, key_events, keyring
-
-
 def _result(check: Check, keyring: dict[str, dict], documents: int) -> VerifyResult:
     for key_id, info in keyring.items():
         check.notes.append(f"key {key_id} introduced at seq {info['seq']} by "
@@ -153,6 +188,47 @@ def _result(check: Check, keyring: dict[str, dict], documents: int) -> VerifyRes
         legacy_events=check.legacy, signatures_checked=check.signatures,
         electronic_signatures=check.esignatures,
         keys=[{"key_id": k, **v} for k, v in keyring.items()])
+
+
+PARALLEL_FROM = 2000  # documents; below this a second process costs more than it saves
+SIGNATURES_PARALLEL_FROM = 20_000  # chain entries checked one by one (--all-signatures)
+DOCS_PER_TASK = 250
+SIGNATURES_PER_TASK = 10_000
+
+
+def _pieces(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _only(anchor: dict[str, str] | None, docs: list[str]) -> dict[str, str] | None:
+    return None if anchor is None else {d: anchor[d] for d in docs if d in anchor}
+
+
+def _gathered(check: Check, jobs: work.Work, number: int) -> list:
+    """A task's reports; its counters are added to ``check``'s."""
+    reports, counters = jobs.result(number)
+    for name, value in zip(COUNTERS, counters):
+        setattr(check, name, getattr(check, name) + value)
+    return reports
+
+
+def _merge(check: Check, docs: list[str], by_doc: dict[str, tuple]) -> list[tuple]:
+    """Every document's findings in order, its trail compared with the chain where its
+    report left the place; returns the passkey-signed events ``(doc_id, line, event)``."""
+    found, signed = check.findings, []
+    for doc_id in docs:
+        report = by_doc.get(doc_id)
+        if report is None:  # only the chain names it (its trail and meta are gone)
+            report = trails.check_doc(check, doc_id)
+        _, findings, at, trail, passkeys = report
+        check.findings = found
+        found += findings[:at]
+        if trail is not None:
+            trails.compare(check, doc_id, trail)
+        found += findings[at:]
+        signed += [(doc_id, n, event) for n, event in passkeys]
+    check.findings = found
+    return signed
 
 
 def _all_docs(project: Project) -> set[str]:

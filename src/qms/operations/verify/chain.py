@@ -21,7 +21,7 @@ from qms.store import chain, keys
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
 # a chain line exactly as qms writes it (anything else goes through the JSON parser)
 _ENTRY_RE = re.compile(r'\{"seq": ([1-9][0-9]*), "doc_id": "([A-Za-z0-9_-]+)", '
@@ -38,6 +38,29 @@ def _entry(line: bytes) -> Any:
         return parse(line)
     return {"seq": int(m[1]), "doc_id": m[2], "event_sha256": m[3], "prev_sha256": m[4],
             "key_id": m[5], "sig": m[6]}
+
+
+# The same, faster, for a chain with no escapes, control or non-ASCII bytes anywhere (what
+# qms writes): split at the quotes, the parts between the values must be exactly these.
+_PLAIN = re.compile(rb"[\x00-\x09\x0b-\x1f\\\x7f-\xff]")
+_FRAME = (b"{", b"seq", b"doc_id", b": ", b", ", b"event_sha256", b": ", b", ", b"prev_sha256",
+          b": ", b", ", b"key_id", b": ", b", ", b"sig", b": ", b"}")
+_DOC = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _plain_entry(line: bytes) -> Any:
+    """:func:`_entry` of a line of a chain without escapes (see :data:`_PLAIN`)."""
+    p = line.split(b'"')
+    if len(p) == 23 and (p[0], p[1], p[3], p[4], p[6], p[7], p[8], p[10], p[11], p[12],
+                         p[14], p[15], p[16], p[18], p[19], p[20], p[22]) == _FRAME:
+        seq = p[2][2:-2]
+        if p[2][:2] == b": " and p[2][-2:] == b", " and seq.isdigit() and seq[:1] != b"0":
+            doc_id = p[5].decode()
+            if _DOC.fullmatch(doc_id):
+                return {"seq": int(seq), "doc_id": doc_id, "event_sha256": p[9].decode(),
+                        "prev_sha256": p[13].decode(), "key_id": p[17].decode(),
+                        "sig": p[21].decode()}
+    return _entry(line)
 
 
 def legacy_anchor(check: Check, key_events: list[dict]) -> dict[str, str] | None:
@@ -103,20 +126,44 @@ def keyring(check: Check, key_events: list[dict]) -> dict[str, dict]:
     return ring
 
 
+class _Current:
+    """Which key may sign each entry: the one the last key event introduced (the rotation
+    entry itself: the previous key when it endorsed the new one)."""
+
+    def __init__(self, ring: dict[str, dict]) -> None:
+        self.intros = sorted((info["seq"], key_id) for key_id, info in ring.items())
+        self.ring, self.next, self.at = ring, 0, None
+
+    def replaced(self, seq: int, key_id: str) -> tuple[str, int] | None:
+        """(the key that replaced ``key_id``, at which seq) when ``key_id`` may no longer
+        sign entry ``seq``, else None. Entries come in seq order."""
+        while self.next < len(self.intros) and self.intros[self.next][0] <= seq:
+            self.at = self.intros[self.next]
+            self.next += 1
+        if self.at is None:
+            return None  # before the first key: reported as a key introduced too late
+        intro, current = self.at
+        info = self.ring[current]
+        allowed = info["previous_key_id"] if intro == seq and info["endorsed"] else current
+        if key_id in (allowed, current) or self.ring[key_id]["seq"] > seq:
+            return None  # a key from the future is reported as introduced too late
+        return current, intro
+
+
 # -- the project chain -------------------------------------------------------------------
-def check_chain(check: Check, ring: dict[str, dict], key_events: list[dict],
-                 all_signatures: bool) -> None:
+def check_chain(check: Check, lines: list[bytes], ring: dict[str, dict], all_signatures: bool,
+                verdicts: Callable[[], list[bool | None]] | None = None) -> None:
+    """The chain's ``lines`` (read once by the caller): consecutive, linked, signed.
+    ``verdicts``: the signature of every line, checked elsewhere (:func:`signatures_of`)."""
     where = "QMS/.audit/chain.jsonl"
-    data = check.read(chain.chain_path(check.project))
-    if data is None:
-        return
-    lines = integrity.lines_of(data)
     entries: list[dict] = []
     prev_hash: str | None = None
     prev_doc = PROJECT
+    chain_docs = check.chain_docs
+    entry_of = _entry if any(_PLAIN.search(line) for line in lines) else _plain_entry
     for n, line in enumerate(lines, 1):
         try:
-            entry = _entry(line)
+            entry = entry_of(line)
             seq, doc_id, event_sha = entry["seq"], str(entry["doc_id"]), entry["event_sha256"]
         except (ValueError, KeyError, TypeError):
             check.find(prev_doc, "chain", f"chain line {n} is damaged (edited outside qms)",
@@ -131,39 +178,79 @@ def check_chain(check: Check, ring: dict[str, dict], key_events: list[dict],
             check.find(prev_doc, "chain", f"chain entry {n} ({doc_id}) does not link to the "
                        f"entry before it (seq {n - 1}, {prev_doc}): that entry was changed, "
                        "removed or reordered", f"{where}:{n - 1}")
-        check.chain_docs.setdefault(doc_id, []).append((seq, event_sha))
+        docs = chain_docs.get(doc_id)
+        if docs is None:
+            docs = chain_docs[doc_id] = []
+        docs.append((seq, event_sha))
         entries.append(entry)
         prev_hash = hashlib.sha256(line).hexdigest()
         prev_doc = doc_id
-    _signatures(check, entries, ring, all_signatures, where)
+    _signatures(check, entries, ring, all_signatures, where, verdicts() if verdicts else None)
+
+
+def public_keys(ring: dict[str, dict]) -> dict[str, Any]:
+    """key_id -> public key hex of every key the chain introduces (what a worker needs)."""
+    return {key_id: info.get("public_key") for key_id, info in ring.items()}
+
+
+def signatures_of(lines: list[bytes], public: dict[str, Any]) -> list[bool | None]:
+    """Worker: whether each chain line carries a valid signature of its key (None: not an
+    entry, or a key the chain does not introduce), exactly as :func:`_signatures` decides."""
+    verifiers: dict[str, Any] = {}
+    found: list[bool | None] = []
+    for line in lines:
+        try:
+            entry = _entry(line)
+            entry["seq"], entry["doc_id"], entry["event_sha256"]
+        except (ValueError, KeyError, TypeError):
+            found.append(None)
+            continue
+        found.append(_verdict(entry, public, verifiers))
+    return found
+
+
+def _verdict(entry: dict, public: dict[str, Any], verifiers: dict[str, Any]) -> bool | None:
+    key_id = entry.get("key_id")
+    public_key = public.get(key_id)
+    if not isinstance(public_key, str):
+        return None
+    if key_id not in verifiers:
+        try:
+            verifiers[key_id] = keys.verifier(public_key)
+        except ValueError:
+            verifiers[key_id] = lambda sig, msg: False
+    message = integrity.chain_message(entry["seq"], str(entry["doc_id"]),
+                                      entry["event_sha256"], entry.get("prev_sha256"),
+                                      str(key_id))
+    return isinstance(entry.get("sig"), str) and verifiers[key_id](entry["sig"], message)
 
 
 def _signatures(check: Check, entries: list[dict], ring: dict[str, dict],
-                      all_signatures: bool, where: str) -> None:
+                all_signatures: bool, where: str, verdicts: list[bool | None] | None) -> None:
     verifiers: dict[str, Any] = {}
+    public = public_keys(ring)
 
-    def valid(entry: dict) -> bool:
-        key_id = entry.get("key_id")
-        info = ring.get(key_id)
-        if info is None or not isinstance(info.get("public_key"), str):
-            return False
-        if key_id not in verifiers:
-            try:
-                verifiers[key_id] = keys.verifier(info["public_key"])
-            except ValueError:
-                verifiers[key_id] = lambda sig, msg: False
-        check.signatures += 1
-        message = integrity.chain_message(entry["seq"], str(entry["doc_id"]),
-                                          entry["event_sha256"], entry.get("prev_sha256"),
-                                          str(key_id))
-        return isinstance(entry.get("sig"), str) and verifiers[key_id](entry["sig"], message)
+    def valid(i: int) -> bool:
+        """Entry ``i``'s signature (counted when there is a key to check it with)."""
+        check.signatures += isinstance(public.get(entries[i].get("key_id")), str)
+        if verdicts is not None:
+            return bool(verdicts[i])
+        return bool(_verdict(entries[i], public, verifiers))
 
-    run_start = 0
+    run_start, retired_run = 0, -1
+    current = _Current(ring)
     for i, entry in enumerate(entries):
         if not entry:
             continue
         key_id = entry.get("key_id")
         info = ring.get(key_id)
+        replaced = current.replaced(entry["seq"], key_id) if info is not None else None
+        if replaced and retired_run != run_start:
+            retired_run = run_start  # once per run of entries naming that key
+            check.find(str(entry["doc_id"]), "signature", f"chain entry {entry['seq']} is "
+                       f"signed by key {key_id}, which key {replaced[0]} replaced at seq "
+                       f"{replaced[1]}: only the current key signs (was .qms/keys/active "
+                       "pointed at an old key?)", f"{where}:{i + 1}")
         if info is None:
             if i == run_start:  # once per run of entries naming that key
                 check.find(str(entry["doc_id"]), "signature", f"chain entry {entry['seq']} "
@@ -176,11 +263,11 @@ def _signatures(check: Check, entries: list[dict], ring: dict[str, dict],
                        f"{where}:{i + 1}")
         last_of_run = i + 1 == len(entries) or entries[i + 1].get("key_id") != key_id
         if all_signatures or last_of_run:
-            if not valid(entry):
+            if not valid(i):
                 bad = entry
                 if not all_signatures:  # trace the run to its first bad signature
-                    bad = next((e for e in entries[run_start:i + 1] if e and not valid(e)),
-                               entry)
+                    bad = next((entries[j] for j in range(run_start, i + 1)
+                                if entries[j] and not valid(j)), entry)
                 check.find(str(bad["doc_id"]), "signature",
                            f"chain entry {bad['seq']} does not carry a valid signature of "
                            f"key {bad.get('key_id')}: it was forged or changed without the key",

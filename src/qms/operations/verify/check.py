@@ -1,9 +1,10 @@
 """What every part of ``qms verify`` shares: the findings being gathered (:class:`Check`),
 the one reader of files and the one JSON-line parser.
 
-Files are read through :func:`qms.store.atomic.read_bytes` from the project root, one
-folder descriptor at a time: a link or a special file planted in a file's place is refused
-(``ProjectError``), never followed or waited on.
+Files are read through :class:`qms.store.atomic.Folders` from the project root, one folder
+descriptor at a time (the folders it opened are kept for the run, so a thousand trails in
+one folder cost one open of it): a link or a special file planted in a file's place is
+refused (``ProjectError``), never followed or waited on.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 from pathlib import Path
 
 from qms.domain import doctypes, integrity
-from qms.store import atomic
+from qms.store import atomic, jsonl
 from qms.store.project import Project
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 PROJECT = integrity.PROJECT_TRAIL
 COUNTERS = ("events", "chained", "legacy", "legacy_docs", "unverified", "esignatures")
+SIGNING = ("REVIEW", "APPROVE", "REJECT", "CLOSE")  # signatures a passkey policy can cover
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner, minus loads' wrappers
 
 
@@ -51,6 +53,21 @@ class Check:
         self.anchor: dict[str, str] | None = None
         self.archives: dict[str, list[tuple[str, str]]] = {}  # files.scan
         self._by_seq: dict[str, dict[int, str]] = {}
+        self.slot: tuple[int, Any] | None = None  # trails.check_doc: where the chain goes
+        self.signing = False  # trails.check_doc: also collect signatures without a passkey
+        self.signed: list[tuple[int, dict]] = []  # trails.check_doc: see SIGNING
+        self._folders = atomic.Folders(project.root)
+        self._project_events: list[dict[str, Any]] | None = None
+
+    def project_events(self) -> list[dict[str, Any]]:
+        """The project trail's chained events, in order (read once; damaged lines are the
+        trail check's findings)."""
+        if self._project_events is None:
+            data = self.read(self.project.qms / ".audit" / "project.jsonl") or b""
+            events = [jsonl.parse_line(line) for line in integrity.lines_of(data)]
+            self._project_events = [e for e in events
+                                    if e is not None and integrity.is_chained(e)]
+        return self._project_events
 
     def vouches(self, doc_id: str, line: bytes, event: dict) -> bool:
         """Whether this exact line of ``doc_id``'s trail is the chain's entry with its
@@ -62,7 +79,11 @@ class Check:
 
     def read(self, path: Path | str) -> bytes | None:
         """A file's bytes (None: absent), read from the project root (see the module)."""
-        return atomic.read_bytes(Path(path), self.project.root)
+        return self._folders.read(str(path))
+
+    def close(self) -> None:
+        """Close the folders kept open for reading."""
+        self._folders.close()
 
     def files(self, doc_id: str) -> dict[str, str]:
         """The document's file paths as strings: the layout of ``Project.*_path``

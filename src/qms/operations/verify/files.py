@@ -33,18 +33,24 @@ _KEPT = frozenset({".keep", ".gitkeep", ".gitignore"})
 _CHECKED_ELSEWHERE = frozenset({".audit", ".meta"})  # trails and meta: trails.py, state.py
 
 
+UNLESS = "unless_in_chain"  # on a finding that holds only if the chain has no such document
+
+
 def scan(check: Check, docs: set[str], full: bool) -> dict[str, list[tuple[str, str]]]:
     """Walk ``QMS/`` once: doc_id -> [(version, path)] of its archived versions, for
     :func:`check_content`; a file no document accounts for is a finding (only on a ``full``
-    verify, not ``verify ID``)."""
+    verify, not ``verify ID``). ``docs`` are the documents on disk; a file of another
+    document is a finding marked :data:`UNLESS` (:func:`settle` drops it when the chain
+    has that document), so the walk need not wait for the chain."""
     archives: dict[str, list[tuple[str, str]]] = {}
     evidence: list[str] = []
     folders: dict[str, tuple[str, ...]] = {}  # doc_id -> where its texts may lie ((): none)
 
-    def stray(path: str, why: str, doc_id: str = "project") -> None:
+    def stray(path: str, why: str, doc_id: str = "project", unless: bool = False) -> None:
         if full:
             check.find(doc_id, "unaccounted", f"{why}: no event of the audit trail accounts "
-                       "for it (put there outside qms)", check.rel(path))
+                       "for it (put there outside qms)", check.rel(path),
+                       **{UNLESS: doc_id} if unless else {})
 
     def where(doc_id: str, archived: bool) -> tuple[str, ...]:
         key = (doc_id, archived)
@@ -82,7 +88,7 @@ def scan(check: Check, docs: set[str], full: bool) -> dict[str, list[tuple[str, 
                     stray(path, "not an archived version of any document")
                 elif m[1] not in docs:
                     stray(path, f"an archived version of {m[1]}, which has no audit trail",
-                          m[1])
+                          m[1], unless=True)
                 else:
                     archives.setdefault(m[1], []).append((m[2], path))
             elif top == ".keys":
@@ -103,7 +109,8 @@ def scan(check: Check, docs: set[str], full: bool) -> dict[str, list[tuple[str, 
                 if not stem or rel not in where(stem, False):
                     stray(path, "not a document file (wrong name or folder)")
                 elif stem not in docs:
-                    stray(path, f"a text of {stem}, which has no audit trail", stem)
+                    stray(path, f"a text of {stem}, which has no audit trail", stem,
+                          unless=True)
 
     if full:
         walk(str(check.project.qms), "")
@@ -114,6 +121,11 @@ def scan(check: Check, docs: set[str], full: bool) -> dict[str, list[tuple[str, 
     if full:
         _check_evidence(check, evidence, docs)
     return archives
+
+
+def settle(findings: list[dict], chain_docs: dict) -> list[dict]:
+    """The walk's findings once the chain is known (see :func:`scan`)."""
+    return [f for f in findings if f.pop(UNLESS, None) not in chain_docs]
 
 
 def _check_evidence(check: Check, stored: list[str], docs: set[str]) -> None:

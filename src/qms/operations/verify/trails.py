@@ -17,60 +17,41 @@ from pathlib import Path
 from qms.domain import doctypes, integrity
 from qms.errors import ProjectError, QMSError
 from qms.operations.verify import files as files_check, state
-from qms.operations.verify.check import COUNTERS, PROJECT, Check, parse
+from qms.operations.verify.check import COUNTERS, PROJECT, SIGNING, Check, parse
 from qms.store.project import Project
 
-PARALLEL_FROM = 2000  # documents; below this a second process costs more than it saves
+ABSENT = "absent"  # a document whose trail is gone: the chain decides what that means
 
 
-def check_docs(check: Check, doc_ids: list[str]) -> None:
-    """Check every document; a large project is split with one more process per CPU
-    (started with spawn, which is safe in the multi-threaded MCP server)."""
-    workers = min(os.cpu_count() or 1, 4) - 1
-    if workers < 1 or len(doc_ids) < PARALLEL_FROM:
-        for doc_id in doc_ids:
-            _check_doc(check, doc_id)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    size = -(-len(doc_ids) // (workers + 1))
-    chunks = [doc_ids[i:i + size] for i in range(0, len(doc_ids), size)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        anchor = check.anchor
-        futures = [pool.submit(_check_chunk, str(check.project.root), chunk,
-                               {d: check.chain_docs.get(d, []) for d in chunk},
-                               None if anchor is None else
-                               {d: anchor[d] for d in chunk if d in anchor},
-                               {d: check.archives.get(d, []) for d in chunk})
-                   for chunk in chunks[1:]]
-        for doc_id in chunks[0]:
-            _check_doc(check, doc_id)
-        for future in futures:
-            findings, counters = future.result()
-            check.findings += findings
-            for name, value in zip(COUNTERS, counters):
-                setattr(check, name, getattr(check, name) + value)
-
-
-def _check_chunk(root: str, doc_ids: list[str], chain_docs: dict[str, list],
-                 anchor: dict[str, str] | None,
-                 archives: dict[str, list]) -> tuple[list[dict], list[int]]:
-    """Worker: check some documents against their chain entries."""
+def check_docs(root: str, doc_ids: list[str], anchor: dict[str, str] | None,
+               archives: dict[str, list], signing: bool = False) -> tuple[list, list[int]]:
+    """Check some documents as far as that needs no chain (a worker's task, or the
+    caller's): per document ``(doc_id, findings, at, trail, signed)``, where the
+    comparison with the chain (:func:`compare`) goes at ``findings[at]``, ``trail`` is
+    what it compares (the trail's ``(seq, hash)`` list, :data:`ABSENT`, or None: nothing
+    to compare), and ``signed`` the ``(line, event)`` of events signed with a passkey (with
+    ``signing``, a passkey policy was ever set: every signature of :data:`SIGNING` too);
+    plus the counters (``COUNTERS``)."""
     check = Check(Project(Path(root)))
-    check.chain_docs, check.anchor, check.archives = chain_docs, anchor, archives
-    for doc_id in doc_ids:
-        _check_doc(check, doc_id)
-    return check.findings, [getattr(check, name) for name in COUNTERS]
+    check.anchor, check.archives, check.signing = anchor, archives, signing
+    try:
+        reports = [check_doc(check, doc_id) for doc_id in doc_ids]
+    finally:
+        check.close()
+    return reports, [getattr(check, name) for name in COUNTERS]
 
 
-def _check_doc(check: Check, doc_id: str) -> None:
-    """Check one document; a link or special file among its files is itself a finding."""
+def check_doc(check: Check, doc_id: str) -> tuple:
+    """One document's report (see :func:`check_docs`); a link or special file among its
+    files is itself a finding."""
+    check.findings, check.slot, check.signed = [], None, []
     try:
         _check_doc_files(check, doc_id)
     except ProjectError as err:
         path = err.details.get("path", "")
         check.find(doc_id, "not_a_file", err.message, check.rel(path) if path else "")
+    at, trail = check.slot or (len(check.findings), None)
+    return doc_id, check.findings, at, trail, check.signed
 
 
 def _check_doc_files(check: Check, doc_id: str) -> None:
@@ -81,26 +62,34 @@ def _check_doc_files(check: Check, doc_id: str) -> None:
         return
     where = check.rel(files["trail"])
     data = check.read(files["trail"])
-    expected = check.chain_docs.get(doc_id, [])
     if data is None:
-        if expected:
-            check.find(doc_id, "missing", f"the audit trail is gone but the chain has "
-                       f"{len(expected)} event(s) of this document (deleted or rolled back)",
-                       where)
-        elif check.anchor and doc_id in check.anchor:
-            check.find(doc_id, "missing", "the trail of the earlier tool recorded with the "
-                       "project's first signing key is gone (deleted)", where)
+        check.slot = (len(check.findings), ABSENT)
         if doc_id != PROJECT and os.path.exists(files["meta"]):
             check.find(doc_id, "meta", "metadata without an audit trail", where)
         return
-    events = _check_trail(check, doc_id, data, where, expected)
+    events = _check_trail(check, doc_id, data, where)
     if doc_id != PROJECT and events is not None:
         _check_state(check, doc_id, files, events)
         files_check.check_content(check, doc_id, files, events, check.archives.get(doc_id, []))
 
 
-def _check_trail(check: Check, doc_id: str, data: bytes, where: str,
-                 expected: list[tuple[int, str]]) -> list[dict] | None:
+def compare(check: Check, doc_id: str, trail: list[tuple[int, str]] | str) -> None:
+    """The document's trail against the chain's entries for it (:func:`check_doc` left
+    the place for these findings)."""
+    expected = check.chain_docs.get(doc_id, [])
+    where = check.rel(check.files(doc_id)["trail"])
+    if trail != ABSENT:
+        _compare_with_chain(check, doc_id, trail, expected, where)
+    elif expected:
+        check.find(doc_id, "missing", f"the audit trail is gone but the chain has "
+                   f"{len(expected)} event(s) of this document (deleted or rolled back)",
+                   where)
+    elif check.anchor and doc_id in check.anchor:
+        check.find(doc_id, "missing", "the trail of the earlier tool recorded with the "
+                   "project's first signing key is gone (deleted)", where)
+
+
+def _check_trail(check: Check, doc_id: str, data: bytes, where: str) -> list[dict] | None:
     lines = integrity.lines_of(data)
     events: list[dict] = []
     got: list[tuple[int, str]] = []
@@ -142,6 +131,8 @@ def _check_trail(check: Check, doc_id: str, data: bytes, where: str,
                 check.find(doc_id, "trail", f"event {n} has no chain fields but follows chained "
                            "events: it was added outside qms", f"{where}:{n}")
             legacy += 1
+        if "passkey" in event or (check.signing and event.get("event") in SIGNING):
+            check.signed.append((n, event))
         events.append(event)
         prev = line_sha
     check.events += len(events)
@@ -150,7 +141,7 @@ def _check_trail(check: Check, doc_id: str, data: bytes, where: str,
         check.legacy_docs += 1
     if prefix and check.anchor is not None and not flagged:
         _check_anchored(check, doc_id, lines[:prefix], where)
-    _compare_with_chain(check, doc_id, got, expected, where)
+    check.slot = (len(check.findings), got)
     return None if damaged else events
 
 

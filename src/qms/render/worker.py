@@ -1,0 +1,320 @@
+"""Typst in separate, bounded processes: ``python -m qms.render.worker MEMORY_MB CPU_S``.
+
+A :class:`Pool` starts its worker processes at once, so they load Typst and the Markdown
+parser while the caller gathers the record. Each job is then laid out in a sandbox of its
+own (a fresh folder holding only the templates and the files to attach) and handed to a
+worker on its standard input, one JSON line per job, as soon as it is ready. The worker
+parses the Markdown and runs Typst. It limits its own address space (``RLIMIT_AS``) before
+it loads anything, and its CPU time for each job; the caller kills it when it runs past its
+time. So a huge or hostile record costs a bounded time and memory, outside the process that
+asked for it (a server's event loop and memory are never touched), and the caller gets a
+clear error. At most :data:`SLOTS` renders run at once per process; many jobs (``export
+--all``) are split over several workers.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from qms.errors import ValidationError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+TEMPLATES = Path(__file__).parent / "templates"
+TIMEOUT_S = 60.0          # per job
+MEMORY_MB = 1536          # address space of a worker (a 1.97 MB document with a table on
+                          # every page needs ~1.05 GB of it, ~0.94 GB resident)
+PARALLEL_FROM = 16        # jobs per extra worker process
+SLOTS = threading.BoundedSemaphore(2)  # renders at once in this process (a busy dashboard)
+FONTS = "/usr/share/fonts/truetype/dejavu"  # Debian's fonts-dejavu-core; else Typst's own
+UNSHOWN = re.compile(r'the text `"((?:[^"\\]|\\.)*)"` could not be displayed')
+FALLBACK = ("\ufffd", "?")  # what a character without a glyph becomes, in turn
+NO_MEMORY = 3  # the worker's exit status when its memory limit was hit
+RELEASE_FROM = 1_000_000  # data (bytes of JSON) from which the parse's memory is handed back
+_RENDERER: list[str] = []
+
+
+def workers_for(jobs: int) -> int:
+    """How many worker processes ``jobs`` dossiers are split over."""
+    return max(1, min(os.cpu_count() or 1, jobs // PARALLEL_FROM))
+
+
+def renderer() -> str:
+    """What a PDF depends on besides its data: the templates, qms and the Typst build
+    (part of the export cache's key)."""
+    if not _RENDERER:
+        from importlib.util import find_spec
+
+        from qms import __version__
+        from qms.domain.integrity import sha256_bytes
+
+        spec = find_spec("typst")
+        build = os.stat(spec.origin) if spec and spec.origin else None
+        parts = [f"qms {__version__} typst {build and (build.st_size, build.st_mtime_ns)}"
+                 .encode()]
+        parts += [p.name.encode() + b"\0" + p.read_bytes() for p in sorted(TEMPLATES.iterdir())]
+        _RENDERER.append(sha256_bytes(b"\0".join(parts)))
+    return _RENDERER[0]
+
+
+class Pool:
+    """``count`` worker processes, started now. :meth:`batch` hands jobs to some of them as
+    they come; leaving the ``with`` block stops the ones still running and removes every
+    sandbox."""
+
+    def __init__(self, count: int = 1) -> None:
+        self._slot = SLOTS.acquire()
+        self._tmp = tempfile.TemporaryDirectory(prefix="qms-export-")
+        self.base = Path(self._tmp.name)
+        self._idle: list[tuple[subprocess.Popen, Path]] = []
+        self._all: list[subprocess.Popen] = []
+        self._jobs = 0
+        try:
+            for _ in range(count):
+                self._idle.append(self._spawn())
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for proc in self._all:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        self._tmp.cleanup()
+        if self._slot:
+            self._slot = False
+            SLOTS.release()
+
+    def render(self, jobs: list[dict], processes: int = 1) -> list[bytes]:
+        """The PDF of each job (``render.pdf``: template, data, files, when), in order,
+        split over ``processes`` workers."""
+        batch = self.batch(processes)
+        for job in jobs:
+            batch.add(job)
+        return batch.finish()
+
+    def batch(self, processes: int = 1) -> Batch:
+        """Jobs for ``processes`` workers (idle ones first), typeset as they are added."""
+        return Batch(self, [self._idle.pop() if self._idle else self._spawn()
+                            for _ in range(processes)])
+
+    def _spawn(self) -> tuple[subprocess.Popen, Path]:
+        errors = self.base / f"errors{len(self._all)}.txt"
+        with open(errors, "wb") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-P", "-m", "qms.render.worker", str(MEMORY_MB),
+                 str(int(TIMEOUT_S) + 1)],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err, cwd=self.base,
+                env={**os.environ, "MALLOC_ARENA_MAX": "2"})  # few arenas: less address space
+        self._all.append(proc)
+        return proc, errors
+
+    def sandbox(self, job: dict) -> dict:
+        """A compile root for one job: the templates and the files it attaches, nothing
+        else."""
+        n = self._jobs = self._jobs + 1
+        root = self.base / f"job{n}"
+        root.mkdir()
+        for template in TEMPLATES.iterdir():
+            _place(template, root / template.name)
+        for name, data in job["files"]:
+            if "/" in name or name.startswith(".") or (root / name).exists():
+                raise ValueError(f"not an attachment name: {name!r}")
+            (root / name).write_bytes(data)
+        return {"root": str(root), "template": job["template"], "data": job["data"],
+                "when": job["when"], "out": str(self.base / f"job{n}.pdf")}
+
+
+class Batch:
+    """Jobs sent to its workers in turn, one JSON line each, as they are added (the workers
+    typeset while the caller gathers the next); :meth:`finish` waits for all and returns
+    the PDFs in order."""
+
+    def __init__(self, pool: Pool, workers: list[tuple[subprocess.Popen, Path]]) -> None:
+        self.pool, self.workers = pool, workers
+        self.outs: list[str] = []
+        self.sent: list[list[tuple[str, str]]] = [[] for _ in workers]  # (name, out) each
+
+    def add(self, job: dict) -> None:
+        request = self.pool.sandbox(job)
+        k = len(self.outs) % len(self.workers)
+        self.outs.append(request["out"])
+        self.sent[k].append((job["name"], request["out"]))
+        try:
+            self.workers[k][0].stdin.write(json.dumps(request, ensure_ascii=False).encode()
+                                           + b"\n")
+        except OSError:  # it has died: finish says why
+            pass
+
+    def finish(self) -> list[bytes]:
+        timers = []
+        for (proc, _), sent in zip(self.workers, self.sent):
+            timer = threading.Timer(TIMEOUT_S * max(1, len(sent)), proc.kill)
+            timer.start()
+            timers.append(timer)
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        try:
+            for (proc, errors), sent in zip(self.workers, self.sent):
+                made = [name for name, out in sent if not os.path.exists(out)]
+                _result(proc, errors, made[0] if made else "the PDF")
+        finally:
+            for timer in timers:
+                timer.cancel()
+        return [Path(out).read_bytes() for out in self.outs]
+
+
+def _place(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not allowed
+        target.write_bytes(source.read_bytes())
+
+
+def _result(proc: subprocess.Popen, errors: Path, what: str) -> None:
+    """Nothing when the worker made all its PDFs; else an error naming ``what`` it was
+    typesetting and the limit it hit."""
+    code = proc.wait()
+    if code == 0:
+        return
+    if code in (-signal.SIGKILL, -signal.SIGXCPU):
+        raise ValidationError(
+            f"Typesetting {what} took longer than the export limit ({TIMEOUT_S:.0f} s per "
+            "dossier) and was stopped; nothing was exported.", limit="time", seconds=TIMEOUT_S)
+    said = errors.read_text(encoding="utf-8", errors="replace")
+    if code == NO_MEMORY or "memory allocation" in said:
+        raise ValidationError(
+            f"Typesetting {what} needed more than the export limit of {MEMORY_MB} MB of "
+            "memory and was stopped; nothing was exported.", limit="memory", mb=MEMORY_MB)
+    last = said.strip().splitlines()[-1] if said.strip() else f"exit status {code}"
+    raise ValidationError(f"Typesetting {what} failed: {last[:500]}", limit="typst")
+
+
+# -- the worker process -------------------------------------------------------------------------
+def main(argv: list[str]) -> int:
+    import resource
+
+    memory, seconds = int(argv[0]) << 20, int(argv[1])
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    try:
+        import typst
+
+        from qms.render import tree
+
+        tree.document("")  # the parser, built while the caller gathers
+        fonts = typst.Fonts(include_system_fonts=False,
+                            font_paths=[FONTS] if os.path.isdir(FONTS) else [])
+        for line in sys.stdin.buffer:  # one job per line, as the caller gathers them
+            _limit_cpu(resource, seconds)
+            _compile(typst, fonts, tree, json.loads(line))
+    except MemoryError:
+        return NO_MEMORY
+    except (ImportError, OSError) as exc:  # Typst's library could not even be mapped
+        if "failed to map" in str(exc) or getattr(exc, "errno", None) == errno.ENOMEM:
+            return NO_MEMORY
+        raise
+    return 0
+
+
+def _limit_cpu(resource: Any, seconds: int) -> None:
+    """At most ``seconds`` more of CPU time (for the next job); SIGXCPU ends it."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(used.ru_utime + used.ru_stime) + seconds
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY
+                                             else min(soft, hard), hard))
+
+
+def _compile(typst: Any, fonts: Any, tree: Any, job: dict) -> None:
+    """Typeset one job into its ``out`` file. The document's Markdown becomes its tree
+    here; a character no font can show is replaced (and named in the PDF), as PDF/A
+    requires."""
+    from datetime import datetime
+
+    data = job.pop("data")
+    if "markdown" in data:
+        data["body"] = tree.document(data.pop("markdown"))
+    data["unshown"] = []
+    text = json.dumps(data, ensure_ascii=False)
+    del data
+    if len(text) > RELEASE_FROM:
+        _release()  # the parse's memory, before Typst needs its own
+    root = job["root"]
+    compiler = typst.Compiler(root=root, font_paths=fonts, ignore_system_fonts=True,
+                              package_path=root, package_cache_path=root)
+    for fallback in (*FALLBACK, None):
+        try:
+            pdf = compiler.compile(
+                input=os.path.join(root, job["template"]), format="pdf",
+                pdf_standards=["a-3b"], pdf_tags=False, sys_inputs={"data": text},
+                timestamp=datetime.fromisoformat(job["when"]))
+            break
+        except typst.TypstError as err:
+            missing = [_unescape(m) for m in UNSHOWN.findall(str(err.diagnostic))]
+            if fallback is None or not missing:
+                raise
+            data = _replace(json.loads(text), {m: fallback for m in missing})
+            data["unshown"] += [n for n in map(_name, missing) if n not in data["unshown"]]
+            text = json.dumps(data, ensure_ascii=False)
+    Path(job["out"]).write_bytes(pdf)
+
+
+def _release() -> None:
+    """Give freed memory back to the system (glibc keeps it otherwise)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def _unescape(text: str) -> str:
+    """A string as Typst's diagnostics quote it (Rust's debug format)."""
+    simple = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
+    return re.sub(r"\\u\{([0-9a-fA-F]+)\}|\\(.)",
+                  lambda m: chr(int(m.group(1), 16)) if m.group(1) else
+                  simple.get(m.group(2), m.group(2)), text)
+
+
+def _name(text: str) -> str:
+    return " ".join(f"U+{ord(c):04X}" for c in text)
+
+
+def _replace(value: object, table: dict[str, str]) -> object:
+    """``value`` (the template's data) with every text in ``table`` replaced."""
+    if isinstance(value, str):
+        for old, new in table.items():
+            value = value.replace(old, new)
+        return value
+    if isinstance(value, list):
+        return [_replace(v, table) for v in value]
+    if isinstance(value, dict):
+        return {k: _replace(v, table) for k, v in value.items()}
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
