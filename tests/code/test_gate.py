@@ -197,3 +197,23 @@ def test_the_gate_in_a_ci_like_run_from_a_fresh_clone(gov, tmp_path):
     code, result = gate(clone, doc_id, "--head", rev(clone, "origin/main"),
                         "--qms-ref", "origin/main", user=None)
     assert code == 1, result
+
+
+@pytest.mark.req("REQ-CODE-014")
+def test_a_qualify_event_forged_into_the_rtm_trail_counts_for_nothing(gov):
+    import json
+
+    doc_id, a, head = ready(gov)
+    write(a, "src/app/auth/login.py", "never qualified\n")
+    newer = commit(a)
+    assert push(a).returncode == 0
+    trail = gov / "QMS" / ".audit" / "APP-RTM" / "SDLC-APP-RTM.jsonl"
+    lines = trail.read_text().splitlines()
+    at = max(i for i, x in enumerate(lines) if '"QUALIFY"' in x)
+    forged = json.loads(lines[at])
+    forged.update(commit=newer, tree=rev(gov, f"{newer}^{{tree}}"))
+    lines[at] = json.dumps(forged)  # the real event's place and seq, another commit
+    trail.write_text("\n".join(lines) + "\n")
+    code, result = gate(gov, doc_id)
+    assert code == 1 and "rtm" in rules(result), result
+    assert any("not signed" in r["message"] for r in result["reasons"]), result

@@ -84,8 +84,13 @@ def test_the_files_commit_property_decides_and_must_agree(rs):
     with pytest.raises(ValidationError, match="qms.dirty=true"):
         ops.qualify(p, "claude", namespace="APP", junit=[str(dirty)])
     missing = evidence_file(rs, junit("ab" * 20, False), "d.xml")
-    with pytest.raises(ValidationError, match="has no commit abababab"):
+    with pytest.raises(ValidationError, match="holds commit abababab"):
         ops.qualify(p, "claude", namespace="APP", junit=[str(missing)])
+    # objects fetched in by hand, on no branch: not a commit the project has
+    tree = rev(rs, "main^{tree}")
+    stray = git(rs, "commit-tree", tree, "-p", other, "-m", "stray").stdout.decode().strip()
+    with pytest.raises(ValidationError, match=f"holds commit {stray}"):
+        ops.qualify(p, "claude", namespace="APP", junit=[str(second)], commit=stray)
     bogus = evidence_file(rs, junit("TBD", False), "e.xml")
     with pytest.raises(ValidationError, match="not a commit hash"):
         ops.qualify(p, "claude", namespace="APP", junit=[str(bogus)])

@@ -148,10 +148,14 @@ def _source(project: Project, files: list[dict[str, Any]], commit: str | None,
     resolved: dict[str, str] = {}
     for sha, where in named.items():
         full = repo.rev(sha) if len(sha) >= 4 else None
+        if full is not None and not repo.git("for-each-ref", "--count=1", "--contains", full,
+                                            "refs/heads/"):
+            full = None  # its objects are here, but no branch holds it: never pushed
         if full is None:
             raise ValidationError(
-                f"{where}: the project's repository has no commit {sha[:40]} (in a code "
-                "area: git push it first; the RTM binds only a commit the project has).",
+                f"{where}: no branch of the project's repository holds commit {sha[:40]} (in "
+                "a code area: git push it first; the RTM binds only a commit the project "
+                "has).",
                 commit=sha)
         resolved.setdefault(full, where)
     if len(resolved) > 1:

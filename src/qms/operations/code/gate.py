@@ -33,6 +33,7 @@ from qms.store import audit, frontmatter, vouched
 from qms.store import meta as meta_store
 from qms.store.project import Project
 from qms.store.git import Repo
+from qms.store.transaction import Transaction
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
@@ -120,14 +121,16 @@ def _at_ref(repo: Repo, prefix: str, doc_id: str, head: str | None, ref: str) ->
 
 
 def evaluate(project: Project, repo: Repo, doc_id: str, *, head: str | None = None,
-             main: str | None = None, prefix: str = "") -> GateResult:
+             main: str | None = None, prefix: str = "", tx: Transaction | None = None
+             ) -> GateResult:
     """The checks, against ``project``'s QMS state and ``repo`` (``main``: the commit the
-    change would land on; default the repository's ``main``). Raises a QMSError when it
-    cannot check (see the module)."""
+    change would land on; default the repository's ``main``; ``tx``: under the lock, as
+    ``merge`` runs it: each document's state is checked against its signed last event).
+    Raises a QMSError when it cannot check (see the module)."""
     from qms.errors import NotFound
     from qms.operations.code.systems import governed
 
-    meta = meta_store.load(project, doc_id)
+    meta = meta_store.load(project, doc_id, tx)
     g = GateResult(doc_id, PASS, [])
     events = audit.read(project, doc_id)
     opened, pushes = branches.record(events)
@@ -184,8 +187,8 @@ def evaluate(project: Project, repo: Repo, doc_id: str, *, head: str | None = No
     g.release = release.next_name(previous.get("release") if previous else None, g.system,
                                   own is not None and own.release == "major")
     rs = _requirements(g, project, system["namespace"], opened,
-                       own is not None and own.requirements == "unchanged")
-    _traceability(g, project, system["namespace"], rs)
+                       own is not None and own.requirements == "unchanged", tx)
+    _traceability(g, project, system["namespace"], rs, tx)
     return g
 
 
@@ -224,13 +227,13 @@ def _grown(g: GateResult, project: Project, repo: Repo, base: str) -> None:
                f"genesis push (e.g. {stray[-1][:12]}).")
 
 
-def _effective(g: GateResult, project: Project, doc_id: str, rule: str
-               ) -> tuple[str, list[dict]] | None:
+def _effective(g: GateResult, project: Project, doc_id: str, rule: str,
+               tx: Transaction | None) -> tuple[str, list[dict]] | None:
     """``(version in force, events)`` of an EFFECTIVE document, or a failure."""
     from qms.errors import NotFound
 
     try:
-        meta = meta_store.load(project, doc_id)
+        meta = meta_store.load(project, doc_id, tx)
     except NotFound:
         g.fail(rule, f"{doc_id} does not exist.")
         return None
@@ -248,12 +251,12 @@ def _made(events: list[dict], version: str) -> dict | None:
 
 
 def _requirements(g: GateResult, project: Project, ns: str, opened: dict,
-                  unchanged: bool) -> tuple[str, str, list] | None:
+                  unchanged: bool, tx: Transaction | None) -> tuple[str, str, list] | None:
     """The RS in force: ``(doc_id, version, requirement rows)``."""
     from qms.operations._bound import Texts
 
     rs_id = f"SDLC-{ns}-RS"
-    found = _effective(g, project, rs_id, "requirements")
+    found = _effective(g, project, rs_id, "requirements", tx)
     if found is None:
         return None
     version, events = found
@@ -275,12 +278,12 @@ def _requirements(g: GateResult, project: Project, ns: str, opened: dict,
 
 
 def _traceability(g: GateResult, project: Project, ns: str,
-                  rs: tuple[str, str, list] | None) -> None:
+                  rs: tuple[str, str, list] | None, tx: Transaction | None) -> None:
     """The RTM in force was written by a QUALIFY at the head, and its evidence holds."""
     from qms.operations._bound import Texts
 
     rtm_id = f"SDLC-{ns}-RTM"
-    found = _effective(g, project, rtm_id, "rtm")
+    found = _effective(g, project, rtm_id, "rtm", tx)
     if found is None:
         return
     version, events = found

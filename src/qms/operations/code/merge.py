@@ -16,6 +16,7 @@ from qms.operations._shared import Result, authorize, load, require_owner, title
 from qms.operations.code import gate as gates, landing
 from qms.operations.code.release import TAGS
 from qms.store import audit, users
+from qms.store import meta as meta_store
 from qms.store.project import Project
 from qms.store.git import ZERO, Repo, printable
 
@@ -52,8 +53,9 @@ def merge(project: Project, user: str, *, doc_id: str) -> MergeResult:
     plan: dict[str, Any] = {}
     try:
         with project.transaction() as tx:
+            require_owner("merge", user, meta_store.load(project, doc_id, tx))
             notes += landing.recover(project, repo)
-            g = gates.evaluate(project, repo, doc_id, prefix=prefix)
+            g = gates.evaluate(project, repo, doc_id, prefix=prefix, tx=tx)
             if g.verdict != gates.PASS:
                 raise InvalidTransition(f"The gate refuses to land {doc_id}:\n" + "\n".join(
                     f"  [{r['rule']}] {r['message']}" for r in g.reasons), reasons=g.reasons)
