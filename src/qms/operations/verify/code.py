@@ -8,7 +8,7 @@ repository against the signed chain (docs/integrity.md, *Code*).
   ``CODE_MERGE`` made, on the merge commit; every merge's tag is there;
 * branches: every ``cr/CR-NNN`` is where its last recorded push left it (a push recorded but
   never landed, whose commit is not on ``main`` either, leaves it at that push's ``old``:
-  part 1's rule), every ``genesis/<system>`` where its last ``GENESIS_PUSH`` left it.
+  the push gate's rule), every ``genesis/<system>`` where its last ``GENESIS_PUSH`` left it.
 
 An event counts only as the chain vouches for it (the exact line, by ``seq``: the chain's
 links and signatures are checked first). Findings (kind ``code``) name the commit or ref and
