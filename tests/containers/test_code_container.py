@@ -75,7 +75,7 @@ cd /work/cr1
 git config http.extraHeader "Authorization: Bearer $T"
 git config user.name agent
 git config user.email agent@example.invalid
-echo changed > {change}
+echo "changed $(date +%s%N)" > {change}  # a change, whatever ran before
 git commit -qam "from the container" -m "QMS-CR: CR-001"
 git push -q origin cr/CR-001
 """

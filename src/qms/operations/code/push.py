@@ -86,7 +86,12 @@ def code_receive(project: Project, user: str | None, *, git_dir: str,
                       "is pushing", "Push from your code area (qms code checkout sets the push "
                       "option qms-user), or set QMS_USER (and your token when auth.cli is "
                       "required).")
-    authorize(project, user, "code_push")
+    try:
+        authorize(project, user, "code_push")
+    except PermissionDenied as err:  # a group that never executes a CR: the executor rule
+        raise _refuse("executor", updates[0][2] if updates else "push", err.message,
+                      "Only a CR's responsible user pushes its branch, while it executes.") \
+            from None
     repo = Repo(Path(git_dir).resolve())
     with project.transaction() as tx:
         _recover(project)
