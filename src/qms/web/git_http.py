@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from contextlib import suppress
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -30,7 +31,7 @@ from qms.errors import QMSError
 from qms.store import tickets, tokens
 from qms.store.project import Project
 
-BACKEND_TIMEOUT_S = 3600.0
+BACKEND_TIMEOUT_S = 3600.0  # a clone or push that takes longer is ended
 _PASS = ("CONTENT_TYPE", "CONTENT_LENGTH")
 _HEADERS = {"content-encoding": "HTTP_CONTENT_ENCODING", "git-protocol": "GIT_PROTOCOL"}
 
@@ -119,6 +120,7 @@ async def _backend(request: Request, env: dict[str, str], done) -> Response:
         "git", "http-backend", env=env, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     feeder = asyncio.create_task(_feed(request, proc))
+    watchdog = asyncio.get_running_loop().call_later(BACKEND_TIMEOUT_S, _end, proc, feeder)
     head = b""
     while b"\r\n\r\n" not in head and b"\n\n" not in head:
         chunk = await proc.stdout.read(65536)
@@ -142,14 +144,24 @@ async def _backend(request: Request, env: dict[str, str], done) -> Response:
             while chunk := await proc.stdout.read(65536):
                 yield chunk
         finally:
-            await feeder
+            with suppress(asyncio.CancelledError):
+                await feeder
             await proc.wait()
+            watchdog.cancel()
 
     def finish() -> None:
         done()
 
     return StreamingResponse(body(), status_code=status, headers=headers,
                              background=BackgroundTask(finish))
+
+
+def _end(proc: asyncio.subprocess.Process, feeder: asyncio.Task) -> None:
+    """A backend still running after BACKEND_TIMEOUT_S (e.g. a client that stalled
+    mid-request) is killed, and the request body is no longer waited for."""
+    feeder.cancel()
+    if proc.returncode is None:
+        proc.kill()
 
 
 async def _feed(request: Request, proc: asyncio.subprocess.Process) -> None:
