@@ -6,8 +6,11 @@ import hashlib
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
+import zlib
+from pathlib import Path
 
 import pytest
 
@@ -108,13 +111,7 @@ def test_tampered_record_is_refused_unless_allowed(life, tmp_path):
     assert "finding(s) at export time" in cover and "content" in cover
     whole = " ".join(pdftext(out).split())
     assert "NOT the text the signed record binds" in whole and "sentence 2" in whole
-    from PIL import Image
-
-    png = tmp_path / "cover"
-    subprocess.run(["pdftoppm", "-r", "40", "-f", "1", "-l", "1", "-png", str(out), str(png)],
-                   check=True)
-    image = Image.open(next(tmp_path.glob("cover*.png"))).convert("RGB")
-    data = image.tobytes()
+    data = cover_pixels(out)
     red = sum(1 for i in range(0, len(data), 3)
               if data[i] > 150 and data[i + 1] < 60 and data[i + 2] < 80)
     assert red > 50, "the findings are printed in red"
@@ -197,16 +194,36 @@ def test_export_all_writes_one_file_per_document_and_an_index(life, tmp_path):
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no temporary left
 
 
+def cover_pixels(pdf: Path) -> bytes:
+    """The first page as raw RGB bytes (pdftoppm's binary PPM: a three-line header, then
+    width x height x 3 bytes)."""
+    ppm = subprocess.run(["pdftoppm", "-r", "40", "-f", "1", "-l", "1", str(pdf)],
+                         check=True, capture_output=True).stdout
+    magic, size, depth, data = ppm.split(b"\n", 3)
+    width, height = map(int, size.split())
+    assert magic == b"P6" and depth == b"255" and len(data) == width * height * 3
+    return data
+
+
+def tiny_png() -> bytes:
+    """A valid one-pixel green PNG."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + \
+            struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + \
+        chunk(b"IDAT", zlib.compress(b"\x00\x0a\xc8\x1e")) + chunk(b"IEND", b"")
+
+
 @req("REQ-EXP-005")
 def test_markdown_images_and_links_are_never_fetched(tmp_path, pdf_tools):
     """An agent's document pointing at a local image (or any URL) must not get it read
     and embedded into the PDF."""
-    from PIL import Image
-
     from qms import operations as ops
 
     secret = tmp_path / "secret.png"
-    Image.new("RGB", (40, 40), (10, 200, 30)).save(secret)
+    secret.write_bytes(tiny_png())
     root = ROOT.make_project(tmp_path / "p")
     from qms.store.project import Project
 

@@ -18,7 +18,6 @@ import sys
 from qms.errors import QMSError, from_os_error
 
 
-
 def push_options(env: dict[str, str]) -> dict[str, str]:
     options: dict[str, str] = {}
     try:
@@ -63,7 +62,6 @@ def pre_receive(project_root: str, stdin: str | None = None,
 def identify(project, env: dict[str, str]) -> tuple[str | None, str]:
     """``(user, "http" | "local")`` of the pusher (see the module docstring)."""
     from qms.errors import PermissionDenied
-
     from qms.store import tickets
 
     ticket = env.get(tickets.ENV_TICKET)
@@ -86,12 +84,13 @@ def identify(project, env: dict[str, str]) -> tuple[str | None, str]:
 def pre_commit() -> int:
     """Warn (never refuse) about staged paths outside the code area's scope."""
     import json
+    from pathlib import Path
 
     from qms.domain import scope as scopes
     from qms.operations.code.area import SCOPE_FILE
     from qms.store.git import Repo, printable
 
-    repo = Repo.of(__import__("pathlib").Path.cwd())
+    repo = Repo.of(Path.cwd())
     if repo is None:
         return 0
     try:
