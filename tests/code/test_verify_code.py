@@ -31,6 +31,15 @@ def merged(gov: Path) -> tuple[Path, str, str]:
 
 
 @pytest.mark.req("REQ-CODE-019")
+def test_a_clean_repository_says_what_was_verified(merged):
+    gov, _, _ = merged
+    result = ops.verify(Project.open(gov), "qa", code=True)
+    last = result.render().splitlines()[-1]
+    assert result.code and last.startswith("Verified the repository against the signed chain")
+    assert last.endswith(": CLEAN") and "document(s)" not in last
+
+
+@pytest.mark.req("REQ-CODE-019")
 def test_a_commit_on_main_by_hand_is_named_with_its_paths(merged):
     gov, _, _ = merged
     write(gov, "src/app/other.py", "by hand\n")

@@ -45,6 +45,7 @@ class VerifyResult(Result):
     signatures_checked: int  # key signatures verified (run heads, or all with --all-signatures)
     electronic_signatures: int  # signature records (authorship, review, approval ...) in the chain
     keys: list[dict]
+    code: bool = False  # --code: the repository against the chain, no document checked
 
     @property
     def exit_code(self) -> int:
@@ -56,6 +57,11 @@ class VerifyResult(Result):
                  + (f" ({f['where']})" if f.get("where") else "") for f in self.findings]
         lines += [f"note: {n}" for n in self.notes]
         verdict = "CLEAN" if self.clean else f"{len(self.findings)} finding(s)"
+        if self.code:
+            lines.append(f"Verified the repository against the signed chain "
+                         f"({self.chained_events} chained event(s), {self.signatures_checked} "
+                         f"key signature(s) checked): {verdict}")
+            return "\n".join(lines)
         lines.append(f"Verified {self.documents} document(s), {self.electronic_signatures} "
                      f"electronic signature(s), {self.chained_events} chained event(s) "
                      f"({self.legacy_events} legacy), {self.signatures_checked} key "
@@ -110,7 +116,10 @@ def _code(check: Check, all_signatures: bool) -> VerifyResult:
     lines = integrity.lines_of(check.read(chain.chain_path(check.project)) or b"")
     chain_check.check_chain(check, lines, keyring, all_signatures)
     code_check.check(check)
-    return _result(check, keyring, 0)
+    check.chained = len(lines)
+    result = _result(check, keyring, 0)
+    result.code = True
+    return result
 
 
 def _run(check: Check, doc_ids: list[str] | None, all_signatures: bool,
