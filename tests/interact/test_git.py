@@ -63,3 +63,24 @@ def test_only_the_named_files_even_with_glob_characters_or_none(tmp_path):
     assert git(tmp_path, "show", "--name-only", "--format=", "HEAD").strip() == ""
     evidence.evidence_commit(tmp_path, "one named", [tmp_path / "proj[1]" / "a.md"])
     assert git(tmp_path, "show", "--name-only", "--format=", "HEAD").split() == ["proj[1]/a.md"]
+
+
+@pytest.mark.req("REQ-CODE-019")
+def test_a_governed_evidence_commit_holds_only_qms_data(tmp_path):
+    """Under code control main changes only by qms merge and qms's own data: an evidence
+    commit never sweeps staged code onto main (it is refused, nothing committed)."""
+    make_repo(tmp_path)
+    project = tmp_path / "proj"
+    (project / "QMS").mkdir(parents=True)
+    (project / "QMS" / "a.md").write_text("x\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("print('hand')\n")
+    git(tmp_path, "add", "src/app.py", "proj/QMS/a.md")
+    before = git(tmp_path, "rev-parse", "HEAD")
+    with pytest.raises(ProjectError, match="'src/app.py'.*not qms's own data"):
+        evidence.evidence_commit(project, "m", [project / "QMS" / "a.md"], data_only=True)
+    assert git(tmp_path, "rev-parse", "HEAD") == before
+    git(tmp_path, "restore", "--staged", "src/app.py")
+    assert evidence.evidence_commit(project, "m", [project / "QMS" / "a.md"], data_only=True)
+    assert git(tmp_path, "show", "--name-only", "--format=", "HEAD").split() == [
+        "proj/QMS/a.md"]

@@ -134,8 +134,11 @@ def _dispatch(project: Project, user: str, template: Template, source: Source,
                  project.source_path(doc_id), project.audit_path(doc_id),
                  project.workspace_path(user, doc_id),
                  _interactive.session_path(project, user, doc_id)]
+        from qms.operations.code.systems import governed
+
         pinned = git.evidence_commit(project.root,
-                                     f"[QMS] {doc_id} | {context} | {prompt_id}", paths)
+                                     f"[QMS] {doc_id} | {context} | {prompt_id}", paths,
+                                     data_only=bool(governed(project)))
         if pinned is None:
             notices.append("No evidence commit was made: the project is not in a git "
                            "repository (run 'git init' there to enable evidence commits).")

@@ -362,13 +362,30 @@ def repo_top(root: Path) -> Path | None:
     return repo.work_tree if repo is not None else None
 
 
-def evidence_commit(root: Path, message: str, paths: list[Path]) -> str | None:
+def evidence_commit(root: Path, message: str, paths: list[Path],
+                    data_only: bool = False) -> str | None:
     """Commit the index plus ``paths`` (literal pathspecs: a ``[`` or ``*`` in a name never
-    widens what is committed); return the short hash (None outside a repository)."""
+    widens what is committed); return the short hash (None outside a repository).
+    ``data_only`` (a governed repository, where code reaches ``main`` only through ``qms
+    merge``): refused when the index holds anything but qms's own data."""
     repo = Repo.find(root)
     if repo is None or repo.work_tree is None:
         return None
     top = repo.work_tree
+    if data_only:
+        from qms.domain.scope import protected
+
+        prefix = os.path.relpath(root, top).replace(os.sep, "/")
+        staged = [p for p in decode(repo.git("diff", "--cached", "--name-only", "-z",
+                                             "--no-renames")).split("\0") if p]
+        code = [p for p in staged if not protected(p, "" if prefix == "." else prefix)]
+        if code:
+            raise ProjectError(
+                f"Evidence commit refused: the index holds {printable(code[0])!r}"
+                + (f" and {len(code) - 1} more path(s)" if len(code) > 1 else "")
+                + ", which is not qms's own data. Under code control, code reaches main only "
+                "through a CR's code area and qms merge: unstage it (git restore --staged "
+                "PATH) and answer again. Nothing was recorded.", path=code[0])
 
     def run(*args: str) -> str:
         try:
