@@ -90,7 +90,8 @@ def code_receive(project: Project, user: str | None, *, git_dir: str,
         authorize(project, user, "code_push")
     except PermissionDenied as err:  # a group that never executes a CR: the executor rule
         raise _refuse("executor", updates[0][2] if updates else "push", err.message,
-                      "Only a CR's responsible user pushes its branch, while it executes.") \
+                      "Code is pushed by a CR's responsible user while the CR executes, or "
+                      "to a genesis/ branch by a user an administrator named.") \
             from None
     repo = Repo(Path(git_dir).resolve())
     with project.transaction() as tx:
