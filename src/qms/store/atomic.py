@@ -253,6 +253,8 @@ def _read_opened(opened: tuple[int, os.stat_result] | None) -> bytes | None:
     fd, info = opened
     try:
         chunks = [os.read(fd, info.st_size + 1)]  # the whole file, normally
+        if len(chunks[0]) == info.st_size:
+            return chunks[0]  # the size it had, and not one byte more: its end
         want = 1  # then the end of the file, or more if it grew
         while chunks[-1]:
             chunks.append(os.read(fd, want))
@@ -274,6 +276,7 @@ class Folders:
     def __init__(self, root: Path, keep: int = 64) -> None:
         self.root, self._base, self._keep = root, str(root), keep
         self._fds: dict[str, int] = {}  # folder below the root ("" the root) -> fd, oldest first
+        self._plain: set[str] = set()  # folders (below the root) already found plain
 
     def read(self, path: str) -> bytes | None:
         """The bytes of ``path`` (a string under the root), or None when it does not exist."""
@@ -281,8 +284,10 @@ class Folders:
             _parts(self.root, Path(path))  # raises: outside the project
         rel = path[len(self._base) + 1:]
         folder, _, name = rel.rpartition(os.sep)
-        if not name or name in (".", "..") or (folder and not _plain(folder)):
+        if not name or name in (".", "..") or (
+                folder and folder not in self._plain and not _plain(folder)):
             _parts(self.root, Path(path))  # raises: not a plain path
+        self._plain.add(folder)
         fd = self.folder(folder)
         return None if fd is None else _read_opened(_open_file(fd, name, self.root, path))
 

@@ -30,7 +30,7 @@ from qms.store.transaction import Transaction
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Iterator
 
 
 def chain_path(project: Project) -> Path:
@@ -56,18 +56,25 @@ def trails(project: Project) -> dict[str, Path]:
 def doc_files(base: Path, suffix: str) -> dict[str, Path]:
     """doc_id -> ``{base}/{TYPE}/{doc_id}{suffix}`` for every such file (hidden files and
     a VR's ``.source`` files are not documents)."""
-    found: dict[str, Path] = {}
+    return {doc_id: Path(path) for doc_id, path in _doc_entries(base, suffix)}
+
+
+def doc_ids(base: Path, suffix: str) -> set[str]:
+    """The IDs of :func:`doc_files` (no path built: ``verify`` lists 10,000s)."""
+    return {doc_id for doc_id, _ in _doc_entries(base, suffix)}
+
+
+def _doc_entries(base: Path, suffix: str) -> Iterator[tuple[str, str]]:
     try:
         folders = [e for e in os.scandir(base) if e.is_dir() and not e.name.startswith(".")]
     except FileNotFoundError:
-        return found
+        return
     for folder in folders:
         for entry in os.scandir(folder.path):
             name = entry.name
             if name.endswith(suffix) and not name.startswith(".") \
                     and not name.endswith(".source" + suffix):
-                found[name[:-len(suffix)]] = Path(entry.path)
-    return found
+                yield name[:-len(suffix)], entry.path
 
 
 class _State:

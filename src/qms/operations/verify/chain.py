@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from itertools import repeat
+from operator import itemgetter
+from pathlib import Path
 
 from qms.domain import integrity
-from qms.operations.verify.check import PROJECT, Check, parse
+from qms.operations.verify import git
+from qms.operations.verify.check import HASH, NOT_A_HASH, PROJECT, Check, parse
 from qms.store import chain, keys
+from qms.store.project import Project
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
@@ -40,27 +45,69 @@ def _entry(line: bytes) -> Any:
             "key_id": m[5], "sig": m[6]}
 
 
-# The same, faster, for a chain with no escapes, control or non-ASCII bytes anywhere (what
-# qms writes): split at the quotes, the parts between the values must be exactly these.
-_PLAIN = re.compile(rb"[\x00-\x09\x0b-\x1f\\\x7f-\xff]")
-_FRAME = (b"{", b"seq", b"doc_id", b": ", b", ", b"event_sha256", b": ", b", ", b"prev_sha256",
-          b": ", b", ", b"key_id", b": ", b", ", b"sig", b": ", b"}")
-_DOC = re.compile(r"[A-Za-z0-9_-]+")
+# A chain exactly as qms writes it, read in bulk (:func:`_regular`): every line is this
+# frame, with the key ID (16 hex digits) and the signature (128) of qms's keys; the first
+# line has "prev_sha256": null.
+_LINE = (b'{"seq": %d, "doc_id": "%s", "event_sha256": "%s", "prev_sha256": "%s", '
+         b'"key_id": "%s", "sig": "%s"}')
+_FIRST = _LINE.replace(b'"prev_sha256": "%s"', b'"prev_sha256": null')
+_QUOTES = _LINE.count(b'"')  # per line (the first has two fewer)
+# where the values are, from the end of a line: ..."event_sha256": "E", "prev_sha256": "P",
+# "key_id": "K", "sig": "S"}
+_SIG = slice(-130, -2)
+_KEY = slice(-157, -141)
+_PREV = slice(-235, -171)
+_EVENT = slice(-318, -254)
+_TAIL = 338  # the doc ID ends this far from the end
+_PRINTABLE = bytes(range(0x20, 0x7f)) + b"\n"
 
 
-def _plain_entry(line: bytes) -> Any:
-    """:func:`_entry` of a line of a chain without escapes (see :data:`_PLAIN`)."""
-    p = line.split(b'"')
-    if len(p) == 23 and (p[0], p[1], p[3], p[4], p[6], p[7], p[8], p[10], p[11], p[12],
-                         p[14], p[15], p[16], p[18], p[19], p[20], p[22]) == _FRAME:
-        seq = p[2][2:-2]
-        if p[2][:2] == b": " and p[2][-2:] == b", " and seq.isdigit() and seq[:1] != b"0":
-            doc_id = p[5].decode()
-            if _DOC.fullmatch(doc_id):
-                return {"seq": int(seq), "doc_id": doc_id, "event_sha256": p[9].decode(),
-                        "prev_sha256": p[13].decode(), "key_id": p[17].decode(),
-                        "sig": p[21].decode()}
-    return _entry(line)
+def _regular(data: bytes) -> tuple[list[bytes], list[str], list[str], list[str]] | None:
+    """``(lines, doc IDs, event hashes, key IDs)`` of a chain every line of which is exactly
+    as qms writes it (the frame above; printable ASCII, no quote or backslash in a value, so
+    each value is what the JSON parser reads), numbered 1, 2, 3 ... and linked to the line
+    before it: a chain in which :func:`_read` would find nothing. None for anything else,
+    which is then read line by line. Bulk operations over the whole file, no per-line
+    parsing (a 10,000-document chain has 216,000 lines)."""
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    n = len(lines)
+    if not n or b"\\" in data or data.translate(None, _PRINTABLE) \
+            or data.count(b'"') != _QUOTES * n - 2:
+        return None
+    try:
+        first = _entry(lines[0])
+        head = [first[k].encode() for k in ("doc_id", "event_sha256", "key_id", "sig")]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    rest = lines[1:]
+    events = list(map(itemgetter(_EVENT), rest))
+    keys = list(map(itemgetter(_KEY), rest))
+    prevs = list(map(itemgetter(_PREV), rest))
+    docs = list(map(bytes.__getitem__, rest, map(slice, _doc_starts(2, n), repeat(-_TAIL))))
+    sigs = list(map(itemgetter(_SIG), rest))
+    if _FIRST % (1, *head) != lines[0] or list(map(_LINE.__mod__, zip(
+            range(2, n + 1), docs, events, prevs, keys, sigs))) != rest:
+        return None
+    del sigs
+    hashes = [hashlib.sha256(line).hexdigest() for line in lines]
+    if b"".join(prevs) != "".join(hashes[:-1]).encode():
+        return None
+    return (lines, [first["doc_id"], *map(bytes.decode, docs)],
+            [first["event_sha256"], *map(bytes.decode, events)],
+            [first["key_id"], *map(bytes.decode, keys)])
+
+
+def _doc_starts(low: int, high: int) -> list[int]:
+    """Where the doc ID begins on lines ``low`` to ``high``: after ``{"seq": N, "doc_id": "``."""
+    starts: list[int] = []
+    digits = len(str(low))
+    while low <= high:
+        last = min(10 ** digits - 1, high)
+        starts += [len(b'{"seq": , "doc_id": "') + digits] * (last - low + 1)
+        digits, low = digits + 1, last + 1
+    return starts
 
 
 def legacy_anchor(check: Check, key_events: list[dict]) -> dict[str, str] | None:
@@ -151,41 +198,111 @@ class _Current:
 
 
 # -- the project chain -------------------------------------------------------------------
-def check_chain(check: Check, lines: list[bytes], ring: dict[str, dict], all_signatures: bool,
+def check_chain(check: Check, data: bytes, ring: dict[str, dict], all_signatures: bool,
                 verdicts: Callable[[], list[bool | None]] | None = None) -> None:
-    """The chain's ``lines`` (read once by the caller): consecutive, linked, signed.
+    """The chain (``data``, read once by the caller): consecutive, linked, signed.
     ``verdicts``: the signature of every line, checked elsewhere (:func:`signatures_of`)."""
-    where = "QMS/.audit/chain.jsonl"
+    regular = _regular(data)
+    if regular is None:
+        entries: Any = _read(check, integrity.lines_of(data))
+        turns: Any = range(len(entries))
+    else:
+        lines, docs, events, keys = regular
+        check.chain_docs = _by_doc(range(1, len(lines) + 1), docs, events)
+        entries = _Lines(lines)
+        turns = range(len(lines)) if all_signatures else _turns(keys, ring)
+    _signatures(check, entries, turns, ring, all_signatures,
+                verdicts() if verdicts else None)
+
+
+def checked(root: str, ring: dict[str, dict], since: str | None) -> tuple:
+    """The chain, read here once, checked (:func:`check_chain`) and compared with the ones
+    committed in git (:mod:`.git`): a task of :mod:`.work`. Returns ``(findings, notes,
+    chain_docs, signatures checked)``."""
+    check = Check(Project(Path(root)))
+    try:
+        data = check.read(chain.chain_path(check.project)) or b""
+        check_chain(check, data, ring, False)
+        git.check(check, lambda: data, since)
+    finally:
+        check.close()
+    return check.findings, check.notes, check.chain_docs, check.signatures
+
+
+def _read(check: Check, lines: list[bytes]) -> list[dict]:
+    """Every line's entry ({} where it is damaged), each a finding where it is not the next
+    in the chain; sets ``check.chain_docs``."""
     entries: list[dict] = []
     prev_hash: str | None = None
     prev_doc = PROJECT
-    chain_docs = check.chain_docs
-    entry_of = _entry if any(_PLAIN.search(line) for line in lines) else _plain_entry
+    seqs, docs, events = [], [], []
     for n, line in enumerate(lines, 1):
         try:
-            entry = entry_of(line)
+            entry = _entry(line)
             seq, doc_id, event_sha = entry["seq"], str(entry["doc_id"]), entry["event_sha256"]
         except (ValueError, KeyError, TypeError):
             check.find(prev_doc, "chain", f"chain line {n} is damaged (edited outside qms)",
-                       f"{where}:{n}")
+                       f"{_WHERE}:{n}")
             entries.append({})
             prev_hash = integrity.sha256_bytes(line)
             continue
         if seq != n:
             check.find(doc_id, "chain", f"chain entry {n} has seq {seq}: entries were "
-                       "inserted, removed or reordered", f"{where}:{n}")
+                       "inserted, removed or reordered", f"{_WHERE}:{n}")
         if entry.get("prev_sha256") != prev_hash:
             check.find(prev_doc, "chain", f"chain entry {n} ({doc_id}) does not link to the "
                        f"entry before it (seq {n - 1}, {prev_doc}): that entry was changed, "
-                       "removed or reordered", f"{where}:{n - 1}")
-        docs = chain_docs.get(doc_id)
-        if docs is None:
-            docs = chain_docs[doc_id] = []
-        docs.append((seq, event_sha))
+                       "removed or reordered", f"{_WHERE}:{n - 1}")
+        seqs.append(seq)
+        docs.append(doc_id)
+        events.append(event_sha if type(event_sha) is str and len(event_sha) == HASH
+                      else NOT_A_HASH)
         entries.append(entry)
         prev_hash = hashlib.sha256(line).hexdigest()
         prev_doc = doc_id
-    _signatures(check, entries, ring, all_signatures, where, verdicts() if verdicts else None)
+    check.chain_docs = _by_doc(seqs, docs, events)
+    return entries
+
+
+def _by_doc(seqs: Any, docs: list[str], events: list[str]) -> dict[str, tuple[list, str]]:
+    """doc_id -> its entries' ``(seqs, event hashes)`` (:func:`.check.pairs`), in order."""
+    grouped: dict[str, tuple[list, list]] = {}
+    for seq, doc_id, event_sha in zip(seqs, docs, events):
+        found = grouped.get(doc_id)
+        if found is None:
+            found = grouped[doc_id] = ([], [])
+        found[0].append(seq)
+        found[1].append(event_sha)
+    return {doc_id: (seqs, "".join(hashes)) for doc_id, (seqs, hashes) in grouped.items()}
+
+
+_WHERE = "QMS/.audit/chain.jsonl"
+
+
+class _Lines:
+    """The entries of a regular chain (:func:`_regular`), each read when it is looked at."""
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self._lines = lines
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __getitem__(self, i: int) -> dict:
+        return _entry(self._lines[i])
+
+
+def _turns(keys: list[str], ring: dict[str, dict]) -> list[int]:
+    """The entries of a regular chain at which :func:`_signatures` can find anything: the
+    first and last of each run of one key, and those at and just after a key's introduction
+    (what may sign changes only there). In the others it would find nothing."""
+    n = len(keys)
+    turns = {0, n - 1}
+    if keys.count(keys[0]) != n:
+        turns.update(j for i in range(1, n) if keys[i] != keys[i - 1] for j in (i - 1, i))
+    turns.update(j for info in ring.values() if isinstance(info["seq"], int)
+                 for j in (info["seq"] - 1, info["seq"]) if 0 <= j < n)
+    return sorted(turns)
 
 
 def public_keys(ring: dict[str, dict]) -> dict[str, Any]:
@@ -225,8 +342,11 @@ def _verdict(entry: dict, public: dict[str, Any], verifiers: dict[str, Any]) -> 
     return isinstance(entry.get("sig"), str) and verifiers[key_id](entry["sig"], message)
 
 
-def _signatures(check: Check, entries: list[dict], ring: dict[str, dict],
-                all_signatures: bool, where: str, verdicts: list[bool | None] | None) -> None:
+def _signatures(check: Check, entries: Any, turns: Any, ring: dict[str, dict],
+                all_signatures: bool, verdicts: list[bool | None] | None) -> None:
+    """The keys and signatures of the entries (``turns``: the indices that can matter, in
+    order; every one of a chain read line by line)."""
+    where = _WHERE
     verifiers: dict[str, Any] = {}
     public = public_keys(ring)
 
@@ -239,7 +359,8 @@ def _signatures(check: Check, entries: list[dict], ring: dict[str, dict],
 
     run_start, retired_run = 0, -1
     current = _Current(ring)
-    for i, entry in enumerate(entries):
+    for i in turns:
+        entry = entries[i]
         if not entry:
             continue
         key_id = entry.get("key_id")

@@ -25,6 +25,15 @@ PROJECT = integrity.PROJECT_TRAIL
 COUNTERS = ("events", "chained", "legacy", "legacy_docs", "unverified", "esignatures")
 SIGNING = ("REVIEW", "APPROVE", "REJECT", "CLOSE")  # signatures a passkey policy can cover
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner, minus loads' wrappers
+HASH = 64  # hex digits of a SHA-256
+NOT_A_HASH = "?" * HASH  # stands for a recorded "hash" that is not one: it matches no line
+
+
+def pairs(hashed: tuple[list[Any], str]) -> list[tuple[Any, str]]:
+    """A document's events as the chain or its trail has them, ``(seqs, hashes)`` (the
+    hashes end to end: compact, and quick to send between processes), as ``(seq, hash)``."""
+    seqs, hashes = hashed
+    return [(seq, hashes[i * HASH:(i + 1) * HASH]) for i, seq in enumerate(seqs)]
 
 
 def parse(line: bytes) -> Any:
@@ -46,7 +55,7 @@ class Check:
         self.project = project
         self.findings: list[dict] = []
         self.notes: list[str] = []
-        self.chain_docs: dict[str, list[tuple[int, str]]] = {}
+        self.chain_docs: dict[str, tuple[list[int], str]] = {}  # doc_id -> (seqs, hashes)
         self.signatures = 0
         self.events = self.chained = self.legacy = self.esignatures = 0
         self.legacy_docs = self.unverified = 0
@@ -57,6 +66,7 @@ class Check:
         self.signing = False  # trails.check_doc: also collect signatures without a passkey
         self.signed: list[tuple[int, dict]] = []  # trails.check_doc: see SIGNING
         self._folders = atomic.Folders(project.root)
+        self._root = str(project.root) + os.sep
         self._project_events: list[dict[str, Any]] | None = None
 
     def project_events(self) -> list[dict[str, Any]]:
@@ -74,7 +84,7 @@ class Check:
         ``seq`` (the chain's links and signatures are :mod:`.chain`'s to check)."""
         index = self._by_seq.get(doc_id)
         if index is None:
-            index = self._by_seq[doc_id] = dict(self.chain_docs.get(doc_id, ()))
+            index = self._by_seq[doc_id] = dict(pairs(self.chain_docs.get(doc_id, ([], ""))))
         return index.get(event.get("seq")) == integrity.sha256_bytes(line)  # type: ignore
 
     def read(self, path: Path | str) -> bytes | None:
@@ -100,7 +110,7 @@ class Check:
                 "archive": f"{q}/.archive/{folder}/{doc_id}-v{{v}}.md"}
 
     def rel(self, path: str) -> str:
-        root = str(self.project.root) + os.sep
+        root = self._root
         return path[len(root):] if path.startswith(root) else path
 
     def find(self, doc_id: str, kind: str, message: str, where: str = "", **extra: Any) -> None:

@@ -179,18 +179,18 @@ def check_content(check: Check, doc_id: str, files: dict[str, str], events: list
             check.unverified += os.path.lexists(path)
             continue
         data = check.read(path)
-        where = check.rel(path)
         if data is None:
             if expected is not None:
                 check.find(doc_id, "missing", f"the {what} is gone, but the audit trail "
                            f"records it ({expected.get('event')} v{expected.get('version')}): "
-                           "deleted outside qms", where)
+                           "deleted outside qms", check.rel(path))
         elif expected is None:
             check.find(doc_id, "unaccounted", f"a {what} that the audit trail does not "
-                       "account for (the document has none: put there outside qms)", where)
+                       "account for (the document has none: put there outside qms)",
+                       check.rel(path))
         elif integrity.sha256_bytes(data) != expected.get("content_sha256"):
             check.find(doc_id, "content", f"the {what} is not the text of the last "
-                       f"{expected.get('event')} (v{expected.get('version')})", where)
+                       f"{expected.get('event')} (v{expected.get('version')})", check.rel(path))
     found = {}
     for version, path in archives:
         found.setdefault(version, path)

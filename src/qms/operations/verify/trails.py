@@ -17,8 +17,12 @@ from pathlib import Path
 from qms.domain import doctypes, integrity
 from qms.errors import ProjectError, QMSError
 from qms.operations.verify import files as files_check, state
-from qms.operations.verify.check import COUNTERS, PROJECT, SIGNING, Check, parse
+from qms.operations.verify.check import COUNTERS, PROJECT, SIGNING, Check, pairs, parse
 from qms.store.project import Project
+
+TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
+if TYPE_CHECKING:
+    from typing import Any
 
 ABSENT = "absent"  # a document whose trail is gone: the chain decides what that means
 
@@ -28,7 +32,7 @@ def check_docs(root: str, doc_ids: list[str], anchor: dict[str, str] | None,
     """Check some documents as far as that needs no chain (a worker's task, or the
     caller's): per document ``(doc_id, findings, at, trail, signed)``, where the
     comparison with the chain (:func:`compare`) goes at ``findings[at]``, ``trail`` is
-    what it compares (the trail's ``(seq, hash)`` list, :data:`ABSENT`, or None: nothing
+    what it compares (the trail's ``(seqs, hashes)``, :func:`.check.pairs`; :data:`ABSENT`; None: nothing
     to compare), and ``signed`` the ``(line, event)`` of events signed with a passkey (with
     ``signing``, a passkey policy was ever set: every signature of :data:`SIGNING` too);
     plus the counters (``COUNTERS``)."""
@@ -73,16 +77,18 @@ def _check_doc_files(check: Check, doc_id: str) -> None:
         files_check.check_content(check, doc_id, files, events, check.archives.get(doc_id, []))
 
 
-def compare(check: Check, doc_id: str, trail: list[tuple[int, str]] | str) -> None:
+def compare(check: Check, doc_id: str, trail: tuple[list, str] | str) -> None:
     """The document's trail against the chain's entries for it (:func:`check_doc` left
     the place for these findings)."""
-    expected = check.chain_docs.get(doc_id, [])
+    expected = check.chain_docs.get(doc_id, ([], ""))
+    if trail == expected:
+        return
     where = check.rel(check.files(doc_id)["trail"])
     if trail != ABSENT:
-        _compare_with_chain(check, doc_id, trail, expected, where)
-    elif expected:
+        _compare_with_chain(check, doc_id, pairs(trail), pairs(expected), where)
+    elif expected[0]:
         check.find(doc_id, "missing", f"the audit trail is gone but the chain has "
-                   f"{len(expected)} event(s) of this document (deleted or rolled back)",
+                   f"{len(expected[0])} event(s) of this document (deleted or rolled back)",
                    where)
     elif check.anchor and doc_id in check.anchor:
         check.find(doc_id, "missing", "the trail of the earlier tool recorded with the "
@@ -92,17 +98,18 @@ def compare(check: Check, doc_id: str, trail: list[tuple[int, str]] | str) -> No
 def _check_trail(check: Check, doc_id: str, data: bytes, where: str) -> list[dict] | None:
     lines = integrity.lines_of(data)
     events: list[dict] = []
-    got: list[tuple[int, str]] = []
+    seqs: list[Any] = []
+    hashes: list[str] = []
     prev: str | None = None
-    seen_chained = False
-    legacy = 0
+    legacy = chained = esignatures = 0
     prefix = len(lines)  # lines before the first chained event
     damaged = flagged = False
+    signed, signing = check.signed, check.signing
     for n, line in enumerate(lines, 1):
         line_sha = hashlib.sha256(line).hexdigest()  # OpenSSL's: faster over many lines
         try:
             event = parse(line)
-            if not isinstance(event, dict):
+            if type(event) is not dict:
                 raise ValueError
         except ValueError:
             check.find(doc_id, "damaged", f"line {n} is not a JSON event (edited outside qms)",
@@ -110,38 +117,41 @@ def _check_trail(check: Check, doc_id: str, data: bytes, where: str) -> list[dic
             damaged = True
             prev = line_sha
             continue
-        if integrity.is_chained(event):
+        if "seq" in event:  # integrity.is_chained
             if event.get("prev_sha256") != prev:
                 check.find(doc_id, "trail", f"event {n} ({event.get('event')}, seq "
                            f"{event.get('seq')}) does not link to the line before it: events "
                            "were edited, inserted, removed or reordered", f"{where}:{n}")
-            if not seen_chained:
+            if not chained:
                 prefix = n - 1
                 if n > 1 and event.get("prefix_sha256") != integrity.prefix_sha256(lines[:n - 1]):
                     check.find(doc_id, "legacy_prefix", "the events written by the earlier "
                                "tool were changed after this trail's first chained event "
                                "anchored them", f"{where}:1-{n - 1}")
                     flagged = True
-            seen_chained = True
-            got.append((event["seq"], line_sha))
-            check.chained += 1
-            check.esignatures += bool(event.get("meaning"))
+            chained += 1
+            seqs.append(event["seq"])
+            hashes.append(line_sha)
+            if event.get("meaning"):
+                esignatures += 1
         else:
-            if seen_chained:
+            if chained:
                 check.find(doc_id, "trail", f"event {n} has no chain fields but follows chained "
                            "events: it was added outside qms", f"{where}:{n}")
             legacy += 1
-        if "passkey" in event or (check.signing and event.get("event") in SIGNING):
-            check.signed.append((n, event))
+        if "passkey" in event or (signing and event.get("event") in SIGNING):
+            signed.append((n, event))
         events.append(event)
         prev = line_sha
     check.events += len(events)
+    check.chained += chained
+    check.esignatures += esignatures
     if legacy:
         check.legacy += legacy
         check.legacy_docs += 1
     if prefix and check.anchor is not None and not flagged:
         _check_anchored(check, doc_id, lines[:prefix], where)
-    check.slot = (len(check.findings), got)
+    check.slot = (len(check.findings), (seqs, "".join(hashes)))
     return None if damaged else events
 
 
@@ -183,7 +193,6 @@ def _compare_with_chain(check: Check, doc_id: str, got: list[tuple[int, str]],
 
 def _check_state(check: Check, doc_id: str, files: dict[str, str],
                  events: list[dict]) -> None:
-    chained = [e for e in events if integrity.is_chained(e)]
     meta_text = check.read(files["meta"])
     if meta_text is None:
         if events and events[-1].get("event") != "CANCEL":
@@ -197,7 +206,7 @@ def _check_state(check: Check, doc_id: str, files: dict[str, str],
     except ValueError:
         check.find(doc_id, "meta", "metadata is not valid JSON", check.rel(files["meta"]))
         return
-    if not chained:
+    if not any(integrity.is_chained(e) for e in events):
         return
     reported = len(check.findings)
     _check_replay(check, doc_id, files, meta, events)
