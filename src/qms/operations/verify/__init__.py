@@ -122,7 +122,7 @@ def _code(check: Check, all_signatures: bool) -> VerifyResult:
     data = check.read(chain.chain_path(check.project)) or b""
     chain_check.check_chain(check, data, keyring, all_signatures)
     code_check.check(check)
-    check.chained = len(lines)
+    check.chained = len(integrity.lines_of(data))
     result = _result(check, keyring, 0)
     result.code = True
     return result
