@@ -324,8 +324,13 @@ def test_every_signature_mode_localises_a_forgery(copy):
 
 
 @req("REQ-INTEG-006", "REQ-INTEG-025")
-def test_a_large_project_is_checked_in_parallel_with_the_same_findings(copy, monkeypatch):
+@pytest.mark.parametrize("threaded", [False, True], ids=["forked", "spawned"])
+def test_a_large_project_is_checked_in_parallel_with_the_same_findings(copy, monkeypatch,
+                                                                        threaded):
+    """Workers are forked by a caller with one thread (the CLI) and spawned by one with more
+    (the MCP server): the findings are the same either way."""
     import importlib
+    import threading
 
     from qms.operations.verify import verify
 
@@ -339,7 +344,14 @@ def test_a_large_project_is_checked_in_parallel_with_the_same_findings(copy, mon
     monkeypatch.setattr(verify_package, "PARALLEL_FROM", 1)
     monkeypatch.setattr(verify_package, "DOCS_PER_TASK", 2)
     monkeypatch.setattr(os, "cpu_count", lambda: 3)
-    parallel = verify(project, "qa")
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, daemon=True)
+    if threaded:
+        other.start()
+    try:
+        parallel = verify(project, "qa")
+    finally:
+        release.set()
     assert not serial.clean and parallel.to_dict() == serial.to_dict()
     assert {"CR-001", "SOP-008"} <= {f["doc_id"] for f in parallel.findings}
 
