@@ -110,3 +110,7 @@ def test_a_genesis_branch_moved_or_made_by_hand_is_named(grown):
                       .findings)
     assert len(messages) == 2, messages
     assert "genesis/NEW is at" in messages[0] and "no system was added for genesis" in messages[1]
+    git(gov, "update-ref", "-d", "refs/heads/genesis/NEW")
+    messages = [f["message"] for f in ops.verify(Project.open(gov), "qa", code=True).findings
+                if "genesis/NEW" in f["message"]]
+    assert len(messages) == 1 and "genesis/NEW is gone" in messages[0], messages

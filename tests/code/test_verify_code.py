@@ -102,6 +102,22 @@ def test_branches_behind_the_gates_back_are_named(merged):
     git(gov, "branch", "cr/CR-077", "main")
     [f] = findings(gov)
     assert f["doc_id"] == "CR-077" and "no CODE_BRANCH records it" in f["message"]
+    git(gov, "branch", "-D", "cr/CR-077")
+    assert findings(gov) == []
+
+
+@pytest.mark.req("REQ-CODE-019")
+def test_a_branch_deleted_behind_qms_back_is_named(merged):
+    gov, doc_id, _ = merged
+    ref = f"refs/heads/cr/{doc_id}"
+    tip = rev(gov, ref)
+    git(gov, "update-ref", "-d", ref)
+    [f] = findings(gov)
+    assert (f["doc_id"], f["where"]) == (doc_id, ref)
+    assert "is gone" in f["message"] and tip[:12] in f["message"]
+    assert f in findings(gov, code_only=False)  # the default verify names it too
+    git(gov, "update-ref", ref, tip)
+    assert findings(gov) == []
 
 
 @pytest.mark.req("REQ-CODE-019")

@@ -8,7 +8,8 @@ repository against the signed chain (docs/integrity.md, *Code*).
   ``CODE_MERGE`` made, on the merge commit; every merge's tag is there;
 * branches: every ``cr/CR-NNN`` is where its last recorded push left it (a push recorded but
   never landed, whose commit is not on ``main`` either, leaves it at that push's ``old``:
-  the push gate's rule), every ``genesis/<system>`` where its last ``GENESIS_PUSH`` left it.
+  the push gate's rule), every ``genesis/<system>`` where its last ``GENESIS_PUSH`` left it;
+  none of them is gone (no ref is deleted under code control).
 
 An event counts only as the chain vouches for it (the exact line, by ``seq``: the chain's
 links and signatures are checked first). Findings (kind ``code``) name the commit or ref and
@@ -191,6 +192,35 @@ def _branches(check: Check, repo: Repo, refs: list[tuple[str, str, str]], genesi
                        "records it: it was made behind qms's back", ref)
             continue
         _tip(check, repo, str(doc_id), ref, tip, opened.get("base"), pushes, "CODE_BRANCH")
+    _gone(check, {ref for ref, _, _ in refs}, systems)
+
+
+def _gone(check: Check, present: set[str], systems: dict) -> None:
+    """Branches the chain says exist and the repository has not: no ref is ever deleted
+    under code control (every ``cr/`` branch a ``CODE_BRANCH`` opened, every ``genesis/``
+    branch of a system added for genesis)."""
+    from qms.operations.code import branch as branches
+    from qms.operations.code.genesis import ref_of
+
+    for name, system in sorted(systems.items()):
+        if system.get("genesis") and ref_of(name) not in present:
+            check.find(PROJECT, "code", f"genesis/{name} is gone, but the SYSTEM_ADD of {name} "
+                       "opened it: it was deleted behind qms's back (no ref is deleted under "
+                       "code control)", ref_of(name))
+    for doc_id in sorted(check.chain_docs):
+        ref = branches.branch_ref(doc_id)
+        if ref in present or not branches.BRANCH_RE.match(ref):
+            continue
+        data = check.read(check.files(doc_id)["trail"])
+        if data is None or b'"CODE_BRANCH"' not in data:
+            continue
+        opened, pushes = branches.record(_vouched(check, doc_id, data, "CODE_BRANCH",
+                                                  "CODE_PUSH"))
+        if opened is not None:
+            last = str(pushes[-1].get("new") if pushes else opened.get("base"))
+            check.find(doc_id, "code", f"{ref[11:]} is gone, but its CODE_BRANCH opened it "
+                       f"(last left at {last[:12]}): it was deleted behind qms's back (no ref "
+                       "is deleted under code control)", ref)
 
 
 def _tip(check: Check, repo: Repo, doc_id: str, ref: str, tip: str, base: Any,
