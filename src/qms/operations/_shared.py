@@ -72,8 +72,10 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         return {n: _plain(getattr(self, n)) for n in self._fields}
 
-    def render(self) -> str:  # pragma: no cover - every subclass overrides
-        raise NotImplementedError
+    def render(self) -> str:
+        """The human text: the result's ``message`` field (a result with more to show, or
+        without one, overrides this)."""
+        return getattr(self, "message")
 
 
 def _plain(value: Any) -> Any:

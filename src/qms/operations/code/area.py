@@ -35,9 +35,6 @@ class AreaResult(Result):
     branch: str
     message: str
 
-    def render(self) -> str:
-        return self.message
-
 
 class AreaList(Result):
     areas: list[dict]

@@ -28,9 +28,6 @@ class HookResult(Result):
     hook: str
     message: str
 
-    def render(self) -> str:
-        return self.message
-
 
 def script(project: Project) -> str:
     python = shlex.quote(sys.executable)

@@ -38,9 +38,6 @@ class MergeResult(Result):
     message: str
     warnings: list[str] = []
 
-    def render(self) -> str:
-        return self.message
-
 
 def merge(project: Project, user: str, *, doc_id: str) -> MergeResult:
     from qms.store.git import repository

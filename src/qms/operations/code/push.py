@@ -57,9 +57,6 @@ class PushResult(Result):
     pushes: list[dict] = []
     message: str = ""
 
-    def render(self) -> str:
-        return self.message
-
 
 def _refuse(rule: str, ref: str, why: str, todo: str, commit: str | None = None,
             path: str | None = None) -> Refused:

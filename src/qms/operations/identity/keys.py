@@ -17,9 +17,6 @@ class KeyResult(Result):
     endorsed: bool
     message: str
 
-    def render(self) -> str:
-        return self.message
-
 
 class KeyListResult(Result):
     keys: list[dict]

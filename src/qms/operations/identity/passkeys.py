@@ -75,9 +75,6 @@ class PasskeyChange(Result):
     user: str
     message: str
 
-    def render(self) -> str:
-        return self.message
-
 
 # -- settings ------------------------------------------------------------------------------
 def rp_id(project: Project) -> str:

@@ -20,9 +20,6 @@ class ConfigResult(Result):
     settings: dict
     message: str
 
-    def render(self) -> str:
-        return self.message
-
 
 def config_get(project: Project, user: str, *, key: str | None = None) -> ConfigResult:
     authorize(project, user, "config_get")

@@ -57,9 +57,6 @@ class TokenRevoked(Result):
     revoked: str
     message: str
 
-    def render(self) -> str:
-        return self.message
-
 
 def token_issue(project: Project, user: str, *, name: str, label: str | None = None,
                 expires_days: int | None = None) -> TokenIssued:

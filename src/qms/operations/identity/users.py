@@ -27,9 +27,6 @@ class UserResult(Result):
     group: str
     message: str
 
-    def render(self) -> str:
-        return self.message
-
 
 class UserListResult(Result):
     users: list[dict]
