@@ -116,6 +116,8 @@ def test_a_branch_deleted_behind_qms_back_is_named(merged):
     assert (f["doc_id"], f["where"]) == (doc_id, ref)
     assert "is gone" in f["message"] and tip[:12] in f["message"]
     assert f in findings(gov, code_only=False)  # the default verify names it too
+    code, out = qms(gov, "verify", "--code")  # the real CLI: exit 1, the same finding
+    assert code == 1 and out["result"]["findings"] == [f]
     git(gov, "update-ref", ref, tip)
     assert findings(gov) == []
 
