@@ -227,3 +227,29 @@ def test_verify_file_paths_agree_with_the_project_layout(project):
         assert files["archive"].replace("{v}", "1.2") == str(p.archive_path(doc_id, "1.2"))
     assert check.files("project")["trail"] == str(p.qms / ".audit" / "project.jsonl")
     assert check.rel(str(p.qms / "SOP" / "SOP-001.md")) == "QMS/SOP/SOP-001.md"
+
+
+@pytest.mark.req("REQ-PK-005")
+def test_a_damaged_line_in_a_parent_trail_never_stops_the_cascade_check(tmp_path):
+    """The passkey check of a VR closure cascaded from its parent reads the parent's trail
+    through verify's one reader: a line that is not UTF-8 JSON is skipped (the trail check
+    names it), never an error that ends verify."""
+    import importlib
+
+    from qms.operations.init import init
+    from qms.operations.verify.check import Check
+    from qms.store.project import Project
+
+    cascade = importlib.import_module("qms.operations.verify.passkeys")
+    init(tmp_path, yes=True)
+    trail = tmp_path / "QMS/.audit/CR/CR-001.jsonl"
+    trail.parent.mkdir(parents=True, exist_ok=True)
+    close = json.dumps({"event": "CLOSE", "user": "qa", "seq": 5})
+    trail.write_bytes(b'{"event": "\xff"}\n' + close.encode() + b"\n")
+    check = Check(Project(tmp_path))
+    try:
+        assert cascade._cascaded(check, "CR-001-VR-001", "qa", 9)
+        assert not cascade._cascaded(check, "CR-001-VR-001", "qa", 5)
+        assert not cascade._cascaded(check, "CR-001-VR-001", "tu", 9)
+    finally:
+        check.close()

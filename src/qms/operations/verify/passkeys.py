@@ -25,8 +25,8 @@ from qms.domain import doctypes, integrity
 from qms.domain.permissions import ADMINISTRATOR, BUILTIN_ADMINS
 from qms.errors import ProjectError
 from qms.operations.identity import passkeys as pk
-from qms.operations.verify.check import SIGNING
-from qms.store import jsonl, passkeys
+from qms.operations.verify.check import SIGNING, parse
+from qms.store import passkeys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -158,14 +158,17 @@ def _cascaded(check: Check, doc_id: str, user: str, seq: int) -> bool:
     if parent is None:
         return False
     try:
-        text = check.project.read_text(check.project.audit_path(parent)) or ""
+        data = check.read(check.files(parent)["trail"]) or b""
     except ProjectError:
         return False
-    for line in text.splitlines():
-        if '"event": "CLOSE"' in line:
-            event = jsonl.parse_line(line) or {}
-            if event.get("user") == user and isinstance(event.get("seq"), int) \
-                    and event["seq"] < seq:
+    for line in integrity.lines_of(data):
+        if b'"event": "CLOSE"' in line:
+            try:
+                event = parse(line)
+            except ValueError:
+                continue  # damaged: the trail check's finding
+            if isinstance(event, dict) and event.get("user") == user \
+                    and isinstance(event.get("seq"), int) and event["seq"] < seq:
                 return True
     return False
 
