@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from qms.domain.qualification import table_cells
+
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
     from typing import Callable
@@ -37,31 +39,25 @@ def _lines(text: str) -> list[str]:
     return [line.rstrip() for line in text.strip().splitlines()]
 
 
-def _cells(line: str) -> list[str]:
-    inner = line.strip()[1:]
-    if inner.endswith("|") and not inner.endswith("\\|"):
-        inner = inner[:-1]
-    return [c.strip() for c in re.split(r"(?<!\\)\|", inner)]
-
-
 def problems(approved: str, body: str, exists: Callable[[str], bool]) -> list[str]:
     """What stops post-review: ``approved`` is the body the pre-approval signed, ``body``
     today's; ``exists(doc_id)`` says whether a document exists."""
     found: list[str] = []
-    before, now = _lines(split(approved)[0]), _lines(split(body)[0])
+    frozen, execution = split(body)
+    before, now = _lines(split(approved)[0]), _lines(frozen)
     if before != now:
         n = next((i for i, (a, b) in enumerate(zip(before, now)) if a != b),
                  min(len(before), len(now)))
         shown = now[n] if n < len(now) else "(removed)"
         found.append(f"the sections frozen at pre-approval changed (from line {n + 1} of the "
                      f"text before the Execution section: {shown[:80]!r}); restore them.")
-    execution = _COMMENT.sub("", split(body)[1])
+    execution = _COMMENT.sub("", execution)
     if not execution:
         return found + ["the text has no Execution section (## N. Execution)."]
     outcome_at = -2
     items = 0
     for line in execution.splitlines():
-        cells = _cells(line) if line.lstrip().startswith("|") else []
+        cells = table_cells(line) if line.lstrip().startswith("|") else []
         if cells and cells[0] == "EI":  # the header row says where the outcome is
             outcome_at = next((i for i, c in enumerate(cells) if "outcome" in c.lower()), -2)
             continue

@@ -29,7 +29,7 @@ VERIFIED, FAILING, UNTESTED = "verified", "failing", "untested"
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 
 
-def _cells(line: str) -> list[str]:
+def table_cells(line: str) -> list[str]:
     """The cells of a Markdown table row (``\\|`` is a literal bar inside a cell)."""
     inner = line.strip()[1:]
     if inner.endswith("|") and not inner.endswith("\\|"):
@@ -52,10 +52,10 @@ def requirement_rows(text: str) -> tuple[list[str], dict[str, tuple[list[str], l
         if fenced or not line.lstrip().startswith("|"):
             previous = ""
             continue
-        cells = _cells(line)
+        cells = table_cells(line)
         first = cells[0].strip("*` ")
         if previous and set("".join(cells)) <= set("-: "):   # the line under a header row
-            header = [c.strip("* ") for c in _cells(previous)[1:]]
+            header = [c.strip("* ") for c in table_cells(previous)[1:]]
         elif REQ_ID_RE.match(first) and first not in rows:
             rows[first] = (header, cells[1:])
             first_header = header if first_header is None else first_header
