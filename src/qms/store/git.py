@@ -26,6 +26,7 @@ from qms.errors import ProjectError, UsageError, ValidationError
 from qms.store.project import Project
 
 ZERO = "0" * 40
+MAIN = "refs/heads/main"  # the one branch code lands on under code control
 DURABLE = ("-c", "core.fsync=objects,reference")  # fsync what the command writes (git >= 2.36)
 TIMEOUT_S = 120
 _ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_NAMESPACE")
@@ -53,6 +54,12 @@ def decode(raw: bytes) -> str:
 def printable(path: str) -> str:
     """A path for a record or a message: bytes that are not UTF-8 shown as ``\\xNN``."""
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def listed(items: list[str], most: int = 5) -> str:
+    """The first ``most`` paths or commits, printable, and how many more there are."""
+    shown = ", ".join(printable(p) for p in items[:most])
+    return shown + (f" (and {len(items) - most} more)" if len(items) > most else "")
 
 
 class Repo:

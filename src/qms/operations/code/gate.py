@@ -32,16 +32,14 @@ from qms.operations.code import branch as branches, release
 from qms.store import audit, frontmatter, vouched
 from qms.store import meta as meta_store
 from qms.store.project import Project
-from qms.store.git import Repo
+from qms.store.git import MAIN, Repo, listed
 from qms.store.transaction import Transaction
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
     from typing import Any
 
-MAIN = "refs/heads/main"
 PASS, FAIL, ERROR = "pass", "fail", "error"
-_SHOWN = 5  # paths or commits named in one reason
 
 
 class GateResult(Result):
@@ -173,7 +171,7 @@ def evaluate(project: Project, repo: Repo, doc_id: str, *, head: str | None = No
     outside = [p for p in g.paths if scope is None or not scope.allows(p)]
     if outside:
         g.fail("scope", f"{len(outside)} path(s) of the branch's change lie outside the scope "
-               f"in force: {_list(outside)}. Undo them, or raise a VAR whose block widens "
+               f"in force: {listed(outside)}. Undo them, or raise a VAR whose block widens "
                "the scope.")
     if not g.paths:
         g.fail("scope", "the branch changes nothing against main.")
@@ -212,7 +210,7 @@ def _history(g: GateResult, repo: Repo, opened: dict, pushes: list[dict], prefix
     moved = [p for p in repo.diff(base, main) if not protected(p, prefix)] if base else ["/"]
     if moved:
         g.fail("main", f"main changed {len(moved)} path(s) of code since the branch left it "
-               f"({_list(moved)}): merge main into your branch (git fetch; git merge "
+               f"({listed(moved)}): merge main into your branch (git fetch; git merge "
                "origin/main), run the tests, qualify and approve the RTM again.")
 
 
@@ -354,10 +352,3 @@ def _evidence(g: GateResult, project: Project, where: str, qual: dict, requireme
             g.warnings.append(f"{where}: {' '.join(line.split())}")
         else:
             g.fail("evidence", f"{where}: {' '.join(line.split())}")
-
-
-def _list(items: list[str]) -> str:
-    from qms.store.git import printable
-
-    shown = ", ".join(printable(p) for p in items[:_SHOWN])
-    return shown + (f" (and {len(items) - _SHOWN} more)" if len(items) > _SHOWN else "")

@@ -20,13 +20,12 @@ from qms.errors import ProjectError
 from qms.operations.code.release import RELEASE_RE, TAGS
 from qms.store import atomic
 from qms.store.project import Project
-from qms.store.git import ZERO, Repo
+from qms.store.git import MAIN, ZERO, Repo
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
     from typing import Any
 
-MAIN = "refs/heads/main"
 MARKER = "merge.json"
 _SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?\Z")
 

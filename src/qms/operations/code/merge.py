@@ -18,13 +18,12 @@ from qms.operations.code.release import TAGS
 from qms.store import audit, users
 from qms.store import meta as meta_store
 from qms.store.project import Project
-from qms.store.git import ZERO, Repo, printable
+from qms.store.git import MAIN, ZERO, Repo, printable
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
     from typing import Any
 
-MAIN = "refs/heads/main"
 
 
 class MergeResult(Result):

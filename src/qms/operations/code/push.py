@@ -37,14 +37,13 @@ from qms.operations.code import branch as branches, genesis
 from qms.store import atomic, audit
 from qms.store import meta as meta_store
 from qms.store.project import Project
-from qms.store.git import ZERO, Repo, printable
+from qms.store.git import MAIN, ZERO, Repo, printable
 from qms.store.transaction import Transaction
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
     from typing import Any
 
-MAIN = "refs/heads/main"
 _IN_EXECUTION = "IN_EXECUTION"
 
 
@@ -182,9 +181,9 @@ def _genesis(project: Project, repo: Repo, user: str, old: str, new: str, ref: s
     start = _check_tip(project, repo, ref, f"genesis-{name}", old, new,
                        {"base": system["base"]}, genesis.pushes(project, name))
     scope = genesis.whole(system, repository(project)[1])
-    return name, None, _judge(repo, ref, old, new, [start, repo.rev(MAIN) or ""],
-                              repo.rev(MAIN), scope, None, "a genesis branch changes only its "
-                              "system's paths")
+    main = repo.rev(MAIN)
+    return name, None, _judge(repo, ref, old, new, [start, main or ""], main, scope, None,
+                              "a genesis branch changes only its system's paths")
 
 
 def _judge(repo: Repo, ref: str, old: str, new: str, exclude: list[str], main: str | None,

@@ -15,13 +15,12 @@ from qms.operations._shared import Result, authorize
 from qms.store import audit
 from qms.store import namespaces as ns_store
 from qms.store.project import Project
-from qms.store.git import repository
+from qms.store.git import MAIN, repository
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
     from typing import Any
 
-MAIN = "refs/heads/main"
 
 
 class SystemResult(Result):

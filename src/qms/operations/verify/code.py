@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from qms.domain import integrity
 from qms.operations.verify.check import PROJECT, parse
+from qms.store.git import MAIN, listed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from qms.operations.verify.check import Check
     from qms.store.git import Repo
 
-MAIN = "refs/heads/main"
-_SHOWN = 5
 
 
 def recover(check: Check) -> None:
@@ -51,6 +50,9 @@ def recover(check: Check) -> None:
 def check(check: Check) -> None:
     """The repository against the chain; nothing to do without a system."""
     from qms.errors import ValidationError
+    from qms.operations.code.branch import PREFIX as BRANCHES
+    from qms.operations.code.genesis import PREFIX as GENESIS
+    from qms.operations.code.release import TAGS
     from qms.operations.code.systems import governed
     from qms.store.git import repository
 
@@ -66,14 +68,13 @@ def check(check: Check) -> None:
     events = _vouched(check, PROJECT, check.read(check.files(PROJECT)["trail"]), "CODE_MERGE",
                       "GENESIS_PUSH")
     merges = [e for e in events if e["event"] == "CODE_MERGE"]
-    refs = repo.refs(MAIN, "refs/tags/", "refs/heads/cr/", "refs/heads/genesis/")  # one call
+    refs = repo.refs(MAIN, TAGS, BRANCHES, GENESIS)  # one call
     _main(check, repo, prefix, systems, merges, next((r[1] for r in refs if r[0] == MAIN), None))
     _tags(check, refs, systems, merges)
     _branches(check, repo, refs, [e for e in events if e["event"] == "GENESIS_PUSH"], systems)
     if len(check.findings) == before:
-        n = sum(e["event"] == "CODE_MERGE" for e in merges)
         check.notes.append(f"the repository agrees with the chain: main since governance began "
-                           f"({n} merge(s)), release tags and branches")
+                           f"({len(merges)} merge(s)), release tags and branches")
 
 
 def _vouched(check: Check, doc_id: str, data: bytes | None, *kinds: str) -> list[dict]:
@@ -107,7 +108,7 @@ def _main(check: Check, repo: Repo, prefix: str, systems: dict, merges: list[dic
     if main is None or (main != base and (not line or line[-1][2][:1] != [base])):
         check.find(PROJECT, "code", f"main ({(main or 'missing')[:12]}) does not descend, along "
                    f"its first parents, from the commit governance began at ({base[:12]}): "
-                   "it was rewritten", "refs/heads/main")
+                   "it was rewritten", MAIN)
         return
     by_new = {str(e.get("new")): e for e in merges}
     on_main = set()
@@ -125,8 +126,7 @@ def _main(check: Check, repo: Repo, prefix: str, systems: dict, merges: list[dic
     for sha, _ in reversed(other):
         code = [p for p in changed.get(sha, []) if not protected(p, prefix)]
         if code:
-            shown = ", ".join(printable(p) for p in code[:_SHOWN]) + (
-                f" (and {len(code) - _SHOWN} more)" if len(code) > _SHOWN else "")
+            shown = listed(code)
             check.find(PROJECT, "code", f"commit {sha[:12]} on main came neither through qms "
                        f"merge nor touches only qms's own data: it changes {shown}", sha,
                        commit=sha, paths=[printable(p) for p in code])
@@ -168,12 +168,13 @@ def _tags(check: Check, refs: list[tuple[str, str, str]], systems: dict, merges:
 def _branches(check: Check, repo: Repo, refs: list[tuple[str, str, str]], genesis: list[dict],
               systems: dict) -> None:
     from qms.operations.code import branch as branches
+    from qms.operations.code.genesis import PREFIX as GENESIS
 
     for ref, tip, _ in refs:
-        if not ref.startswith(("refs/heads/cr/", "refs/heads/genesis/")):
+        if not ref.startswith((branches.PREFIX, GENESIS)):
             continue
-        if ref.startswith("refs/heads/genesis/"):
-            name = ref[len("refs/heads/genesis/"):]
+        if ref.startswith(GENESIS):
+            name = ref[len(GENESIS):]
             system = systems.get(name) or {}
             if not system.get("genesis"):
                 check.find(PROJECT, "code", f"{ref[11:]} exists, but no system was added for "
@@ -217,7 +218,7 @@ def _gone(check: Check, present: set[str], systems: dict) -> None:
         opened, pushes = branches.record(_vouched(check, doc_id, data, "CODE_BRANCH",
                                                   "CODE_PUSH"))
         if opened is not None:
-            last = str(pushes[-1].get("new") if pushes else opened.get("base"))
+            last = _left(pushes, opened.get("base"))
             check.find(doc_id, "code", f"{ref[11:]} is gone, but its CODE_BRANCH opened it "
                        f"(last left at {last[:12]}): it was deleted behind qms's back (no ref "
                        "is deleted under code control)", ref)
@@ -227,12 +228,15 @@ def _tip(check: Check, repo: Repo, doc_id: str, ref: str, tip: str, base: Any,
          pushes: list[dict], opened: str) -> None:
     """The branch is where its last push left it; a last push that never landed (its
     commit is not on main either) leaves it at that push's ``old``."""
-    expected = {str(pushes[-1].get("new")) if pushes else str(base)}
-    if pushes and tip == pushes[-1].get("old") and not repo.is_ancestor(
-            str(pushes[-1].get("new")), MAIN):
+    last = _left(pushes, base)
+    if pushes and tip == pushes[-1].get("old") and not repo.is_ancestor(last, MAIN):
         return
-    if tip not in expected:
-        last = str(pushes[-1].get("new")) if pushes else str(base)
+    if tip != last:
         check.find(doc_id, "code", f"{ref[11:]} is at {tip[:12]}, but its last recorded push "
                    f"(or its {opened}) left it at {last[:12]}: it was moved behind the gate's "
                    "back", ref)
+
+
+def _left(pushes: list[dict], base: Any) -> str:
+    """Where a branch's last recorded push left it (none yet: where it was opened)."""
+    return str(pushes[-1].get("new")) if pushes else str(base)
