@@ -90,6 +90,19 @@ def test_adoption_lands_the_genesis_code_as_release_1_0(grown):
     assert result.returncode != 0 and b"was adopted by" in result.stderr
     with pytest.raises(ValidationError, match="was adopted by"):
         scoped_cr(gov, block=ADOPT, title="Adopt NEW again")
+    # a later change of the system: the refusal still names the adoption, not the latest merge
+    grow = ADOPT.replace("adopt: true\n", "").replace("revise", "unchanged")
+    later = scoped_cr(gov, block=grow, title="Grow NEW")
+    a = area(gov, later)
+    write(a, "src/new/core.py", "def core(): return 2\n")
+    head = commit(a, "core v2")
+    assert push(a).returncode == 0
+    qualify_at(gov, head, ns="NEW")
+    assert ops.merge(Project.open(gov), "claude", doc_id=later).release == "NEW-1.1"
+    result = push(clone, "origin", "genesis/NEW")
+    assert f"was adopted by {doc_id} (NEW-1.0)".encode() in result.stderr, result.stderr
+    with pytest.raises(ValidationError, match=f"was adopted by {doc_id} \\(NEW-1.0\\)"):
+        scoped_cr(gov, block=ADOPT, title="Adopt NEW once more")
 
 
 @pytest.mark.req("REQ-CODE-020")

@@ -44,7 +44,7 @@ def tip(project: Project, system: dict[str, Any]) -> str:
 
 def adopted(project: Project, system: str) -> dict[str, Any] | None:
     """The merge that adopted the system (its first ``CODE_MERGE``), or None."""
-    return release.last(project, system)
+    return release.first(project, system)
 
 
 def whole(system: dict[str, Any], project_prefix: str) -> scopes.InForce:

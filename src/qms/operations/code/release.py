@@ -10,7 +10,7 @@ from qms.store.project import Project
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Iterator
 
 RELEASE_RE = re.compile(r"^([A-Z][A-Z0-9_]{0,31})-([0-9]{1,9})\.([0-9]{1,9})\Z")
 TAGS = "refs/tags/"
@@ -27,12 +27,21 @@ def merges(project: Project, doc_id: str | None = None) -> list[dict[str, Any]]:
 
 def last(project: Project, system: str) -> dict[str, Any] | None:
     """The last vouched ``CODE_MERGE`` of ``system``."""
+    return next(_merges(project, system, newest_first=True), None)
+
+
+def first(project: Project, system: str) -> dict[str, Any] | None:
+    """The first vouched ``CODE_MERGE`` of ``system`` (for a grown system: its adoption)."""
+    return next(_merges(project, system, newest_first=False), None)
+
+
+def _merges(project: Project, system: str, newest_first: bool) -> Iterator[dict[str, Any]]:
     from qms.store import vouched
 
-    for line, e in reversed(vouched.events(project, "CODE_MERGE")):
+    events = vouched.events(project, "CODE_MERGE")
+    for line, e in reversed(events) if newest_first else events:
         if e.get("system") == system and vouched.signed(project, line, e):
-            return e
-    return None
+            yield e
 
 
 def next_name(previous: str | None, system: str, major: bool) -> str:
