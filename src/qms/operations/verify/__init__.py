@@ -166,7 +166,7 @@ def _run(check: Check, doc_ids: list[str] | None, all_signatures: bool,
         if chained is None:  # read once here: lines for the signatures, bytes for git
             chain_check.check_chain(check, data, keyring, all_signatures, verdicts=(
                 lambda: [v for n in signed for v in jobs.result(n)]) if signed else None)
-            git.check(check, lambda: data, since)
+            git.check(check, data, since)
         else:
             findings, notes, check.chain_docs, signatures = jobs.result(chained)
             found += findings

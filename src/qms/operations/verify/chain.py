@@ -132,19 +132,8 @@ def legacy_anchor(check: Check, key_events: list[dict]) -> dict[str, str] | None
 
 # -- keys ------------------------------------------------------------------------------
 def key_events(check: Check) -> list[dict]:
-    data = check.read(chain.project_trail(check.project)) or b""
-    found = []
-    for line in integrity.lines_of(data):
-        if b'"KEY_' not in line:
-            continue
-        try:
-            event = parse(line)
-        except ValueError:
-            continue  # reported with the project trail
-        if isinstance(event, dict) and event.get("event") in ("KEY_CREATE", "KEY_ROTATE") \
-                and integrity.is_chained(event):
-            found.append(event)
-    return found
+    """The project trail's chained KEY_CREATE and KEY_ROTATE events, in order."""
+    return [e for e in check.project_events() if e.get("event") in ("KEY_CREATE", "KEY_ROTATE")]
 
 
 def keyring(check: Check, key_events: list[dict]) -> dict[str, dict]:
@@ -223,7 +212,7 @@ def checked(root: str, ring: dict[str, dict], since: str | None) -> tuple:
     try:
         data = check.read(chain.chain_path(check.project)) or b""
         check_chain(check, data, ring, False)
-        git.check(check, lambda: data, since)
+        git.check(check, data, since)
     finally:
         check.close()
     return check.findings, check.notes, check.chain_docs, check.signatures

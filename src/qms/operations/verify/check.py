@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from qms.domain import doctypes, integrity
-from qms.store import atomic, jsonl
+from qms.store import atomic
 from qms.store.project import Project
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -67,17 +67,26 @@ class Check:
         self.signed: list[tuple[int, dict]] = []  # trails.check_doc: see SIGNING
         self._folders = atomic.Folders(project.root)
         self._root = str(project.root) + os.sep
-        self._project_events: list[dict[str, Any]] | None = None
+        self._project_lines: list[tuple[bytes, dict[str, Any]]] | None = None
+
+    def project_lines(self) -> list[tuple[bytes, dict[str, Any]]]:
+        """The project trail's chained events with their lines, in order (read once for
+        the whole check; damaged lines are the trail check's findings)."""
+        if self._project_lines is None:
+            found = []
+            for line in integrity.lines_of(self.read(self.files(PROJECT)["trail"]) or b""):
+                try:
+                    event = parse(line)
+                except ValueError:
+                    continue
+                if isinstance(event, dict) and integrity.is_chained(event):
+                    found.append((line, event))
+            self._project_lines = found
+        return self._project_lines
 
     def project_events(self) -> list[dict[str, Any]]:
-        """The project trail's chained events, in order (read once; damaged lines are the
-        trail check's findings)."""
-        if self._project_events is None:
-            data = self.read(self.project.qms / ".audit" / "project.jsonl") or b""
-            events = [jsonl.parse_line(line) for line in integrity.lines_of(data)]
-            self._project_events = [e for e in events
-                                    if e is not None and integrity.is_chained(e)]
-        return self._project_events
+        """The project trail's chained events, in order (:meth:`project_lines`)."""
+        return [event for _, event in self.project_lines()]
 
     def vouches(self, doc_id: str, line: bytes, event: dict) -> bool:
         """Whether this exact line of ``doc_id``'s trail is the chain's entry with its

@@ -24,7 +24,7 @@ from qms.store.git import MAIN, listed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Iterable, Iterator
 
     from qms.operations.verify.check import Check
     from qms.store.git import Repo
@@ -65,8 +65,7 @@ def check(check: Check) -> None:
         check.find(PROJECT, "code", f"the project has systems but no repository: {err.message}")
         return
     before = len(check.findings)
-    events = _vouched(check, PROJECT, check.read(check.files(PROJECT)["trail"]), "CODE_MERGE",
-                      "GENESIS_PUSH")
+    events = _vouched(check, PROJECT, check.project_lines(), "CODE_MERGE", "GENESIS_PUSH")
     merges = [e for e in events if e["event"] == "CODE_MERGE"]
     refs = repo.refs(MAIN, TAGS, BRANCHES, GENESIS)  # one call
     _main(check, repo, prefix, systems, merges, next((r[1] for r in refs if r[0] == MAIN), None))
@@ -77,21 +76,31 @@ def check(check: Check) -> None:
                            f"({len(merges)} merge(s)), release tags and branches")
 
 
-def _vouched(check: Check, doc_id: str, data: bytes | None, *kinds: str) -> list[dict]:
-    """The events of these kinds of a trail that the chain vouches for, in order."""
-    found = []
+def _vouched(check: Check, doc_id: str, lines: Iterable[tuple[bytes, dict]], *kinds: str
+             ) -> list[dict]:
+    """The events of these kinds among a trail's ``(line, event)`` that the chain vouches
+    for, in order."""
+    return [e for line, e in lines if e.get("event") in kinds and check.vouches(doc_id, line, e)]
+
+
+def _branch_events(check: Check, doc_id: str, data: bytes | None) -> list[dict]:
+    """A CR's vouched CODE_BRANCH and CODE_PUSH events, from its trail's bytes."""
+    kinds = ("CODE_BRANCH", "CODE_PUSH")
+    return _vouched(check, doc_id, _parsed(data, *kinds), *kinds)
+
+
+def _parsed(data: bytes | None, *kinds: str) -> Iterator[tuple[bytes, dict]]:
+    """The ``(line, event)`` of a trail's lines that may be events of these kinds (damaged
+    lines are the trails check's findings)."""
     wanted = tuple(f'"event": "{k}"'.encode() for k in kinds)
     for line in integrity.lines_of(data or b""):
-        if not any(w in line for w in wanted):
-            continue
-        try:
-            event = parse(line)
-        except ValueError:
-            continue  # a damaged line: the trails check reports it
-        if isinstance(event, dict) and event.get("event") in kinds \
-                and check.vouches(doc_id, line, event):
-            found.append(event)
-    return found
+        if any(w in line for w in wanted):
+            try:
+                event = parse(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                yield line, event
 
 
 def _main(check: Check, repo: Repo, prefix: str, systems: dict, merges: list[dict],
@@ -185,8 +194,8 @@ def _branches(check: Check, repo: Repo, refs: list[tuple[str, str, str]], genesi
             continue
         m = branches.BRANCH_RE.match(ref)
         doc_id = m.group(1) if m else None
-        events = _vouched(check, doc_id, check.read(check.files(doc_id)["trail"]),
-                          "CODE_BRANCH", "CODE_PUSH") if doc_id else []
+        events = _branch_events(check, doc_id, check.read(check.files(doc_id)["trail"])) \
+            if doc_id else []
         opened, pushes = branches.record(events)
         if opened is None:
             check.find(doc_id or PROJECT, "code", f"{ref[11:]} exists, but no CODE_BRANCH "
@@ -215,8 +224,7 @@ def _gone(check: Check, present: set[str], systems: dict) -> None:
         data = check.read(check.files(doc_id)["trail"])
         if data is None or b'"CODE_BRANCH"' not in data:
             continue
-        opened, pushes = branches.record(_vouched(check, doc_id, data, "CODE_BRANCH",
-                                                  "CODE_PUSH"))
+        opened, pushes = branches.record(_branch_events(check, doc_id, data))
         if opened is not None:
             last = _left(pushes, opened.get("base"))
             check.find(doc_id, "code", f"{ref[11:]} is gone, but its CODE_BRANCH opened it "

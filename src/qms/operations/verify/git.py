@@ -14,14 +14,13 @@ from qms.store import git
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from qms.operations.verify.check import Check
-    from typing import Callable
 
 CHAIN = "QMS/.audit/chain.jsonl"
 
 
-def check(check: Check, today: Callable[[], bytes], since: str | None) -> None:
-    """Compare today's chain (read by ``today()`` only when there is one to compare) with
-    the one committed at HEAD and at ``since``."""
+def check(check: Check, today: bytes, since: str | None) -> None:
+    """Compare today's chain (its bytes, already read for the chain check) with the one
+    committed at HEAD and at ``since``."""
     for rev in ("HEAD", since) if since else ("HEAD",):
         committed, why = git.show(check.project.root, rev, CHAIN)
         if why == "no-git":
@@ -40,7 +39,7 @@ def check(check: Check, today: Callable[[], bytes], since: str | None) -> None:
         if why == "no-path":
             check.notes.append(f"{rev} has no {CHAIN} (not committed yet)")
             continue
-        _compare(check, rev, committed, today())
+        _compare(check, rev, committed, today)
 
 
 def _compare(check: Check, rev: str, committed: bytes, today: bytes) -> None:
