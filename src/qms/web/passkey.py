@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from qms import operations as ops
 from qms.domain import integrity, workflow
-from qms.errors import Conflict, PermissionDenied, QMSError
+from qms.errors import PermissionDenied, QMSError
 from qms.operations.identity import passkeys as pk
 from qms.render import markdown
 from qms.store.project import Project
@@ -158,11 +158,6 @@ def tasks_for(project: Project, doc: Any, user: str | None, auth_mode: str) -> l
         return []
     return [{"action": a, "label": LABELS[a], "meaning": ACTIONS[a][1], "signers": with_keys,
              "comment": a in NEEDS_COMMENT} for a in actions]
-
-
-def seen(body: dict) -> dict:
-    """The version and content SHA-256 the page displayed, as its script sent them back."""
-    return {k: str(body.get(k) or "") for k in ("version", "content_sha256")}
 
 
 # -- JSON endpoints ------------------------------------------------------------------------
@@ -333,7 +328,7 @@ class Pages:
                 raise_refused(f"Nobody signed in here has a task that allows {action} on "
                               f"{doc.doc_id} (any more): reload the page.")
             inputs = {**pk.bound_inputs(self.project, doc.doc_id, ACTIONS[action][1],
-                                        seen(body)),
+                                        body),
                       "nonce": secrets.token_urlsafe(24)}
             sessions.CHALLENGES.put({"kind": "sign", "session": sid, "action": action,
                             "comment": comment, "inputs": inputs,
@@ -357,7 +352,7 @@ class Pages:
                                "reload the page and sign again.")
 
         def run() -> dict:
-            pk.same_text(self.project, seen(body), item["inputs"])  # what this page showed
+            pk.same_text(self.project, body, item["inputs"])  # what this page showed
             assertion = pk.sign_assertion(self.project, credential(body), item["inputs"],
                                           origin, item["signers"])
             op, _, outcome = ACTIONS[item["action"]]
@@ -405,8 +400,7 @@ async def answer(run: Any) -> Response:
     try:
         return JSONResponse({"ok": True, **await run_in_threadpool(run)})
     except QMSError as err:
-        code = 409 if isinstance(err, Conflict) else status_code(err)
-        return JSONResponse({"ok": False, "error": err.to_dict()}, code)
+        return JSONResponse({"ok": False, "error": err.to_dict()}, status_code(err))
 
 
 def refuse(status: int, message: str) -> Response:

@@ -227,12 +227,11 @@ def active(project: Project, names: list[str] | None = None,
 
 def _may(project: Project, user: str, command: str | None) -> bool:
     """Whether ``user`` is a user (and, given ``command``, in a group that may run it)."""
-    from qms.domain import permissions
-
     try:
-        group = users.group_of(project, user)
-        if command is not None:
-            permissions.check(command, user, group)
+        if command is None:
+            users.group_of(project, user)
+        else:
+            authorize(project, user, command)
     except (NotFound, PermissionDenied):
         return False
     return True
