@@ -276,25 +276,29 @@ class Listing:
 
 class View:
     """What one state of the listing shows: ``rows`` in order, ``by_status`` and ``by_type``
-    (counts), ``waiting`` (the rows in review or approval, in order) and ``waiting_on``
-    (user -> how many of them wait on that user)."""
+    (counts) and ``waiting`` (the rows in review or approval, in order)."""
 
     def __init__(self, rows: list[dict[str, Any]]) -> None:
         self.rows = rows
         by_status: dict[str, int] = {}
         by_type: dict[str, int] = {}
-        waiting_on: dict[str, int] = {}
         self.waiting = []
         for found in rows:
             by_status[found["status"]] = by_status.get(found["status"], 0) + 1
             by_type[found["doc_type"]] = by_type.get(found["doc_type"], 0) + 1
             if found["status"] in workflow.IN_WORKFLOW:
                 self.waiting.append(found)
-                for name in found["pending_assignees"]:
-                    waiting_on[name] = waiting_on.get(name, 0) + 1
         self.by_status = dict(sorted(by_status.items(), key=lambda kv: str(kv[0])))
         self.by_type = dict(sorted(by_type.items(), key=lambda kv: order_of_type(kv[0])))
-        self.waiting_on = dict(sorted(waiting_on.items()))
+
+
+def waiting_on(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """user -> how many of ``rows`` wait on that user, by user."""
+    found: dict[str, int] = {}
+    for row in rows:
+        for name in row["pending_assignees"]:
+            found[name] = found.get(name, 0) + 1
+    return dict(sorted(found.items()))
 
 
 _listings: dict[str, Listing] = {}

@@ -211,7 +211,7 @@ class Web:
             groups.setdefault(row["doc_type"], []).append(row)
         keep = {k: v for k, v in (("type", doc_type), ("status", status), ("q", query)) if v}
         return self.render("dashboard.html", result=result, groups=groups,
-                           waiting_on=index.listing(self.project).view().waiting_on,
+                           waiting_on=index.waiting_on(result.waiting),
                            waiting=result.waiting[:WAITING_SHOWN],
                            doc_type=doc_type, status=status, query=query,
                            first=(result.page - 1) * PAGE_SIZE + 1 if result.documents else 0,
