@@ -194,7 +194,7 @@ def adopt(tx: Any, current: Registry, source: str) -> dict[str, Any]:
     return {**current.fields(), "source": source}
 
 
-def in_tx(tx: Any, project: Project) -> Registry:
+def in_tx(tx: Any) -> Registry:
     """The registry as this transaction has it so far (after :func:`begin`)."""
     current = getattr(tx, "_qms_users", None)
     if current is None:

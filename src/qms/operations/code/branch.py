@@ -67,8 +67,8 @@ def in_force(project: Project, doc_id: str, systems: dict[str, dict],
              tx: Transaction | None = None, events: list[dict] | None = None,
              prefix: str | None = None) -> scopes.InForce | None:
     """What may change on ``cr/{doc_id}`` (None: the CR has no scope in force). Once the CR
-    is released its block is the one ``CODE_BRANCH`` recorded from the pre-approved text
-    (with that text's hash), so a push does not parse the text again. ``prefix``: the
+    is released its block is the one ``CODE_BRANCH`` recorded from the pre-approved text,
+    so a push does not parse the text again. ``prefix``: the
     project's folder in the repository (default: asked of the project's repository)."""
     from qms.store.git import repository
 

@@ -152,7 +152,7 @@ def user_list(project: Project, user: str) -> UserListResult:
 def _begin(tx, project: Project, user: str) -> users_store.Registry:
     """The registry under the lock (a project without one adopts its agent files first)."""
     audit.begin(tx, project, user)
-    return users_store.in_tx(tx, project)
+    return users_store.in_tx(tx)
 
 
 def _name(name: str) -> str:

@@ -22,6 +22,7 @@ from qms.domain import integrity
 from qms.operations.verify import git
 from qms.operations.verify.check import HASH, NOT_A_HASH, PROJECT, Check, parse
 from qms.store import chain, keys
+from qms.store.users import TRAIL
 from qms.store.project import Project
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -145,7 +146,7 @@ def keyring(check: Check, key_events: list[dict]) -> dict[str, dict]:
         key_id = str(e.get("key_id"))
         if e["event"] == "KEY_CREATE" and ring:
             check.find(PROJECT, "key", f"a second first key {key_id} was created at seq "
-                       f"{e['seq']}", "QMS/.audit/project.jsonl")
+                       f"{e['seq']}", TRAIL)
         how = "first key" if e["event"] == "KEY_CREATE" else (
             f"rotated from {e.get('previous_key_id')}, vouched for by it" if e.get("endorsed")
             else "started without the previous key")
@@ -389,4 +390,4 @@ def _signatures(check: Check, entries: Any, turns: Any, ring: dict[str, dict],
             check.find(PROJECT, "key_unendorsed",
                        f"key {key_id} was started at seq {info['seq']} by {info['user']} "
                        "without the previous key: events from then on rest only on that "
-                       "person's word (check it against git history)", "QMS/.audit/project.jsonl")
+                       "person's word (check it against git history)", TRAIL)

@@ -27,12 +27,11 @@ from qms.errors import ProjectError
 from qms.operations.identity import passkeys as pk
 from qms.operations.verify.check import SIGNING, parse
 from qms.store import passkeys
+from qms.store.users import TRAIL
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from qms.operations.verify.check import Check
-
-TRAIL = "QMS/.audit/project.jsonl"
 
 
 def check(check: Check, signed: list[tuple[str, int, dict]], invites: bool) -> None:

@@ -10,13 +10,12 @@ signed), or that the project has no registry yet.
 from __future__ import annotations
 
 from qms.errors import QMSError
+from qms.operations.verify.check import PROJECT
 from qms.store import agents, users
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from qms.operations.verify.check import Check
-
-PROJECT = "project"
 
 
 def check(check: Check) -> None:
