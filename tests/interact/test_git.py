@@ -13,7 +13,7 @@ pytestmark = pytest.mark.req("REQ-INT-020")
 
 
 def test_outside_a_repository_nothing_happens(tmp_path):
-    assert evidence.repo_top(tmp_path) is None
+    assert evidence.Repo.find(tmp_path) is None
     assert evidence.evidence_commit(tmp_path, "m", [tmp_path / "a"]) is None
 
 

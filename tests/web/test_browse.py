@@ -215,15 +215,15 @@ def test_warm_listing_rereads_only_changed_files(tmp_path, monkeypatch):
         return found
 
     monkeypatch.setattr(index.atomic, "open_regular", counting_open)
-    cold = len(index.documents(p))
+    cold = len(index.entries(p))
     assert len(opened) >= 2 * cold            # every meta file and one document file each
     opened.clear()
-    index.documents(p)
+    index.entries(p)
     assert opened == []                       # nothing changed: nothing read again
     ops.checkout(p, "claude", doc_id="CR-002")
     ops.checkin(p, "claude", doc_id="CR-002", content="---\ntitle: New\n---\n\nx\n")
     opened.clear()                            # the commit's own reads are not the listing's
-    index.documents(p)
+    index.entries(p)
     assert opened and all("CR-002" in path for path in opened)
 
 

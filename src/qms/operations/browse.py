@@ -36,7 +36,7 @@ def documents(project: Project, user: str, *, doc_type: str | None = None,
     per type and what waits are over the whole project, the rows are filtered by
     ``doc_type``/``status`` and ``query`` (a case-insensitive part of the ID or title).
 
-    Without ``page`` every matching row is returned, each file checked (:func:`index.documents`).
+    Without ``page`` every matching row is returned, each file checked (:func:`index.entries`).
     With ``page`` (from 1) only that page of ``per_page`` rows, from the listing the server
     keeps (:func:`index.listing`): a look costs the rows it shows, whatever the size."""
     authorize(project, user, "status")

@@ -363,12 +363,6 @@ def snapshot(repo: Repo, commit: str, prefix: str, dest: Path) -> Path:
 
 
 # -- evidence commits, revisions, files at a revision --------------------------------------
-def repo_top(root: Path) -> Path | None:
-    """The work tree containing ``root``, or None when it is not in a git repository."""
-    repo = Repo.find(root)
-    return repo.work_tree if repo is not None else None
-
-
 def evidence_commit(root: Path, message: str, paths: list[Path],
                     data_only: bool = False) -> str | None:
     """Commit the index plus ``paths`` (literal pathspecs: a ``[`` or ``*`` in a name never

@@ -39,14 +39,10 @@ _cache: dict[str, tuple[tuple[int, int, int], Any]] = {}
 _lock = threading.Lock()
 
 
-def documents(project: Project) -> list[tuple[dict[str, Any], str]]:
-    """``(meta, title)`` for every document that has a meta file (cancelled ones have none).
-    One listing at a time: a second caller waits and then finds the files already read."""
-    return [(meta, title) for _, meta, title in entries(project)]
-
-
 def entries(project: Project) -> list[tuple[str, dict[str, Any], str]]:
-    """``(doc_id, meta, title)`` for every document, as :func:`documents`."""
+    """``(doc_id, meta, title)`` for every document that has a meta file (cancelled ones
+    have none). One listing at a time: a second caller waits and then finds the files
+    already read."""
     with _lock:
         return _documents(project)
 
@@ -201,7 +197,7 @@ class Listing:
             dirty, self._dirty = self._dirty, set()
             self._reread |= dirty
         if dirty:
-            with _lock:  # the file cache is shared with documents()
+            with _lock:  # the file cache is shared with entries()
                 found = {doc_id: self._read(doc_id) for doc_id in dirty}
             with self._lock:
                 for doc_id, new in found.items():
