@@ -97,11 +97,10 @@ def pre_commit() -> int:
         data = json.loads((repo.git_dir / SCOPE_FILE).read_text(encoding="utf-8"))
         blocks = [scopes.Scope(**s) for s in data["scopes"]]
         in_force = scopes.InForce(blocks, data["prefixes"], data.get("project_prefix", ""))
-        raw = repo.git("diff", "--cached", "--name-only", "-z", "--no-renames")
+        staged = repo.staged()
     except (OSError, ValueError, KeyError, TypeError, QMSError):
         return 0
-    outside = [p for p in raw.decode("utf-8", "surrogateescape").split("\0")
-               if p and not in_force.allows(p)]
+    outside = [p for p in staged if not in_force.allows(p)]
     for path in outside[:20]:
         print(f"qms warning: {printable(path)!r} is outside the CR's approved scope; the push "
               "gate will refuse it.", file=sys.stderr)

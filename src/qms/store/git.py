@@ -133,6 +133,11 @@ class Repo:
         paths = [decode(entry[3:]) for entry in out.split(b"\0") if len(entry) > 3]
         return [p for p in paths if not excluded(p)]
 
+    def staged(self) -> list[str]:
+        """Paths staged in the index against ``HEAD``, raw (a rename: its two paths)."""
+        out = self.git("diff", "--cached", "--name-only", "-z", "--no-renames")
+        return [p for p in decode(out).split("\0") if p]
+
     def ref(self, ref: str) -> str | None:
         """The object ``ref`` holds, not peeled (a tag object stays itself), or None."""
         out = self.git("rev-parse", "--verify", "-q", "--end-of-options", ref, check=False)
@@ -377,9 +382,7 @@ def evidence_commit(root: Path, message: str, paths: list[Path],
         from qms.domain.scope import protected
 
         prefix = os.path.relpath(root, top).replace(os.sep, "/")
-        staged = [p for p in decode(repo.git("diff", "--cached", "--name-only", "-z",
-                                             "--no-renames")).split("\0") if p]
-        code = [p for p in staged if not protected(p, "" if prefix == "." else prefix)]
+        code = [p for p in repo.staged() if not protected(p, "" if prefix == "." else prefix)]
         if code:
             raise ProjectError(
                 f"Evidence commit refused: the index holds {printable(code[0])!r}"
