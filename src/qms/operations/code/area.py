@@ -64,9 +64,9 @@ def code_checkout(project: Project, user: str, *, doc_id: str) -> AreaResult:
     if opened is None:
         raise NotFound(f"{doc_id} has no execution branch: its pre-approved text has no "
                        "qms-scope block (docs/code-control.md).", doc_id=doc_id)
-    scope = branches.in_force(project, doc_id, governed(project), events=events)
-    branches.ensure(project, doc_id, opened)
-    repo = repository(project)[0]
+    repo, prefix = repository(project)
+    scope = branches.in_force(project, doc_id, governed(project), events=events, prefix=prefix)
+    branches.ensure(repo, doc_id, opened)
     path = area_path(project, user, doc_id)
     name = str(opened.get("branch"))
     _safe_parent(project, path)

@@ -116,7 +116,8 @@ def check_text(project: Project, meta: dict, text: str) -> list[str]:
                               "and route again (docs/code-control.md).", doc_id=doc_id) from None
     if block is None:
         return []
-    system = governed(project).get(block.system)
+    systems = governed(project)
+    system = systems.get(block.system)
     if system is None:
         raise ValidationError(f"{doc_id}: the qms-scope block names system {block.system}, "
                               "which does not exist (qms system list).", doc_id=doc_id)
@@ -127,7 +128,7 @@ def check_text(project: Project, meta: dict, text: str) -> list[str]:
 
             if meta["doc_type"] != "CR":
                 raise ValidationError("only a CR adopts a system ('adopt: true').")
-            check_adoption(project, block, governed(project))
+            check_adoption(project, block, systems)
     except ValidationError as err:
         raise ValidationError(f"{doc_id}: {err.message}", doc_id=doc_id) from None
     if meta["doc_type"] == "VAR":
@@ -148,8 +149,8 @@ def check_text(project: Project, meta: dict, text: str) -> list[str]:
 def open_branch(tx: Transaction, project: Project, user: str, meta: dict) -> str | None:
     """``release`` of a scoped CR: ``cr/CR-NNN`` at the tip of ``main``, recorded as a signed
     ``CODE_BRANCH`` (None: the CR is not scoped)."""
-    from qms.operations.code.systems import MAIN, governed
-    from qms.store.git import repository
+    from qms.operations.code.systems import governed
+    from qms.store.git import MAIN, repository
 
     doc_id = meta["doc_id"]
     if meta["doc_type"] != "CR":
@@ -159,7 +160,8 @@ def open_branch(tx: Transaction, project: Project, user: str, meta: dict) -> str
     block = None if found is None else scopes.parse_text(found[1])
     if block is None:
         return None
-    if block.system not in governed(project):
+    systems = governed(project)
+    if block.system not in systems:
         raise InvalidTransition(f"{doc_id} names system {block.system}, which does not exist "
                                 "(qms system list); it cannot be released.", doc_id=doc_id)
     repo = repository(project)[0]
@@ -170,7 +172,7 @@ def open_branch(tx: Transaction, project: Project, user: str, meta: dict) -> str
     if base is None:
         raise InvalidTransition("The project's repository has no 'main' to branch from.")
     if block.adopt:
-        base = _adopted_base(project, repo, doc_id, block)
+        base = _adopted_base(project, repo, doc_id, block, systems)
     ref = branch_ref(doc_id)
     from qms.domain import integrity
 
@@ -183,13 +185,13 @@ def open_branch(tx: Transaction, project: Project, user: str, meta: dict) -> str
         f"(genesis/{block.system}: its adoption)." if block.adopt else "(main).")
 
 
-def _adopted_base(project: Project, repo: Any, doc_id: str, block: scopes.Scope) -> str:
+def _adopted_base(project: Project, repo: Any, doc_id: str, block: scopes.Scope,
+                  systems: dict[str, dict]) -> str:
     """An adoption CR's branch starts at the genesis branch's recorded tip."""
     from qms.operations.code import genesis
-    from qms.operations.code.systems import governed
 
     try:
-        recorded = genesis.check_adoption(project, block, governed(project))
+        recorded = genesis.check_adoption(project, block, systems)
     except ValidationError as err:
         raise InvalidTransition(f"{doc_id}: {err.message}", doc_id=doc_id) from None
     if repo.rev(genesis.ref_of(block.system)) != recorded:
@@ -218,12 +220,9 @@ def vouched(project: Project, doc_id: str, opened: dict[str, Any]) -> bool:
     return not chain_vouched.unsigned(project, doc_id, [opened])
 
 
-def ensure(project: Project, doc_id: str, branch: dict[str, Any]) -> None:
-    """Create ``cr/{doc_id}`` at its recorded base when it is missing (a crash between the
-    release's commit and the ref, or a repository restored without it)."""
-    from qms.store.git import repository
-
-    repo = repository(project)[0]
+def ensure(repo: Any, doc_id: str, branch: dict[str, Any]) -> None:
+    """Create ``cr/{doc_id}`` in ``repo`` at its recorded base when it is missing (a crash
+    between the release's commit and the ref, or a repository restored without it)."""
     ref = branch_ref(doc_id)
     if repo.rev(ref) is None and branch.get("base"):
         repo.update_ref(ref, str(branch["base"]), ZERO)
