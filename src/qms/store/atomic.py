@@ -128,17 +128,11 @@ def _folder(root: Path | None, path: Path, make: bool = False) -> int | None:
         return None if fd is None else os.dup(fd)
     fd = os.open(str(root), _DIR_FLAGS)
     try:
-        for depth, part in enumerate(parts[:-1]):
-            try:
-                child = _subdir(root, parts, depth, fd)
-            except FileNotFoundError:
-                if not make:
-                    os.close(fd)
-                    return None
-                with suppress(FileExistsError):
-                    os.mkdir(part, dir_fd=fd)
-                child = _subdir(root, parts, depth, fd)
+        for depth in range(len(parts) - 1):
+            child = _step(root, parts, depth, fd, make)
             os.close(fd)
+            if child is None:
+                return None
             fd = child
     except BaseException:
         os.close(fd)
@@ -155,6 +149,18 @@ def _parts(root: Path, path: Path) -> list[str]:
         raise ProjectError(f"Refused: {_rel(root, path)} is not a plain path inside the "
                            "project.", path=_rel(root, path))
     return parts
+
+
+def _step(root: Path, parts: list[str], depth: int, fd: int, make: bool) -> int | None:
+    """:func:`_subdir`, or None when that folder is missing (``make``: it is created)."""
+    try:
+        return _subdir(root, parts, depth, fd)
+    except FileNotFoundError:
+        if not make:
+            return None
+        with suppress(FileExistsError):
+            os.mkdir(parts[depth], dir_fd=fd)
+        return _subdir(root, parts, depth, fd)
 
 
 def _subdir(root: Path, parts: list[str], depth: int, fd: int) -> int:
@@ -300,15 +306,10 @@ class Folders:
                 above = self.folder(rel.rpartition(os.sep)[0], make)
                 if above is None:
                     return None
-                parts = rel.split(os.sep)
-                try:  # a link or a file in a folder's place is refused, naming it
-                    fd = _subdir(self.root, parts, len(parts) - 1, above)
-                except FileNotFoundError:
-                    if not make:
-                        return None
-                    with suppress(FileExistsError):
-                        os.mkdir(parts[-1], dir_fd=above)
-                    fd = _subdir(self.root, parts, len(parts) - 1, above)
+                parts = rel.split(os.sep)  # a link or a file in a folder's place is refused
+                fd = _step(self.root, parts, len(parts) - 1, above, make)
+                if fd is None:
+                    return None
             else:
                 fd = os.open(self._base, _DIR_FLAGS)
             while len(self._fds) >= self._keep:
