@@ -60,7 +60,7 @@ def test_status_does_not_even_load_yaml(project):
 def test_read_commands_never_import_cryptography(project, args):
     """Signing and verification load ``cryptography`` (and the chain code); reading never
     does."""
-    probe = PROBE.format(heavy=("cryptography", "qms.store.chain", "qms.store.keys",
+    probe = PROBE.format(heavy=("cryptography", "nacl", "qms.store.chain", "qms.store.keys",
                                 "webauthn", "cbor2", "qms.operations.identity.passkeys"))
     run = subprocess.run([sys.executable, "-c", probe, *args], cwd=project,
                          capture_output=True, text=True, timeout=60)
