@@ -7,6 +7,7 @@ the store builds: an ID that does not match one of these shapes is rejected.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections import namedtuple
 
 from qms.errors import ValidationError
@@ -74,6 +75,7 @@ def normalize_id(doc_id: str) -> str:
     return value
 
 
+@lru_cache(maxsize=4096)  # pure, and asked several times per command for the same IDs
 def type_of(doc_id: str) -> str:
     """Return the registry key of a (normalised) ID, e.g. ``CR-001-VAR-002`` -> ``VAR``."""
     if _SOP_RE.match(doc_id):
@@ -126,6 +128,7 @@ def root_of(doc_id: str) -> str:
     return m.group(0) if m else doc_id
 
 
+@lru_cache(maxsize=4096)
 def folder_of(doc_id: str) -> str:
     """Folder (relative to QMS/) that holds the document's files."""
     t = doctype(type_of(doc_id))

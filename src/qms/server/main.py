@@ -31,7 +31,7 @@ from qms.mcp.tools import Backend
 from qms.operations.mcp_config import DEFAULT_HOST, DEFAULT_PORT, base_url, endpoint_url
 from qms.server import daemon, logfile
 from qms.server.app import run
-from qms.store import tokens, users
+from qms.store import atomic, tokens, users
 from qms.store.project import Project
 
 NOOP_ENV = "QMS_MCP_BENCH_NOOP"  # "1": also expose the benchmark-only `qms_noop` tool
@@ -110,6 +110,8 @@ def _serve(args: argparse.Namespace, project: Project, secret: str | None) -> No
     where = "stdin/stdout" if args.transport == "stdio" else endpoint_url(args.host, args.port)
     log.info("qms-mcp serving %s over %s: %s", project.root, args.transport, where)
     log.info("authentication: %s", args.auth)
+    log.info("confined reads: %s", "openat2 (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)"
+             if atomic.resolve_in_kernel() else "one folder at a time")
     web = None if args.no_web or args.transport == "stdio" else project
     if web is not None:
         log.info("qms-mcp web pages: %s/", base_url(args.host, args.port))

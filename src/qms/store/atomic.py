@@ -145,7 +145,7 @@ def _parts(root: Path, path: Path) -> list[str]:
     if not text.startswith(base + os.sep):
         raise ProjectError(f"Refused: {text} is outside the project {base}.", path=text)
     parts = text[len(base) + 1:].split(os.sep)
-    if any(p in ("", ".", "..") for p in parts):
+    if "" in parts or "." in parts or ".." in parts:
         raise ProjectError(f"Refused: {_rel(root, path)} is not a plain path inside the "
                            "project.", path=_rel(root, path))
     return parts
@@ -202,6 +202,23 @@ def _kind(mode: int) -> str:
     return "is not a regular file"
 
 
+_BENEATH = None  # the openat2 opener, once resolve_in_kernel() turned it on
+
+
+def resolve_in_kernel() -> bool:
+    """From now on in this process, :func:`open_regular` resolves a path below the root in
+    one ``openat2`` call the kernel refuses if any component is a link
+    (:mod:`qms.store.beneath`), instead of opening the folders one by one; anything but
+    success or "missing" still goes through the walk, which names what is wrong. For
+    long-running processes (the server): it loads ``ctypes``. Returns whether this system
+    can (else nothing changes)."""
+    global _BENEATH
+    from qms.store import beneath
+
+    _BENEATH = beneath.opener(_READ_FLAGS)
+    return _BENEATH is not None
+
+
 def open_regular(path: Path | str, root: Path | None = None) -> tuple[int, os.stat_result] | None:
     """``(fd, fstat)`` of a regular file with one name, opened without following a link at
     its last component (with ``root``: nor at any folder below the root, see
@@ -209,6 +226,12 @@ def open_regular(path: Path | str, root: Path | None = None) -> tuple[int, os.st
     it does not exist. The caller closes ``fd``."""
     if not isinstance(path, Path):
         path = Path(path)
+    if root is not None and _BENEATH is not None:
+        kept = getattr(_KEPT, "folders", None)
+        if kept is None or kept.root != root:
+            opened = _open_beneath(root, path)
+            if opened is not False:
+                return opened
     folder = _folder(root, path) if root is not None else None
     if root is not None and folder is None:
         return None
@@ -217,6 +240,27 @@ def open_regular(path: Path | str, root: Path | None = None) -> tuple[int, os.st
     finally:
         if folder is not None:
             os.close(folder)
+
+
+def _open_beneath(root: Path, path: Path) -> tuple[int, os.stat_result] | None | bool:
+    """:func:`open_regular` in one ``openat2``; False: the kernel refused for another reason
+    than a missing file or folder (a link, a file where a folder belongs), and the walk is
+    to say precisely what (or read the file, if it was put right meanwhile)."""
+    parts = _parts(root, path)
+    top = os.open(str(root), _DIR_FLAGS)
+    try:
+        fd = _BENEATH(top, "/".join(parts))
+    finally:
+        os.close(top)
+    if fd < 0:
+        return None if fd == -errno.ENOENT else False
+    try:
+        info = os.fstat(fd)
+        _regular(root, path, info)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
 
 
 def _open_file(folder: int | None, name: str, root: Path | None,

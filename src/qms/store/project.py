@@ -20,6 +20,7 @@ from __future__ import annotations
 import _thread
 import os
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from qms.domain import doctypes
@@ -109,27 +110,28 @@ class Project:
         refused (:func:`qms.store.atomic.read_text`)."""
         return atomic.read_text(path, self.root)
 
-    # -- document paths (each built from one string: they are on every command's path) ----
+    # -- document paths (each built from one string and kept: they are on every command's
+    # path, and a long-running server asks for the same few again and again) ---------------
     def doc_dir(self, doc_id: str) -> Path:
-        return Path(f"{self.qms}/{doctypes.folder_of(doc_id)}")
+        return _path(f"{self.qms}/{doctypes.folder_of(doc_id)}")
 
     def draft_path(self, doc_id: str) -> Path:
-        return Path(f"{self.qms}/{doctypes.folder_of(doc_id)}/{doc_id}-draft.md")
+        return _path(f"{self.qms}/{doctypes.folder_of(doc_id)}/{doc_id}-draft.md")
 
     def effective_path(self, doc_id: str) -> Path:
-        return Path(f"{self.qms}/{doctypes.folder_of(doc_id)}/{doc_id}.md")
+        return _path(f"{self.qms}/{doctypes.folder_of(doc_id)}/{doc_id}.md")
 
     def meta_path(self, doc_id: str) -> Path:
-        return Path(f"{self.qms}/.meta/{doctypes.type_of(doc_id)}/{doc_id}.json")
+        return _path(f"{self.qms}/.meta/{doctypes.type_of(doc_id)}/{doc_id}.json")
 
     def source_path(self, doc_id: str) -> Path:
-        return Path(f"{self.qms}/.meta/{doctypes.type_of(doc_id)}/{doc_id}.source.json")
+        return _path(f"{self.qms}/.meta/{doctypes.type_of(doc_id)}/{doc_id}.source.json")
 
     def audit_path(self, doc_id: str) -> Path:
-        return Path(f"{self.qms}/.audit/{doctypes.type_of(doc_id)}/{doc_id}.jsonl")
+        return _path(f"{self.qms}/.audit/{doctypes.type_of(doc_id)}/{doc_id}.jsonl")
 
     def archive_path(self, doc_id: str, version: str) -> Path:
-        return Path(f"{self.qms}/.archive/{doctypes.folder_of(doc_id)}/{doc_id}-v{version}.md")
+        return _path(f"{self.qms}/.archive/{doctypes.folder_of(doc_id)}/{doc_id}-v{version}.md")
 
     def archive_paths(self, doc_id: str, version: str) -> list[Path]:
         """Where an archived version may be: ours, then the earlier tool's flat place."""
@@ -161,7 +163,16 @@ class Project:
         return self.agents_dir / f"{user}.md"
 
     def rel(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.root))
-        except ValueError:
-            return str(path)
+        """``path`` relative to the root (as given when it lies elsewhere)."""
+        text, base = str(path), str(self.root)
+        prefix = base if base.endswith(os.sep) else base + os.sep
+        if text.startswith(prefix):
+            return text[len(prefix):]
+        return "." if text == base else text
+
+
+@lru_cache(maxsize=8192)
+def _path(text: str) -> Path:
+    """``Path(text)``, kept: a path is immutable, and parsing one costs more than the read
+    it is for."""
+    return Path(text)
