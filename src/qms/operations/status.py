@@ -41,14 +41,14 @@ def status(project: Project, user: str, *, doc_id: str) -> StatusResult:
     authorize(project, user, "status")
     doc_id, meta = load(project, doc_id)
     path = project.draft_path(doc_id)
-    text = _text(project, path)
-    if text is None:
+    title = _title(project, path)
+    if title is None:
         path = project.effective_path(doc_id)
-        text = _text(project, path)
+        title = _title(project, path)
     return StatusResult(
-        doc_id=doc_id, title=frontmatter.title_of(text), version=meta["version"],
+        doc_id=doc_id, title=title or "", version=meta["version"],
         status=meta["status"], doc_type=meta.get("doc_type", ""),
-        location=project.rel(path) if text is not None else "-",
+        location=project.rel(path) if title is not None else "-",
         executable=bool(meta.get("executable")), execution_phase=meta.get("execution_phase"),
         responsible_user=meta.get("responsible_user"),
         checked_out=bool(meta.get("checked_out")),
@@ -57,6 +57,10 @@ def status(project: Project, user: str, *, doc_id: str) -> StatusResult:
         pending_assignees=list(meta.get("pending_assignees") or []))
 
 
-def _text(project: Project, path) -> str | None:
-    data = atomic.read_bytes(path, project.root)
-    return None if data is None else data.decode("utf-8", errors="replace")
+_TITLES: dict = {}  # document file -> (identity, title): read again only when it changed
+
+
+def _title(project: Project, path) -> str | None:
+    """The title in a document file's frontmatter ("" without one); None: no such file."""
+    return atomic.cached(path, project.root, _TITLES, lambda fd, info: frontmatter.title_of(
+        atomic.read_all(fd, info).decode("utf-8", errors="replace")))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 from _thread import _local
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -28,7 +29,7 @@ from qms.errors import ProjectError, ValidationError
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
 if TYPE_CHECKING:
-    from typing import Iterator
+    from typing import Any, Callable, Iterator
 
 TMP_SUFFIX = ".qms-tmp"
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
@@ -302,16 +303,56 @@ def _read_opened(opened: tuple[int, os.stat_result] | None) -> bytes | None:
         return None
     fd, info = opened
     try:
-        chunks = [os.read(fd, info.st_size + 1)]  # the whole file, normally
-        if len(chunks[0]) == info.st_size:
-            return chunks[0]  # the size it had, and not one byte more: its end
-        want = 1  # then the end of the file, or more if it grew
-        while chunks[-1]:
-            chunks.append(os.read(fd, want))
-            want = 65536
-        return b"".join(chunks)
+        return read_all(fd, info)
     finally:
         os.close(fd)
+
+
+def read_all(fd: int, info: os.stat_result) -> bytes:
+    """The rest of an opened file (``info``: its ``fstat``), to its end even if it grew."""
+    chunks = [os.read(fd, info.st_size + 1)]  # the whole file, normally
+    if len(chunks[0]) == info.st_size:
+        return chunks[0]  # the size it had, and not one byte more: its end
+    want = 1  # then the end of the file, or more if it grew
+    while chunks[-1]:
+        chunks.append(os.read(fd, want))
+        want = 65536
+    return b"".join(chunks)
+
+
+RACY_NS = 100_000_000  # a file changed this recently is not kept (see cached)
+CACHED_MAX = 4096  # files one cache keeps (then it starts again)
+
+
+def cached(path: Path, root: Path | None, cache: dict, reader: Callable[..., Any]) -> Any:
+    """``reader(fd, fstat)`` of the file ``path`` opened as :func:`open_regular` opens it
+    (None: no such file), kept in ``cache`` by the file's identity: device, inode, size,
+    mtime and ctime. The file is opened and ``fstat``-ed every time (a link or a special
+    file is refused as always, a change is always seen), but read and parsed again only
+    when it changed: what a long-running server asks of the same few files per call. Not
+    kept while the file changed in the last :data:`RACY_NS` (a second write within one tick
+    of the file system's clock would leave the same identity); the ctime cannot be set
+    back, so an edit whose mtime was put back is seen too. The value is shared: a caller
+    that changes it copies it first."""
+    opened = open_regular(path, root)
+    if opened is None:
+        return None
+    fd, info = opened
+    key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    name = str(path)
+    hit = cache.get(name)
+    if hit is not None and hit[0] == key:
+        os.close(fd)
+        return hit[1]
+    try:
+        value = reader(fd, info)
+    finally:
+        os.close(fd)
+    if time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) > RACY_NS:
+        if len(cache) >= CACHED_MAX:
+            cache.clear()
+        cache[name] = (key, value)
+    return value
 
 
 class Folders:

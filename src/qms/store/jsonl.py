@@ -32,19 +32,24 @@ def last_line(path: Path, root: Path | None = None) -> bytes | None:
         return None
     fd, info = opened
     try:
-        size = info.st_size
-        block = 4096
-        while True:
-            start = max(0, size - block)
-            data = os.pread(fd, size - start, start)
-            lines = data.split(b"\n")
-            if start > 0:
-                lines = lines[1:]  # may be a partial line
-            full = [line for line in lines if line.strip()]
-            if full:
-                return full[-1]
-            if start == 0:
-                return None
-            block *= 4
+        return last_line_of(fd, info)
     finally:
         os.close(fd)
+
+
+def last_line_of(fd: int, info: os.stat_result) -> bytes | None:
+    """:func:`last_line` of an opened file (``info``: its ``fstat``)."""
+    size = info.st_size
+    block = 4096
+    while True:
+        start = max(0, size - block)
+        data = os.pread(fd, size - start, start)
+        lines = data.split(b"\n")
+        if start > 0:
+            lines = lines[1:]  # may be a partial line
+        full = [line for line in lines if line.strip()]
+        if full:
+            return full[-1]
+        if start == 0:
+            return None
+        block *= 4

@@ -11,12 +11,13 @@ before (verify replays what it can).
 from __future__ import annotations
 
 import json
+import os
 import re
 
 from qms.domain.integrity import sha256_bytes, sha256_text
 from qms.errors import NotFound, ProjectError
 from qms.store import atomic
-from qms.store.jsonl import last_line, parse_line
+from qms.store.jsonl import last_line_of, parse_line
 from qms.store.project import Project
 from qms.store.transaction import Transaction
 
@@ -28,24 +29,26 @@ if TYPE_CHECKING:
 def load(project: Project, doc_id: str, tx: Transaction | None = None) -> dict[str, Any]:
     path = project.meta_path(doc_id)
     for attempt in range(3):
-        text = tx.read_text(path) if tx else project.read_text(path)
-        if text is None:
+        if tx is None:  # a reader: parsed again only when the file changed (atomic.cached)
+            read = atomic.cached(path, project.root, _PARSED, lambda fd, info: _parsed(
+                atomic.decode(atomic.read_all(fd, info), project.root, path), doc_id))
+        else:
+            text = tx.read_text(path)
+            read = None if text is None else _parsed(text, doc_id)
+        if read is None:
             if project.audit_path(doc_id).is_file():  # meta gone, trail kept: cancelled
                 raise NotFound(f"Document {doc_id} not found: it was cancelled (its audit "
                                f"trail is kept: qms history {doc_id}).", doc_id=doc_id)
             raise NotFound(f"Document {doc_id} not found.", doc_id=doc_id)
-        try:
-            meta = json.loads(text)
-        except ValueError as exc:
-            raise _damaged(project, doc_id, path, f"not valid JSON ({exc})") from None
-        problem = _problem(meta, doc_id)
+        digest, meta, problem = read
         if problem:
             raise _damaged(project, doc_id, path, problem)
         if tx is not None and tx.writes(path):
             break
-        if tx is not None and _check_trail(project, doc_id, text, meta):
+        if tx is not None and _check_trail(project, doc_id, digest, meta):
             break
-        if tx is None and _agrees(recorded_state(project, doc_id), text, meta):
+        if tx is None and _agrees(recorded_state(project, doc_id), digest, meta):
+            meta = _copy(meta)  # the kept parse is shared
             break
         if tx is not None or (attempt == 2 and not _committing(project)):
             _refuse_torn(project, doc_id)
@@ -76,12 +79,38 @@ def recorded_state(project: Project, doc_id: str) -> str | None:
     """The ``state_sha256`` of the document's last event: None when the trail predates it,
     "" when that event left no metadata (CANCEL). Read from the end of the trail (the line
     is written by qms with ``json.dumps``, where a quote inside a value is always escaped,
-    so the key is found without parsing the line); a damaged last line is skipped."""
-    path = project.audit_path(doc_id)
-    line = last_line(path, project.root)
+    so the key is found without parsing the line); a damaged last line is skipped. Read
+    again only when the trail changed (atomic.cached)."""
+    return atomic.cached(project.audit_path(doc_id), project.root, _RECORDED, _recorded_of)
+
+
+def _recorded_of(fd: int, info) -> str | None:
+    line = last_line_of(fd, info)
     if line is not None and _STATE.search(line) is None and parse_line(line) is None:
-        line = _last_event(atomic.read_bytes(path, project.root) or b"")
+        line = _last_event(os.pread(fd, info.st_size, 0))
     return _recorded(line)
+
+
+_PARSED: dict = {}  # meta file -> (identity, (digest, meta, problem)): see load
+_RECORDED: dict = {}  # trail -> (identity, state_sha256 of its last event)
+
+
+def _parsed(text: str, doc_id: str) -> tuple[str, Any, str | None]:
+    """(SHA-256 of the text, the parsed object, what makes it unusable or None)."""
+    try:
+        meta = json.loads(text)
+    except ValueError as exc:
+        return "", None, f"not valid JSON ({exc})"
+    return sha256_text(text), meta, _problem(meta, doc_id)
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON value."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 def _recorded(line: bytes | None) -> str | None:
@@ -100,12 +129,12 @@ def _last_event(data: bytes) -> bytes | None:
     return None
 
 
-def _agrees(recorded: str | None, text: str, meta: dict[str, Any]) -> bool:
-    return recorded is None or recorded == sha256_text(text) or \
-        recorded == state_sha256(meta)
+def _agrees(recorded: str | None, digest: str, meta: dict[str, Any]) -> bool:
+    """Whether the meta (``digest``: SHA-256 of its text) is the state the trail recorded."""
+    return recorded is None or recorded == digest or recorded == state_sha256(meta)
 
 
-def _check_trail(project: Project, doc_id: str, text: str, meta: dict[str, Any]) -> bool:
+def _check_trail(project: Project, doc_id: str, digest: str, meta: dict[str, Any]) -> bool:
     """For a command about to act (under the lock): whether the metadata is the state the
     trail's last event recorded; refused when that event is not the chain's entry with its
     ``seq``, or is an unchained line after chained ones (appended by hand, e.g. to vouch for
@@ -125,7 +154,7 @@ def _check_trail(project: Project, doc_id: str, text: str, meta: dict[str, Any])
                                     event["seq"])
         if entry is not None and entry.get("doc_id") == doc_id and \
                 entry.get("event_sha256") == sha256_bytes(line):
-            return _agrees(_recorded(line), text, meta)
+            return _agrees(_recorded(line), digest, meta)
     elif b'"seq": ' not in data:
         return True  # only lines of the earlier tool: nothing signed to compare with
     rel = project.rel(path)
