@@ -49,7 +49,7 @@ def _workers() -> list[int]:
                     parent = int(fh.read().rsplit(")", 1)[1].split()[1])
             except OSError:
                 continue
-            if b"qms.render.worker" in cmd and parent == os.getpid():
+            if b"qms.render.typeset" in cmd and parent == os.getpid():
                 found.append(int(pid))
     return found
 

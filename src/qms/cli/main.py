@@ -602,8 +602,13 @@ def _main(argv: Sequence[str] | None) -> int:
     want_json = "--json" in argv
     if want_json:  # accepted anywhere: `qms --json read X` and `qms read X --json`
         argv = ["--json", *(a for a in argv if a != "--json")]
+    command = _command_word(argv)
+    if command == "export" and not {"-h", "--help"} & set(argv):
+        from qms.render import worker
+
+        worker.start_early()  # Typst loads while the arguments and the record are read
     try:
-        parser = build_parser(_command_word(argv))
+        parser = build_parser(command)
         if not argv:
             parser.print_help()
             return 2

@@ -1,7 +1,8 @@
-"""Typst in separate, bounded processes: ``python -m qms.render.worker MEMORY_MB CPU_S``.
+"""Typst in separate, bounded processes (``render.typeset``).
 
 A :class:`Pool` starts its worker processes at once, so they load Typst and the Markdown
-parser while the caller gathers the record. Each job is then laid out in a sandbox of its
+parser while the caller gathers the record; the CLI starts one even earlier, before it has
+read the project (:func:`start_early`). Each job is then laid out in a sandbox of its
 own (a fresh folder holding only the templates and the files to attach) and handed to a
 worker on its standard input, one JSON line per job, as soon as it is ready. The worker
 parses the Markdown and runs Typst. It limits its own address space (``RLIMIT_AS``) before
@@ -14,10 +15,8 @@ clear error. At most :data:`SLOTS` renders run at once per process; many jobs (`
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import threading
 from pathlib import Path
 
 from qms.errors import ValidationError
+from qms.render.typeset import NO_MEMORY
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,11 +37,6 @@ MEMORY_MB = 1536          # address space of a worker (a 1.97 MB document with a
                           # every page needs ~1.05 GB of it, ~0.94 GB resident)
 PARALLEL_FROM = 16        # jobs per extra worker process
 SLOTS = threading.BoundedSemaphore(2)  # renders at once in this process (a busy dashboard)
-FONTS = "/usr/share/fonts/truetype/dejavu"  # Debian's fonts-dejavu-core; else Typst's own
-UNSHOWN = re.compile(r'the text `"((?:[^"\\]|\\.)*)"` could not be displayed')
-FALLBACK = ("\ufffd", "?")  # what a character without a glyph becomes, in turn
-NO_MEMORY = 3  # the worker's exit status when its memory limit was hit
-RELEASE_FROM = 1_000_000  # data (bytes of JSON) from which the parse's memory is handed back
 _RENDERER: list[str] = []
 
 
@@ -77,8 +72,8 @@ class Pool:
         self._slot = SLOTS.acquire()
         self._tmp = tempfile.TemporaryDirectory(prefix="qms-export-")
         self.base = Path(self._tmp.name)
-        self._idle: list[tuple[subprocess.Popen, Path]] = []
-        self._all: list[subprocess.Popen] = []
+        self._idle: list[tuple[subprocess.Popen, Any]] = []
+        self._all: list[tuple[subprocess.Popen, Any]] = []  # (process, its errors file)
         self._jobs = 0
         try:
             for _ in range(count):
@@ -94,10 +89,11 @@ class Pool:
         self.close()
 
     def close(self) -> None:
-        for proc in self._all:
+        for proc, errors in self._all:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+            errors.close()
         self._tmp.cleanup()
         if self._slot:
             self._slot = False
@@ -116,16 +112,10 @@ class Pool:
         return Batch(self, [self._idle.pop() if self._idle else self._spawn()
                             for _ in range(processes)])
 
-    def _spawn(self) -> tuple[subprocess.Popen, Path]:
-        errors = self.base / f"errors{len(self._all)}.txt"
-        with open(errors, "wb") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-P", "-m", "qms.render.worker", str(MEMORY_MB),
-                 str(int(TIMEOUT_S) + 1)],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err, cwd=self.base,
-                env={**os.environ, "MALLOC_ARENA_MAX": "2"})  # few arenas: less address space
-        self._all.append(proc)
-        return proc, errors
+    def _spawn(self) -> tuple[subprocess.Popen, Any]:
+        worker = _EARLY.pop() if _EARLY else _spawn()
+        self._all.append(worker)
+        return worker
 
     def sandbox(self, job: dict) -> dict:
         """A compile root for one job: the templates and the files it attaches, nothing
@@ -184,6 +174,28 @@ class Batch:
         return [Path(out).read_bytes() for out in self.outs]
 
 
+_EARLY: list[tuple[subprocess.Popen, Any]] = []  # started by start_early, not yet taken
+
+
+def start_early() -> None:
+    """Start one worker now, for the next :class:`Pool` of this process to take: the CLI
+    calls this first thing for ``qms export``, so Typst and the parser load while it reads
+    the project. One not taken ends with this process (its standard input closes)."""
+    if not _EARLY:
+        _EARLY.append(_spawn())
+
+
+def _spawn() -> tuple[subprocess.Popen, Any]:
+    """A worker process and the file its standard error goes to (read when it fails)."""
+    errors = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        [sys.executable, "-P", "-m", "qms.render.typeset", str(MEMORY_MB),
+         str(int(TIMEOUT_S) + 1)],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors, cwd="/",
+        env={**os.environ, "MALLOC_ARENA_MAX": "2"})  # few arenas: less address space
+    return proc, errors
+
+
 def _place(source: Path, target: Path) -> None:
     try:
         os.link(source, target)
@@ -191,7 +203,7 @@ def _place(source: Path, target: Path) -> None:
         target.write_bytes(source.read_bytes())
 
 
-def _result(proc: subprocess.Popen, errors: Path, what: str) -> None:
+def _result(proc: subprocess.Popen, errors: Any, what: str) -> None:
     """Nothing when the worker made all its PDFs; else an error naming ``what`` it was
     typesetting and the limit it hit."""
     code = proc.wait()
@@ -201,120 +213,11 @@ def _result(proc: subprocess.Popen, errors: Path, what: str) -> None:
         raise ValidationError(
             f"Typesetting {what} took longer than the export limit ({TIMEOUT_S:.0f} s per "
             "dossier) and was stopped; nothing was exported.", limit="time", seconds=TIMEOUT_S)
-    said = errors.read_text(encoding="utf-8", errors="replace")
+    errors.seek(0)
+    said = errors.read().decode("utf-8", errors="replace")
     if code == NO_MEMORY or "memory allocation" in said:
         raise ValidationError(
             f"Typesetting {what} needed more than the export limit of {MEMORY_MB} MB of "
             "memory and was stopped; nothing was exported.", limit="memory", mb=MEMORY_MB)
     last = said.strip().splitlines()[-1] if said.strip() else f"exit status {code}"
     raise ValidationError(f"Typesetting {what} failed: {last[:500]}", limit="typst")
-
-
-# -- the worker process -------------------------------------------------------------------------
-def main(argv: list[str]) -> int:
-    import resource
-
-    memory, seconds = int(argv[0]) << 20, int(argv[1])
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    try:
-        import typst
-
-        from qms.render import tree
-
-        tree.document("")  # the parser, built while the caller gathers
-        fonts = typst.Fonts(include_system_fonts=False,
-                            font_paths=[FONTS] if os.path.isdir(FONTS) else [])
-        for line in sys.stdin.buffer:  # one job per line, as the caller gathers them
-            _limit_cpu(resource, seconds)
-            _compile(typst, fonts, tree, json.loads(line))
-    except MemoryError:
-        return NO_MEMORY
-    except (ImportError, OSError) as exc:  # Typst's library could not even be mapped
-        if "failed to map" in str(exc) or getattr(exc, "errno", None) == errno.ENOMEM:
-            return NO_MEMORY
-        raise
-    return 0
-
-
-def _limit_cpu(resource: Any, seconds: int) -> None:
-    """At most ``seconds`` more of CPU time (for the next job); SIGXCPU ends it."""
-    used = resource.getrusage(resource.RUSAGE_SELF)
-    soft = int(used.ru_utime + used.ru_stime) + seconds
-    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-    resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY
-                                             else min(soft, hard), hard))
-
-
-def _compile(typst: Any, fonts: Any, tree: Any, job: dict) -> None:
-    """Typeset one job into its ``out`` file. The document's Markdown becomes its tree
-    here; a character no font can show is replaced (and named in the PDF), as PDF/A
-    requires."""
-    from datetime import datetime
-
-    data = job.pop("data")
-    if "markdown" in data:
-        data["body"] = tree.document(data.pop("markdown"))
-    data["unshown"] = []
-    text = json.dumps(data, ensure_ascii=False)
-    del data
-    if len(text) > RELEASE_FROM:
-        _release()  # the parse's memory, before Typst needs its own
-    root = job["root"]
-    compiler = typst.Compiler(root=root, font_paths=fonts, ignore_system_fonts=True,
-                              package_path=root, package_cache_path=root)
-    for fallback in (*FALLBACK, None):
-        try:
-            pdf = compiler.compile(
-                input=os.path.join(root, job["template"]), format="pdf",
-                pdf_standards=["a-3b"], pdf_tags=False, sys_inputs={"data": text},
-                timestamp=datetime.fromisoformat(job["when"]))
-            break
-        except typst.TypstError as err:
-            missing = [_unescape(m) for m in UNSHOWN.findall(str(err.diagnostic))]
-            if fallback is None or not missing:
-                raise
-            data = _replace(json.loads(text), {m: fallback for m in missing})
-            data["unshown"] += [n for n in map(_name, missing) if n not in data["unshown"]]
-            text = json.dumps(data, ensure_ascii=False)
-    Path(job["out"]).write_bytes(pdf)
-
-
-def _release() -> None:
-    """Give freed memory back to the system (glibc keeps it otherwise)."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
-def _unescape(text: str) -> str:
-    """A string as Typst's diagnostics quote it (Rust's debug format)."""
-    simple = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
-    return re.sub(r"\\u\{([0-9a-fA-F]+)\}|\\(.)",
-                  lambda m: chr(int(m.group(1), 16)) if m.group(1) else
-                  simple.get(m.group(2), m.group(2)), text)
-
-
-def _name(text: str) -> str:
-    return " ".join(f"U+{ord(c):04X}" for c in text)
-
-
-def _replace(value: object, table: dict[str, str]) -> object:
-    """``value`` (the template's data) with every text in ``table`` replaced."""
-    if isinstance(value, str):
-        for old, new in table.items():
-            value = value.replace(old, new)
-        return value
-    if isinstance(value, list):
-        return [_replace(v, table) for v in value]
-    if isinstance(value, dict):
-        return {k: _replace(v, table) for k, v in value.items()}
-    return value
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

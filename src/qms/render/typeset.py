@@ -1,0 +1,137 @@
+"""The typesetting process of ``render.worker``: ``python -m qms.render.typeset MEMORY_MB
+CPU_S``. It limits its own address space before it loads anything and its CPU time per
+job, loads Typst and the Markdown parser while its caller gathers the record, then reads
+one job per line on standard input: the document's Markdown becomes its token tree here
+(render.tree) and goes to the Typst template as data, never as code, compiled in the job's
+sandbox root. It imports nothing it does not need (it is on the critical path of every
+export): the pool, its pipes and its limits live in ``render.worker``."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+FONTS = "/usr/share/fonts/truetype/dejavu"  # Debian's fonts-dejavu-core; else Typst's own
+UNSHOWN = re.compile(r'the text `"((?:[^"\\]|\\.)*)"` could not be displayed')
+FALLBACK = ("\ufffd", "?")  # what a character without a glyph becomes, in turn
+NO_MEMORY = 3  # the exit status when the memory limit was hit
+RELEASE_FROM = 1_000_000  # data (bytes of JSON) from which the parse's memory is handed back
+
+
+def main(argv: list[str]) -> int:
+    """Set the limits, load Typst and the Markdown parser, then typeset each job read from
+    standard input (one JSON line each) into its ``out`` file."""
+    import resource
+
+    memory, seconds = int(argv[0]) << 20, int(argv[1])
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    try:
+        import typst
+
+        from qms.render import tree
+
+        tree.document("")  # the parser, built while the caller gathers
+        fonts = typst.Fonts(include_system_fonts=False,
+                            font_paths=[FONTS] if os.path.isdir(FONTS) else [])
+        for line in sys.stdin.buffer:  # one job per line, as the caller gathers them
+            _limit_cpu(resource, seconds)
+            _compile(typst, fonts, tree, json.loads(line))
+    except MemoryError:
+        return NO_MEMORY
+    except (ImportError, OSError) as exc:  # Typst's library could not even be mapped
+        if "failed to map" in str(exc) or getattr(exc, "errno", None) == errno.ENOMEM:
+            return NO_MEMORY
+        raise
+    os._exit(0)  # every PDF is written and closed: no interpreter teardown to wait for
+
+
+def _limit_cpu(resource: Any, seconds: int) -> None:
+    """At most ``seconds`` more of CPU time (for the next job); SIGXCPU ends it."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(used.ru_utime + used.ru_stime) + seconds
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY
+                                             else min(soft, hard), hard))
+
+
+def _compile(typst: Any, fonts: Any, tree: Any, job: dict) -> None:
+    """Typeset one job into its ``out`` file. The document's Markdown becomes its tree
+    here; a character no font can show is replaced (and named in the PDF), as PDF/A
+    requires."""
+    from datetime import datetime
+
+    data = job.pop("data")
+    if "markdown" in data:
+        data["body"] = tree.document(data.pop("markdown"))
+    data["unshown"] = []
+    text = json.dumps(data, ensure_ascii=False)
+    del data
+    if len(text) > RELEASE_FROM:
+        _release()  # the parse's memory, before Typst needs its own
+    root = job["root"]
+    compiler = typst.Compiler(root=root, font_paths=fonts, ignore_system_fonts=True,
+                              package_path=root, package_cache_path=root)
+    for fallback in (*FALLBACK, None):
+        try:
+            pdf = compiler.compile(
+                input=os.path.join(root, job["template"]), format="pdf",
+                pdf_standards=["a-3b"], pdf_tags=False, sys_inputs={"data": text},
+                timestamp=datetime.fromisoformat(job["when"]))
+            break
+        except typst.TypstError as err:
+            missing = [_unescape(m) for m in UNSHOWN.findall(str(err.diagnostic))]
+            if fallback is None or not missing:
+                raise
+            data = _replace(json.loads(text), {m: fallback for m in missing})
+            data["unshown"] += [n for n in map(_name, missing) if n not in data["unshown"]]
+            text = json.dumps(data, ensure_ascii=False)
+    with open(job["out"], "wb") as out:
+        out.write(pdf)
+
+
+def _release() -> None:
+    """Give freed memory back to the system (glibc keeps it otherwise)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def _unescape(text: str) -> str:
+    """A string as Typst's diagnostics quote it (Rust's debug format)."""
+    simple = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
+    return re.sub(r"\\u\{([0-9a-fA-F]+)\}|\\(.)",
+                  lambda m: chr(int(m.group(1), 16)) if m.group(1) else
+                  simple.get(m.group(2), m.group(2)), text)
+
+
+def _name(text: str) -> str:
+    return " ".join(f"U+{ord(c):04X}" for c in text)
+
+
+def _replace(value: object, table: dict[str, str]) -> object:
+    """``value`` (the template's data) with every text in ``table`` replaced."""
+    if isinstance(value, str):
+        for old, new in table.items():
+            value = value.replace(old, new)
+        return value
+    if isinstance(value, list):
+        return [_replace(v, table) for v in value]
+    if isinstance(value, dict):
+        return {k: _replace(v, table) for k, v in value.items()}
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
