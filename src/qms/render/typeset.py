@@ -4,7 +4,9 @@ job, loads Typst and the Markdown parser while its caller gathers the record, th
 one job per line on standard input: the document's Markdown becomes its token tree here
 (render.tree) and goes to the Typst template as data, never as code, compiled in the job's
 sandbox root. It imports nothing it does not need (it is on the critical path of every
-export): the pool, its pipes and its limits live in ``render.worker``."""
+export): the pool and its limits live in ``render.worker``; :func:`start` (the process as
+its caller holds it) is here so that ``qms export`` can start one before it loads anything
+else (worker.start_early)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import errno
 import json
 import os
 import re
+import signal
 import sys
 
 TYPE_CHECKING = False
@@ -30,6 +33,7 @@ def main(argv: list[str]) -> int:
     standard input (one JSON line each) into its ``out`` file."""
     import resource
 
+    os.chdir("/")  # started where its caller was: nothing here is read by a relative path
     memory, seconds = int(argv[0]) << 20, int(argv[1])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     try:
@@ -50,6 +54,70 @@ def main(argv: list[str]) -> int:
             return NO_MEMORY
         raise
     os._exit(0)  # every PDF is written and closed: no interpreter teardown to wait for
+
+
+class Process:
+    """A typesetting process as its caller holds it: ``stdin`` (one job per line),
+    ``errors`` (its standard error, an anonymous file read when it fails) and the methods
+    of ``subprocess.Popen`` the pool uses."""
+
+    def __init__(self, pid: int, stdin: int, errors: int) -> None:
+        self.pid, self.returncode = pid, None
+        self.stdin = os.fdopen(stdin, "wb")
+        self.errors = os.fdopen(errors, "rb")
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def start(memory_mb: int, cpu_s: int) -> Process:
+    """A new typesetting process (``posix_spawn``: nothing to import first, so the CLI
+    starts it within milliseconds of its own start)."""
+    errors = _anonymous_file()
+    read, write = os.pipe()
+    try:
+        pid = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-P", "-m", "qms.render.typeset", str(memory_mb), str(cpu_s)],
+            {**os.environ, "MALLOC_ARENA_MAX": "2"},  # few arenas: less address space
+            file_actions=[(os.POSIX_SPAWN_DUP2, read, 0),
+                          (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                          (os.POSIX_SPAWN_DUP2, errors, 2)])
+    except BaseException:
+        os.close(write)
+        os.close(errors)
+        raise
+    finally:
+        os.close(read)
+    return Process(pid, write, errors)
+
+
+def _anonymous_file() -> int:
+    """A file with no name in the temporary folder (gone when closed)."""
+    folder = os.environ.get("TMPDIR") or "/tmp"
+    try:
+        return os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o600)
+    except (OSError, AttributeError):  # no O_TMPFILE here: a new name, removed at once
+        path = os.path.join(folder, f".qms-typeset-{os.urandom(8).hex()}")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        os.unlink(path)
+        return fd
 
 
 def _limit_cpu(resource: Any, seconds: int) -> None:

@@ -18,20 +18,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import tempfile
 import threading
-from pathlib import Path
 
 from qms.errors import ValidationError
-from qms.render.typeset import NO_MEMORY
+from qms.render.typeset import NO_MEMORY, Process, start
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+if TYPE_CHECKING:  # pathlib loads when a pool is made: the CLI starts a worker before it
+    from pathlib import Path
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 TIMEOUT_S = 60.0          # per job
 MEMORY_MB = 1536          # address space of a worker (a 1.97 MB document with a table on
                           # every page needs ~1.05 GB of it, ~0.94 GB resident)
@@ -58,7 +54,8 @@ def renderer() -> str:
         build = os.stat(spec.origin) if spec and spec.origin else None
         parts = [f"qms {__version__} typst {build and (build.st_size, build.st_mtime_ns)}"
                  .encode()]
-        parts += [p.name.encode() + b"\0" + p.read_bytes() for p in sorted(TEMPLATES.iterdir())]
+        parts += [name.encode() + b"\0" + _read(os.path.join(TEMPLATES, name))
+                  for name in sorted(os.listdir(TEMPLATES))]
         _RENDERER.append(sha256_bytes(b"\0".join(parts)))
     return _RENDERER[0]
 
@@ -69,11 +66,14 @@ class Pool:
     sandbox."""
 
     def __init__(self, count: int = 1) -> None:
+        import tempfile
+        from pathlib import Path
+
         self._slot = SLOTS.acquire()
         self._tmp = tempfile.TemporaryDirectory(prefix="qms-export-")
         self.base = Path(self._tmp.name)
-        self._idle: list[tuple[subprocess.Popen, Any]] = []
-        self._all: list[tuple[subprocess.Popen, Any]] = []  # (process, its errors file)
+        self._idle: list[Process] = []
+        self._all: list[Process] = []
         self._jobs = 0
         try:
             for _ in range(count):
@@ -89,11 +89,12 @@ class Pool:
         self.close()
 
     def close(self) -> None:
-        for proc, errors in self._all:
+        for proc in self._all:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
-            errors.close()
+            proc.stdin.close()
+            proc.errors.close()
         self._tmp.cleanup()
         if self._slot:
             self._slot = False
@@ -112,7 +113,7 @@ class Pool:
         return Batch(self, [self._idle.pop() if self._idle else self._spawn()
                             for _ in range(processes)])
 
-    def _spawn(self) -> tuple[subprocess.Popen, Any]:
+    def _spawn(self) -> Process:
         worker = _EARLY.pop() if _EARLY else _spawn()
         self._all.append(worker)
         return worker
@@ -123,8 +124,8 @@ class Pool:
         n = self._jobs = self._jobs + 1
         root = self.base / f"job{n}"
         root.mkdir()
-        for template in TEMPLATES.iterdir():
-            _place(template, root / template.name)
+        for name in os.listdir(TEMPLATES):
+            _place(os.path.join(TEMPLATES, name), root / name)
         for name, data in job["files"]:
             if "/" in name or name.startswith(".") or (root / name).exists():
                 raise ValueError(f"not an attachment name: {name!r}")
@@ -138,7 +139,7 @@ class Batch:
     typeset while the caller gathers the next); :meth:`finish` waits for all and returns
     the PDFs in order."""
 
-    def __init__(self, pool: Pool, workers: list[tuple[subprocess.Popen, Path]]) -> None:
+    def __init__(self, pool: Pool, workers: list[Process]) -> None:
         self.pool, self.workers = pool, workers
         self.outs: list[str] = []
         self.sent: list[list[tuple[str, str]]] = [[] for _ in workers]  # (name, out) each
@@ -149,14 +150,15 @@ class Batch:
         self.outs.append(request["out"])
         self.sent[k].append((job["name"], request["out"]))
         try:
-            self.workers[k][0].stdin.write(json.dumps(request, ensure_ascii=False).encode()
-                                           + b"\n")
+            self.workers[k].stdin.write(json.dumps(request, ensure_ascii=False).encode()
+                                        + b"\n")
+            self.workers[k].stdin.flush()  # it starts on this job at once
         except OSError:  # it has died: finish says why
             pass
 
     def finish(self) -> list[bytes]:
         timers = []
-        for (proc, _), sent in zip(self.workers, self.sent):
+        for proc, sent in zip(self.workers, self.sent):
             timer = threading.Timer(TIMEOUT_S * max(1, len(sent)), proc.kill)
             timer.start()
             timers.append(timer)
@@ -165,16 +167,16 @@ class Batch:
             except OSError:
                 pass
         try:
-            for (proc, errors), sent in zip(self.workers, self.sent):
+            for proc, sent in zip(self.workers, self.sent):
                 made = [name for name, out in sent if not os.path.exists(out)]
-                _result(proc, errors, made[0] if made else "the PDF")
+                _result(proc, made[0] if made else "the PDF")
         finally:
             for timer in timers:
                 timer.cancel()
-        return [Path(out).read_bytes() for out in self.outs]
+        return [_read(out) for out in self.outs]
 
 
-_EARLY: list[tuple[subprocess.Popen, Any]] = []  # started by start_early, not yet taken
+_EARLY: list[Process] = []  # started by start_early, not yet taken
 
 
 def start_early() -> None:
@@ -185,25 +187,23 @@ def start_early() -> None:
         _EARLY.append(_spawn())
 
 
-def _spawn() -> tuple[subprocess.Popen, Any]:
-    """A worker process and the file its standard error goes to (read when it fails)."""
-    errors = tempfile.TemporaryFile()
-    proc = subprocess.Popen(
-        [sys.executable, "-P", "-m", "qms.render.typeset", str(MEMORY_MB),
-         str(int(TIMEOUT_S) + 1)],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors, cwd="/",
-        env={**os.environ, "MALLOC_ARENA_MAX": "2"})  # few arenas: less address space
-    return proc, errors
+def _spawn() -> Process:
+    return start(MEMORY_MB, int(TIMEOUT_S) + 1)
 
 
-def _place(source: Path, target: Path) -> None:
+def _place(source: str, target: Path) -> None:
     try:
         os.link(source, target)
     except OSError:  # another file system, or links not allowed
-        target.write_bytes(source.read_bytes())
+        target.write_bytes(_read(source))
 
 
-def _result(proc: subprocess.Popen, errors: Any, what: str) -> None:
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _result(proc: Process, what: str) -> None:
     """Nothing when the worker made all its PDFs; else an error naming ``what`` it was
     typesetting and the limit it hit."""
     code = proc.wait()
@@ -213,8 +213,8 @@ def _result(proc: subprocess.Popen, errors: Any, what: str) -> None:
         raise ValidationError(
             f"Typesetting {what} took longer than the export limit ({TIMEOUT_S:.0f} s per "
             "dossier) and was stopped; nothing was exported.", limit="time", seconds=TIMEOUT_S)
-    errors.seek(0)
-    said = errors.read().decode("utf-8", errors="replace")
+    proc.errors.seek(0)
+    said = proc.errors.read().decode("utf-8", errors="replace")
     if code == NO_MEMORY or "memory allocation" in said:
         raise ValidationError(
             f"Typesetting {what} needed more than the export limit of {MEMORY_MB} MB of "
