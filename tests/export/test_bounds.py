@@ -162,3 +162,38 @@ def test_export_all_refuses_whole_naming_the_record_over_a_limit(project, monkey
         ops.export_all(project, "qa", output=str(tmp_path / "all"))
     assert "SOP-008 is too large to export" in err.value.message
     assert not (tmp_path / "all").exists() and _workers() == []
+
+
+def _zombies() -> list[int]:
+    """Children of this process that ended and were never collected."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] == "Z" and int(fields[1]) == os.getpid():
+                found.append(int(pid))
+    return found
+
+
+def test_a_finished_worker_is_not_waited_for_and_is_collected_later(project):
+    """The caller goes on as soon as the worker reports its PDF (one line per PDF on its
+    standard output), and collects it at the next pool: a server leaves no zombies."""
+    import shutil
+    import time
+
+    from qms import operations as ops
+    from qms.render import worker
+
+    for _ in range(3):  # a cold export each time
+        shutil.rmtree(project.state_dir / "cache" / "export", ignore_errors=True)
+        assert ops.export_pdf(project, "qa", doc_id="SOP-008").pdf.startswith(b"%PDF-")
+        assert len(worker._ENDING) <= 1  # the earlier ones were collected
+    deadline = time.monotonic() + 10
+    while worker._ENDING and time.monotonic() < deadline:
+        time.sleep(0.05)
+        worker._reap()
+    assert worker._ENDING == [] and _zombies() == [] and _workers() == []

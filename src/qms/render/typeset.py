@@ -47,6 +47,7 @@ def main(argv: list[str]) -> int:
         for line in sys.stdin.buffer:  # one job per line, as the caller gathers them
             _limit_cpu(resource, seconds)
             _compile(typst, fonts, tree, json.loads(line))
+            _done()
     except MemoryError:
         return NO_MEMORY
     except (ImportError, OSError) as exc:  # Typst's library could not even be mapped
@@ -56,15 +57,39 @@ def main(argv: list[str]) -> int:
     os._exit(0)  # every PDF is written and closed: no interpreter teardown to wait for
 
 
+def _done() -> None:
+    """One line on standard output per PDF written: its caller goes on at once, without
+    waiting for this process to end."""
+    try:
+        os.write(1, b"\n")
+    except OSError:  # the caller has gone
+        pass
+
+
 class Process:
     """A typesetting process as its caller holds it: ``stdin`` (one job per line),
-    ``errors`` (its standard error, an anonymous file read when it fails) and the methods
-    of ``subprocess.Popen`` the pool uses."""
+    ``errors`` (its standard error, an anonymous file read when it fails), :meth:`made`
+    and the methods of ``subprocess.Popen`` the pool uses."""
 
-    def __init__(self, pid: int, stdin: int, errors: int) -> None:
-        self.pid, self.returncode = pid, None
+    def __init__(self, pid: int, stdin: int, done: int, errors: int) -> None:
+        self.pid, self.returncode, self.reported, self.finished = pid, None, 0, False
         self.stdin = os.fdopen(stdin, "wb")
+        self._done = os.fdopen(done, "rb", buffering=0)
         self.errors = os.fdopen(errors, "rb")
+
+    def made(self, count: int) -> bool:
+        """Wait until it has written ``count`` PDFs in all (True) or ended before (False)."""
+        while self.reported < count:
+            said = self._done.read(count - self.reported)
+            if not said:
+                return False
+            self.reported += len(said)
+        self.finished = True
+        return True
+
+    def close(self) -> None:
+        for f in (self.stdin, self._done, self.errors):
+            f.close()
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -90,22 +115,23 @@ def start(memory_mb: int, cpu_s: int) -> Process:
     """A new typesetting process (``posix_spawn``: nothing to import first, so the CLI
     starts it within milliseconds of its own start)."""
     errors = _anonymous_file()
-    read, write = os.pipe()
+    jobs, jobs_in = os.pipe()
+    done_out, done = os.pipe()
     try:
         pid = os.posix_spawn(
             sys.executable,
             [sys.executable, "-P", "-m", "qms.render.typeset", str(memory_mb), str(cpu_s)],
             {**os.environ, "MALLOC_ARENA_MAX": "2"},  # few arenas: less address space
-            file_actions=[(os.POSIX_SPAWN_DUP2, read, 0),
-                          (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+            file_actions=[(os.POSIX_SPAWN_DUP2, jobs, 0), (os.POSIX_SPAWN_DUP2, done, 1),
                           (os.POSIX_SPAWN_DUP2, errors, 2)])
     except BaseException:
-        os.close(write)
-        os.close(errors)
+        for fd in (jobs_in, done_out, errors):
+            os.close(fd)
         raise
     finally:
-        os.close(read)
-    return Process(pid, write, errors)
+        os.close(jobs)
+        os.close(done)
+    return Process(pid, jobs_in, done_out, errors)
 
 
 def _anonymous_file() -> int:

@@ -90,11 +90,13 @@ class Pool:
 
     def close(self) -> None:
         for proc in self._all:
-            if proc.poll() is None:
+            if proc.poll() is None and not proc.finished:
                 proc.kill()
-            proc.wait()
-            proc.stdin.close()
-            proc.errors.close()
+                proc.wait()
+            elif proc.returncode is None:  # done, and ending on its own: reaped later
+                _ENDING.append(proc)
+            proc.close()
+        _reap()
         self._tmp.cleanup()
         if self._slot:
             self._slot = False
@@ -168,8 +170,9 @@ class Batch:
                 pass
         try:
             for proc, sent in zip(self.workers, self.sent):
-                made = [name for name, out in sent if not os.path.exists(out)]
-                _result(proc, made[0] if made else "the PDF")
+                if not proc.made(len(sent)):
+                    made = [name for name, out in sent if not os.path.exists(out)]
+                    _result(proc, made[0] if made else "the PDF")
         finally:
             for timer in timers:
                 timer.cancel()
@@ -177,6 +180,12 @@ class Batch:
 
 
 _EARLY: list[Process] = []  # started by start_early, not yet taken
+_ENDING: list[Process] = []  # done with their jobs, not yet reaped
+
+
+def _reap() -> None:
+    """Collect the workers that have ended since (a server makes no zombies)."""
+    _ENDING[:] = [proc for proc in _ENDING if proc.poll() is None]
 
 
 def start_early() -> None:
