@@ -197,3 +197,62 @@ def test_a_finished_worker_is_not_waited_for_and_is_collected_later(project):
         time.sleep(0.05)
         worker._reap()
     assert worker._ENDING == [] and _zombies() == [] and _workers() == []
+
+
+def _marked(marker: str) -> list[int]:
+    """Processes whose environment carries ``marker`` (started by one CLI run)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as fh:
+                    if marker.encode() in fh.read():
+                        found.append(int(pid))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.parametrize("args", [["export"], ["export", "NOPE-1", "-o", "x.pdf"],
+                                  ["export", "SOP-008", "-o", "/nonexistent/x.pdf"]])
+def test_the_early_worker_of_a_refused_export_ends_with_the_cli(project, args):
+    """`qms export` starts its typesetting process before it reads its arguments
+    (qms.cli.start); when the export is refused, that process ends with the CLI."""
+    import subprocess
+    import time
+    import uuid
+
+    marker = f"QMS_TEST_MARK={uuid.uuid4().hex}"
+    env = {**os.environ, marker.split("=")[0]: marker.split("=")[1]}
+    run = subprocess.run([str(S.QMS_BIN), "--user", "qa", *args], cwd=project.root, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "Error" in run.stderr
+    deadline = time.monotonic() + 10
+    while _marked(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _marked(marker) == []
+
+
+@pytest.mark.parametrize("argv, early", [
+    (["--user", "qa", "export", "SOP-008", "-o", "x.pdf"], 1),
+    (["-u", "qa", "--json", "export", "--all", "-o", "d"], 1),
+    (["--user", "qa", "export", "--help"], 0),
+    (["--user", "qa", "status", "SOP-008"], 0),
+    (["--user", "qa", "read", "export"], 0),
+])
+def test_the_console_script_starts_a_worker_first_for_export_only(monkeypatch, argv, early):
+    from qms.cli import main as cli_main, start
+    from qms.render import worker
+
+    seen = []
+    monkeypatch.setattr(sys, "argv", ["qms", *argv])
+    monkeypatch.setattr(cli_main, "main", lambda args: seen.append(len(worker._EARLY)) or 0)
+    try:
+        assert start.main() == 0
+        assert seen == [early]
+    finally:
+        while worker._EARLY:  # end it as a refused export would
+            proc = worker._EARLY.pop()
+            proc.kill()
+            proc.wait()
+            proc.close()

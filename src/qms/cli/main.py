@@ -11,6 +11,7 @@ import json
 import os
 import sys
 
+from qms.cli.start import command_word
 from qms.errors import QMSError, UsageError, from_os_error
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
@@ -88,20 +89,6 @@ class _Ignored:
 
 
 _IGNORED = _Ignored()
-
-
-def _command_word(argv: Sequence[str]) -> str | None:
-    """The command in ``argv`` (after the global options), or None if unclear."""
-    tokens = iter(argv)
-    for token in tokens:
-        if token in ("-u", "--user", "--token-file"):
-            next(tokens, None)
-        elif token == "--json" or token.startswith(("--user=", "--token-file=")) or \
-                (token.startswith("-u") and not token.startswith("--")):
-            continue
-        else:
-            return None if token.startswith("-") else token
-    return None
 
 
 def _doc(sub, name: str, help_: str, **kw) -> argparse.ArgumentParser:
@@ -602,13 +589,8 @@ def _main(argv: Sequence[str] | None) -> int:
     want_json = "--json" in argv
     if want_json:  # accepted anywhere: `qms --json read X` and `qms read X --json`
         argv = ["--json", *(a for a in argv if a != "--json")]
-    command = _command_word(argv)
-    if command == "export" and not {"-h", "--help"} & set(argv):
-        from qms.render import worker
-
-        worker.start_early()  # Typst loads while the arguments and the record are read
     try:
-        parser = build_parser(command)
+        parser = build_parser(command_word(argv))
         if not argv:
             parser.print_help()
             return 2
