@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from qms.cli.start import command_word
+from qms.cli.argv import command_word
 from qms.errors import QMSError, UsageError, from_os_error
 
 TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import sys
 
-TYPE_CHECKING = False  # typing is never imported at run time (CLI start-up cost)
-if TYPE_CHECKING:
-    from typing import Sequence
+from qms.cli.argv import command_word
 
 
 def main() -> int:
@@ -21,17 +19,3 @@ def main() -> int:
     from qms.cli.main import main as run
 
     return run(argv)
-
-
-def command_word(argv: Sequence[str]) -> str | None:
-    """The command in ``argv`` (after the global options), or None if unclear."""
-    tokens = iter(argv)
-    for token in tokens:
-        if token in ("-u", "--user", "--token-file"):
-            next(tokens, None)
-        elif token == "--json" or token.startswith(("--user=", "--token-file=")) or \
-                (token.startswith("-u") and not token.startswith("--")):
-            continue
-        else:
-            return None if token.startswith("-") else token
-    return None
