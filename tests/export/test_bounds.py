@@ -256,3 +256,22 @@ def test_the_console_script_starts_a_worker_first_for_export_only(monkeypatch, a
             proc.kill()
             proc.wait()
             proc.close()
+
+
+def test_a_forked_worker_typesets_and_is_bounded(project):
+    """The CLI forks its early worker (typeset.fork: nothing loaded twice); it typesets like
+    a spawned one, within the same limits."""
+    import shutil
+
+    from qms import operations as ops
+    from qms.render import typeset, worker
+
+    worker._EARLY.append(typeset.fork(worker.MEMORY_MB, int(worker.TIMEOUT_S) + 1))
+    assert ops.export_pdf(project, "qa", doc_id="SOP-008").pdf.startswith(b"%PDF-")
+    assert worker._EARLY == []  # the pool took it
+    shutil.rmtree(project.state_dir / "cache" / "export")
+    worker._EARLY.append(typeset.fork(64, 61))  # Typst needs more to start
+    with pytest.raises(ValidationError) as err:
+        ops.export_pdf(project, "qa", doc_id="SOP-008")
+    assert err.value.details["limit"] == "memory" and worker._EARLY == []
+    assert _cache(project) == [] and _zombies() == []

@@ -21,7 +21,7 @@ import signal
 import threading
 
 from qms.errors import ValidationError
-from qms.render.typeset import NO_MEMORY, Process, start
+from qms.render.typeset import NO_MEMORY, Process, fork, start
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pathlib loads when a pool is made: the CLI starts a worker before it
@@ -192,8 +192,9 @@ def start_early() -> None:
     """Start one worker now, for the next :class:`Pool` of this process to take: the CLI
     calls this first thing for ``qms export``, so Typst and the parser load while it reads
     the project. One not taken ends with this process (its standard input closes)."""
-    if not _EARLY:
-        _EARLY.append(_spawn())
+    if not _EARLY:  # forked when nothing runs beside (the CLI at its start), else spawned
+        _EARLY.append(fork(MEMORY_MB, int(TIMEOUT_S) + 1) if threading.active_count() == 1
+                      else _spawn())
 
 
 def _spawn() -> Process:
