@@ -255,13 +255,7 @@ def _open_beneath(root: Path, path: Path) -> tuple[int, os.stat_result] | None |
         os.close(top)
     if fd < 0:
         return None if fd == -errno.ENOENT else False
-    try:
-        info = os.fstat(fd)
-        _regular(root, path, info)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd, info
+    return _checked(fd, root, path)
 
 
 def _open_file(folder: int | None, name: str, root: Path | None,
@@ -279,6 +273,12 @@ def _open_file(folder: int | None, name: str, root: Path | None,
         if isinstance(exc, (IsADirectoryError, NotADirectoryError)):
             raise _refuse(root, Path(path), "is not a regular file") from None
         raise
+    return _checked(fd, root, path)
+
+
+def _checked(fd: int, root: Path | None, path: Path | str) -> tuple[int, os.stat_result]:
+    """``(fd, fstat)`` of an opened file that is regular with one name; else it is closed
+    and refused (:func:`_regular`)."""
     try:
         info = os.fstat(fd)
         _regular(root, path, info)
