@@ -7,8 +7,8 @@ the store builds: an ID that does not match one of these shapes is rejected.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections import namedtuple
+from functools import lru_cache
 
 from qms.errors import ValidationError
 

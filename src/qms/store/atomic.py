@@ -45,18 +45,22 @@ def tmp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}{TMP_SUFFIX}")
 
 
-def _rel(root: Path | None, path: Path) -> str:
+def rel(root: Path | None, path: Path | str) -> str:
+    """``path`` relative to ``root`` when it lies below it, else as given (string slicing:
+    ``Path.relative_to`` costs more than the reads it names)."""
+    text = str(path)
     if root is not None:
-        text, base = str(path), str(root)
-        if text.startswith(base + os.sep):
-            return text[len(base) + 1:]
-    return str(path)
+        base = str(root)
+        prefix = base if base.endswith(os.sep) else base + os.sep
+        if text.startswith(prefix):
+            return text[len(prefix):]
+    return text
 
 
 def _refuse(root: Path | None, path: Path, what: str) -> ProjectError:
-    rel = _rel(root, path)
-    return ProjectError(f"Refused: {rel} {what}; qms never follows links or reads special "
-                        f"files in a project. Remove or replace it and try again.", path=rel)
+    shown = rel(root, path)
+    return ProjectError(f"Refused: {shown} {what}; qms never follows links or reads special "
+                        f"files in a project. Remove or replace it and try again.", path=shown)
 
 
 def check(root: Path, path: Path, *, final: bool = True, seen: set[str] | None = None) -> bool:
@@ -147,8 +151,8 @@ def _parts(root: Path, path: Path) -> list[str]:
         raise ProjectError(f"Refused: {text} is outside the project {base}.", path=text)
     parts = text[len(base) + 1:].split(os.sep)
     if "" in parts or "." in parts or ".." in parts:
-        raise ProjectError(f"Refused: {_rel(root, path)} is not a plain path inside the "
-                           "project.", path=_rel(root, path))
+        raise ProjectError(f"Refused: {rel(root, path)} is not a plain path inside the "
+                           "project.", path=rel(root, path))
     return parts
 
 
@@ -443,7 +447,7 @@ def decode(data: bytes | None, root: Path | None, path: Path) -> str | None:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValidationError(f"{_rel(root, path)} is not valid UTF-8 text (byte {exc.start}).") \
+        raise ValidationError(f"{rel(root, path)} is not valid UTF-8 text (byte {exc.start}).") \
             from None
 
 

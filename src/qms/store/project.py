@@ -163,12 +163,8 @@ class Project:
         return self.agents_dir / f"{user}.md"
 
     def rel(self, path: Path) -> str:
-        """``path`` relative to the root (as given when it lies elsewhere)."""
-        text, base = str(path), str(self.root)
-        prefix = base if base.endswith(os.sep) else base + os.sep
-        if text.startswith(prefix):
-            return text[len(prefix):]
-        return "." if text == base else text
+        """``path`` relative to the root (as given when it lies elsewhere; "." the root)."""
+        return "." if str(path) == str(self.root) else atomic.rel(self.root, path)
 
 
 @lru_cache(maxsize=8192)

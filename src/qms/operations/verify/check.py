@@ -10,7 +10,6 @@ refused (``ProjectError``), never followed or waited on.
 from __future__ import annotations
 
 import json.scanner
-import os
 from pathlib import Path
 
 from qms.domain import doctypes, integrity
@@ -66,7 +65,6 @@ class Check:
         self.signing = False  # trails.check_doc: also collect signatures without a passkey
         self.signed: list[tuple[int, dict]] = []  # trails.check_doc: see SIGNING
         self._folders = atomic.Folders(project.root)
-        self._root = str(project.root) + os.sep
         self._project_lines: list[tuple[bytes, dict[str, Any]]] | None = None
 
     def project_lines(self) -> list[tuple[bytes, dict[str, Any]]]:
@@ -119,8 +117,7 @@ class Check:
                 "archive": f"{q}/.archive/{folder}/{doc_id}-v{{v}}.md"}
 
     def rel(self, path: str) -> str:
-        root = self._root
-        return path[len(root):] if path.startswith(root) else path
+        return atomic.rel(self.project.root, path)
 
     def find(self, doc_id: str, kind: str, message: str, where: str = "", **extra: Any) -> None:
         self.findings.append({"doc_id": doc_id, "kind": kind, "message": message,
