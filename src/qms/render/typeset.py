@@ -114,16 +114,35 @@ class Process:
 def start(memory_mb: int, cpu_s: int) -> Process:
     """A new typesetting process (``posix_spawn``: nothing to import first, so the CLI
     starts it within milliseconds of its own start)."""
+    argv = [sys.executable, "-P", "-m", "qms.render.typeset", str(memory_mb), str(cpu_s)]
+    return _launch(lambda streams, _: os.posix_spawn(
+        sys.executable, argv, {**os.environ, "MALLOC_ARENA_MAX": "2"},  # few arenas: less
+        file_actions=[(os.POSIX_SPAWN_DUP2, fd, n) for n, fd in enumerate(streams)]))
+
+
+def fork(memory_mb: int, cpu_s: int) -> Process:
+    """A typesetting process forked from this one: no second interpreter to start, nothing
+    loaded twice (~20 ms sooner than :func:`start`). Only for a process with no thread yet
+    (``qms export`` at its start, worker.start_early): forking a threaded process is unsafe,
+    and the child inherits what the parent holds (here: nothing but its arguments)."""
+    def begin(streams: tuple[int, int, int], ours: tuple[int, int]) -> int:
+        pid = os.fork()
+        if pid == 0:  # the child: its own standard streams, then typesetting; never returns
+            _child(streams, ours, [str(memory_mb), str(cpu_s)])
+        return pid
+
+    return _launch(begin)
+
+
+def _launch(begin: Any) -> Process:
+    """A typesetting process ``begin(streams, ours)`` starts (its pid) on its three
+    standard ``streams``: jobs in, one line per PDF out, errors into an anonymous file;
+    ``ours`` are the caller's ends of the two pipes."""
     errors = _anonymous_file()
     jobs, jobs_in = os.pipe()
     done_out, done = os.pipe()
     try:
-        pid = os.posix_spawn(
-            sys.executable,
-            [sys.executable, "-P", "-m", "qms.render.typeset", str(memory_mb), str(cpu_s)],
-            {**os.environ, "MALLOC_ARENA_MAX": "2"},  # few arenas: less address space
-            file_actions=[(os.POSIX_SPAWN_DUP2, jobs, 0), (os.POSIX_SPAWN_DUP2, done, 1),
-                          (os.POSIX_SPAWN_DUP2, errors, 2)])
+        pid = begin((jobs, done, errors), (jobs_in, done_out))
     except BaseException:
         for fd in (jobs_in, done_out, errors):
             os.close(fd)
@@ -134,35 +153,25 @@ def start(memory_mb: int, cpu_s: int) -> Process:
     return Process(pid, jobs_in, done_out, errors)
 
 
-def fork(memory_mb: int, cpu_s: int) -> Process:
-    """A typesetting process forked from this one: no second interpreter to start, nothing
-    loaded twice (~20 ms sooner than :func:`start`). Only for a process with no thread yet
-    (``qms export`` at its start, worker.start_early): forking a threaded process is unsafe,
-    and the child inherits what the parent holds (here: nothing but its arguments)."""
-    errors = _anonymous_file()
-    jobs, jobs_in = os.pipe()
-    done_out, done = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: its own standard streams, then typesetting; it never returns
-        code = 1
-        try:
-            for fd, target in ((jobs, 0), (done, 1), (errors, 2)):
-                os.dup2(fd, target)
-            for fd in (jobs, jobs_in, done_out, done, errors):
-                os.close(fd)
-            # the parent's stream objects may not be its descriptors (a test runner's)
-            sys.stdin, sys.stdout, sys.stderr = (open(n, mode, closefd=False)  # noqa: SIM115
-                                                 for n, mode in ((0, "r"), (1, "w"), (2, "w")))
-            code = main([str(memory_mb), str(cpu_s)])
-        except BaseException:  # noqa: BLE001  told on its standard error, like any failure
-            import traceback
+def _child(streams: tuple[int, int, int], ours: tuple[int, int], argv: list[str]) -> None:
+    """The forked child: its standard streams (it holds no other end of its pipes, or its
+    input would never end), then :func:`main`; it never returns."""
+    code = 1
+    try:
+        for n, fd in enumerate(streams):
+            os.dup2(fd, n)
+        for fd in (*streams, *ours):
+            os.close(fd)
+        # the parent's stream objects may not be its descriptors (a test runner's)
+        sys.stdin, sys.stdout, sys.stderr = (open(n, mode, closefd=False)  # noqa: SIM115
+                                             for n, mode in ((0, "r"), (1, "w"), (2, "w")))
+        code = main(argv)
+    except BaseException:  # noqa: BLE001  told on its standard error, like any failure
+        import traceback
 
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    os.close(jobs)
-    os.close(done)
-    return Process(pid, jobs_in, done_out, errors)
+        traceback.print_exc()
+    finally:
+        os._exit(code)
 
 
 def _anonymous_file() -> int:
