@@ -2,9 +2,9 @@
 
 What a dossier prints is gathered by ``qms.operations.export``; this module turns it into
 the jobs (plain data) the Typst templates (``templates/dossier.typ``, ``index.typ``) lay
-out, for the bounded worker processes of ``render.worker`` (``render.typeset``), where the controlled text
-becomes its Markdown tree (``render.tree``). Every string goes to the template as
-data: nothing in a record is ever read as Typst markup or code.
+out, for the bounded worker processes of ``render.worker`` (``render.typeset``), where the
+controlled text becomes its Markdown tree (``render.tree``). Every string goes to the
+template as data: nothing in a record is ever read as Typst markup or code.
 """
 
 from __future__ import annotations

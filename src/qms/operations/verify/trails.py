@@ -32,10 +32,10 @@ def check_docs(root: str, doc_ids: list[str], anchor: dict[str, str] | None,
     """Check some documents as far as that needs no chain (a worker's task, or the
     caller's): per document ``(doc_id, findings, at, trail, signed)``, where the
     comparison with the chain (:func:`compare`) goes at ``findings[at]``, ``trail`` is
-    what it compares (the trail's ``(seqs, hashes)``, :func:`.check.pairs`; :data:`ABSENT`; None: nothing
-    to compare), and ``signed`` the ``(line, event)`` of events signed with a passkey (with
-    ``signing``, a passkey policy was ever set: every signature of :data:`SIGNING` too);
-    plus the counters (``COUNTERS``)."""
+    what it compares (the trail's ``(seqs, hashes)``, :func:`.check.pairs`; :data:`ABSENT`;
+    None: nothing to compare), and ``signed`` the ``(line, event)`` of events signed with a
+    passkey (with ``signing``, a passkey policy was ever set: every signature of
+    :data:`SIGNING` too); plus the counters (``COUNTERS``)."""
     check = Check(Project(Path(root)))
     check.anchor, check.archives, check.signing = anchor, archives, signing
     try:
