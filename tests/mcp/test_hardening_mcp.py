@@ -145,3 +145,49 @@ def test_background_server_log_is_rotated(project):
     assert len(names) >= 3, names  # rotated while serving, not only at start
     assert (project / ".qms" / "mcp.log").stat().st_size <= 2048
     assert not any(Path(project / ".qms" / n).is_symlink() for n in names)
+
+
+@pytest.mark.req("REQ-HARD-001")
+@pytest.mark.req("REQ-INTEG-009")
+def test_what_the_server_keeps_never_hides_a_hand_edit_or_a_link(serve, project, tmp_path):
+    """The server reads through openat2 and keeps what it parsed per file identity
+    (atomic.cached). After a document's meta was read and kept: an edit in place with its
+    size and mtime put back is refused as not the signed state; a link swapped in for it is
+    refused, never followed; put right, it reads again."""
+    import time
+
+    served = serve("streamable-http")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+
+    async def scenario() -> None:
+        async with served.client() as client:
+            doc = (await ok(client, "qms_create", user="claude", doc_type="CR",
+                            title="Kept"))["doc_id"]
+            meta = project / "QMS" / ".meta" / "CR" / f"{doc}.json"
+            time.sleep(0.3)  # past the racy window: the next reads are kept
+            for _ in range(2):
+                assert (await ok(client, "qms_status", user="claude", doc_id=doc))["status"] \
+                    == "DRAFT"
+            text, before = meta.read_bytes(), meta.stat()
+            forged = text.replace(b'"checked_out": true', b'"checked_out": null')
+            assert forged != text and len(forged) == len(text)
+            time.sleep(0.01)
+            with open(meta, "r+b") as handle:  # same inode, same size
+                handle.write(forged)
+            os.utime(meta, ns=(before.st_atime_ns, before.st_mtime_ns))
+            error = await _error(client, "qms_status", user="claude", doc_id=doc)
+            assert "does not match its signed audit trail" in error["message"]
+            (outside / "meta.json").write_bytes(text)
+            meta.unlink()
+            meta.symlink_to(outside / "meta.json")
+            error = await _error(client, "qms_status", user="claude", doc_id=doc)
+            assert "symbolic link" in error["message"] and f"{doc}.json" in error["message"]
+            meta.unlink()
+            meta.write_bytes(text)
+            assert (await ok(client, "qms_status", user="claude", doc_id=doc))["status"] \
+                == "DRAFT"
+
+    anyio.run(scenario)
+    assert "Traceback" not in served.stderr()
+    assert "confined reads: openat2" in served.stderr()
